@@ -1,0 +1,270 @@
+/**
+ * The whole stack config: one typed schema with defaults, read once, validated once, frozen.
+ *
+ * Nothing else in the program calls `new pulumi.Config()`. A bad or missing key fails before any resource is
+ * registered, with ONE error that lists every bad key, the value found and what is allowed.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT } from "../node-app/src/contract";
+import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, type SloTable } from "./slo";
+
+/** Config keys live in this namespace: `bizra:replicas`, `bizra:image`, ... */
+export const CONFIG_NAMESPACE = "bizra";
+
+/** The one secret key. It is never echoed in errors, outputs or logs. */
+export const SIGNING_KEY = "signingKey";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const QUANTITY_CPU = /^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$/;
+const QUANTITY_MEMORY = /^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+/** `registry/path@sha256:<64 hex>`; a tag alone is not a pinned image. */
+export const DIGEST_REFERENCE = /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._/-]+(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$/;
+const REGISTRY_PREFIX = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
+const ED25519_SEED_HEX = /^[0-9a-f]{64}$/;
+const PEM_PUBLIC_KEY = /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+\n-----END PUBLIC KEY-----\n?$/;
+
+/** Each field says, in its error text, what is allowed; that text is what users read. */
+const int = (min: number, max: number) => {
+  const allowed = `an integer from ${min} to ${max}`;
+  return z.number({ error: allowed }).int({ error: allowed }).min(min, { error: allowed }).max(max, { error: allowed });
+};
+const pattern = (re: RegExp, allowed: string) => z.string({ error: allowed }).regex(re, { error: allowed });
+const dnsLabel = pattern(DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters");
+const bool = z.boolean({ error: "true or false" });
+
+const resourceQuantities = z.strictObject({
+  cpu: pattern(QUANTITY_CPU, "a CPU quantity such as 500m or 2"),
+  memory: pattern(QUANTITY_MEMORY, "a memory quantity such as 256Mi or 1Gi"),
+});
+
+const imageSchema = z
+  .strictObject({
+    reference: pattern(DIGEST_REFERENCE, "an image pinned by digest: repository@sha256:<64 hex> (a tag alone is not allowed)").optional(),
+    build: z
+      .strictObject({
+        repository: pattern(/^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._/-]+$/, "an image repository without tag or digest"),
+        context: z.string({ error: "a path to the Docker build context" }).default("node-app"),
+        dockerfile: z.string({ error: "a path to the Dockerfile" }).default("node-app/Dockerfile"),
+        platform: z.enum(["linux/amd64", "linux/arm64"], { error: "linux/amd64 or linux/arm64" }).default("linux/amd64"),
+      })
+      .optional(),
+  })
+  .refine((i) => (i.reference === undefined) !== (i.build === undefined), {
+    error: "exactly one of `reference` (digest-pinned) or `build` (build from node-app/)",
+  });
+
+const canaryStage = z.strictObject({
+  weight: int(1, 100),
+  holdMinutes: int(1, 24 * 60),
+});
+
+const sloOverrides = z
+  .record(z.string(), z.unknown(), { error: `an object of SLO overrides keyed by ${SLO_IDS.join(", ")}` })
+  .superRefine((o, ctx) => {
+    for (const [id, value] of Object.entries(o)) {
+      if (!(SLO_IDS as string[]).includes(id)) {
+        ctx.addIssue({ code: "custom", path: [id], message: `one of the SLO ids ${SLO_IDS.join(", ")}` });
+        continue;
+      }
+      const problem = sloValueProblem(id as SloId, value);
+      if (problem) ctx.addIssue({ code: "custom", path: [id], message: problem });
+    }
+  })
+  .transform((o) => o as SloOverrides);
+
+/** The schema of every key in the `bizra:` namespace, with defaults. */
+export const configSchema = z
+  .strictObject({
+    namespace: dnsLabel,
+    appName: dnsLabel,
+    replicas: int(1, 50).default(2),
+    resources: z
+      .strictObject({ requests: resourceQuantities, limits: resourceQuantities })
+      .default({ requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } }),
+    image: imageSchema,
+    apiPort: int(1024, 65535).default(DEFAULT_API_PORT),
+    metricsPort: int(1024, 65535).default(DEFAULT_METRICS_PORT),
+    runtimeFlags: z
+      .strictObject({ POI_BATCH_VERIFY: bool.default(true), BIZRA_USE_RUST: bool.default(true) })
+      .default({ POI_BATCH_VERIFY: true, BIZRA_USE_RUST: true }),
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error"], { error: "trace, debug, info, warn or error" }).default("info"),
+    hpa: z
+      .strictObject({
+        minReplicas: int(1, 100),
+        maxReplicas: int(1, 100),
+        /** Scale out when a pod's verify rate passes this share of the throughput SLO. */
+        targetShareOfThroughputSlo: z
+          .number({ error: "a share, > 0 and <= 1" })
+          .gt(0, { error: "a share, > 0 and <= 1" })
+          .max(1, { error: "a share, > 0 and <= 1" })
+          .default(0.6),
+      })
+      .refine((h) => h.minReplicas <= h.maxReplicas, { error: "minReplicas <= maxReplicas" }),
+    canary: z.strictObject({
+      provider: z.enum(["istio", "linkerd", "nginx", "contour", "gloo", "kuma", "gatewayapi:v1"], {
+        error: "a Flagger mesh provider: istio, linkerd, nginx, contour, gloo, kuma or gatewayapi:v1",
+      }).default("istio"),
+      stages: z
+        .array(canaryStage, { error: "a list of {weight, holdMinutes}" })
+        .min(1, { error: "at least one stage" })
+        .refine((s) => s.every((st, i) => i === 0 || st.weight > s[i - 1].weight), {
+          error: "stage weights strictly increasing",
+        }),
+      failedChecksBeforeRollback: int(1, 60).default(5),
+    }),
+    kyverno: z.strictObject({
+      mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),
+      cosignPublicKey: pattern(PEM_PUBLIC_KEY, "a PEM public key (-----BEGIN PUBLIC KEY----- ...)"),
+    }),
+    allowedRegistries: z
+      .array(pattern(REGISTRY_PREFIX, "a registry prefix such as ghcr.io/bizra"), { error: "a list of registry prefixes" })
+      .min(1, { error: "at least one registry prefix" }),
+    monitoringNamespace: dnsLabel.default("monitoring"),
+    meshNamespace: dnsLabel.default("istio-system"),
+    topologySpread: bool.default(false),
+    slo: sloOverrides.default({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.replicas < c.hpa.minReplicas || c.replicas > c.hpa.maxReplicas) {
+      ctx.addIssue({ code: "custom", path: ["replicas"], message: `within the HPA bounds ${c.hpa.minReplicas}..${c.hpa.maxReplicas}` });
+    }
+    if (c.apiPort === c.metricsPort) {
+      ctx.addIssue({ code: "custom", path: ["metricsPort"], message: "a port different from apiPort" });
+    }
+    const ref = c.image.reference ?? c.image.build?.repository;
+    if (ref !== undefined && !c.allowedRegistries.some((r) => ref.startsWith(`${r}/`))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["image", c.image.reference !== undefined ? "reference" : "build"],
+        message: `an image under one of the allowed registries: ${c.allowedRegistries.join(", ")}`,
+      });
+    }
+    const fast = c.slo.fastFinalityBp ?? resolveSlos().fastFinalityBp.value;
+    const economic = c.slo.economicFinalityBp ?? resolveSlos().economicFinalityBp.value;
+    if (economic < fast) {
+      ctx.addIssue({ code: "custom", path: ["slo", "economicFinalityBp"], message: `>= fastFinalityBp (${fast})` });
+    }
+  });
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** The validated stack config. `slos` is the resolved SLO table; the signing key is a secret Output. */
+export type StackConfig = Readonly<Omit<ParsedConfig, "slo">> & {
+  readonly stack: string;
+  readonly slos: SloTable;
+  readonly signingKey: pulumi.Output<string>;
+};
+
+/** One error that lists every problem. */
+export class ConfigError extends Error {
+  constructor(
+    readonly stack: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `Invalid stack config for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function keyName(path: readonly PropertyKey[]): string {
+  const [head, ...rest] = path.map(String);
+  return `${CONFIG_NAMESPACE}:${head}` + rest.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("");
+}
+
+function describeFound(v: unknown): string {
+  return v === undefined ? "missing" : `found ${JSON.stringify(v)}`;
+}
+
+/** Pulumi hands config values as strings; structured values are JSON. */
+function decodeValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Validate the raw config of one stack (keys as Pulumi gives them, `bizra:replicas` -> `"3"`).
+ * Pure: tests call it directly. Throws `ConfigError` listing every problem.
+ */
+export function parseStackConfig(
+  stack: string,
+  raw: Readonly<Record<string, string>>,
+  secretKeys: readonly string[],
+): Omit<StackConfig, "signingKey"> & { readonly signingKeyValue: string } {
+  const problems: string[] = [];
+  const input: Record<string, unknown> = {};
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const signingKeyName = prefix + SIGNING_KEY;
+  for (const [k, v] of Object.entries(raw)) {
+    if (!k.startsWith(prefix) || k === signingKeyName) continue;
+    input[k.slice(prefix.length)] = decodeValue(v);
+  }
+
+  const signingKeyValue = raw[signingKeyName];
+  if (signingKeyValue === undefined) {
+    problems.push(`${signingKeyName}: missing; allowed: a 32-byte Ed25519 seed as 64 lower-case hex digits, set with \`pulumi config set --secret ${signingKeyName}\``);
+  } else if (!secretKeys.includes(signingKeyName)) {
+    problems.push(`${signingKeyName}: found a plain-text value (not shown); allowed: a secret, set with \`pulumi config set --secret ${signingKeyName}\``);
+  } else if (!ED25519_SEED_HEX.test(signingKeyValue)) {
+    problems.push(`${signingKeyName}: found a secret that is not 64 lower-case hex digits (not shown); allowed: a 32-byte Ed25519 seed in hex`);
+  }
+
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        const allowedKeys = issue.path.length === 0 ? [...Object.keys(configSchema.shape), SIGNING_KEY] : undefined;
+        for (const key of issue.keys) {
+          const path = [...issue.path, key];
+          problems.push(
+            `${keyName(path)}: unknown key (${describeFound(valueAt(input, path))}); allowed keys: ${
+              allowedKeys ? allowedKeys.map((k) => prefix + k).join(", ") : "see README config reference"
+            }`,
+          );
+        }
+        continue;
+      }
+      const found = valueAt(input, issue.path);
+      const message = issue.code === "invalid_type" && found === undefined ? issue.message.replace(/^Invalid input: /, "") : issue.message;
+      problems.push(`${keyName(issue.path)}: ${describeFound(found)}; allowed: ${message}`);
+    }
+  }
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(stack, problems);
+  const { slo, ...rest } = parsed.data;
+  return Object.freeze({ ...rest, stack, slos: resolveSlos(slo), signingKeyValue: signingKeyValue as string });
+}
+
+/** Read and validate the current stack's config. Called once, by `index.ts`. */
+export function loadStackConfig(): StackConfig {
+  const stack = pulumi.getStack();
+  const raw = pulumi.runtime.allConfig();
+  const { signingKeyValue: _plain, ...config } = parseStackConfig(stack, raw, secretConfigKeys(raw));
+  const signingKey = new pulumi.Config(CONFIG_NAMESPACE).requireSecret(SIGNING_KEY);
+  return Object.freeze({ ...config, signingKey });
+}
+
+/**
+ * Names of the config keys the engine marks secret. The SDK's `isConfigSecret` reads them from the same store that
+ * both the engine and `setAllConfig(..., secretKeys)` (tests) fill; it is internal, so it is not in the typings.
+ */
+function secretConfigKeys(raw: Readonly<Record<string, string>>): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret: (key: string) => boolean };
+  return Object.keys(raw).filter((k) => isConfigSecret(k));
+}

@@ -1,0 +1,77 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { componentLabels } from "./labels";
+
+type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
+
+export interface NodeNetworkPolicyArgs {
+  /** Namespace the policies live in (and protect). */
+  readonly namespace: pulumi.Input<string>;
+  readonly appName: string;
+  readonly apiPort: number;
+  readonly metricsPort: number;
+  /** Namespace whose Prometheus scrapes the metrics port. */
+  readonly monitoringNamespace: string;
+  /** Namespace of the service mesh ingress that may call the API. */
+  readonly meshNamespace: string;
+  readonly labels: Record<string, string>;
+}
+
+const namespaceSelector = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
+
+/** Default deny in both directions, then one policy per explicit allow. Pure: name -> spec. */
+export function networkPolicySpecs(args: Omit<NodeNetworkPolicyArgs, "namespace" | "labels">): Record<string, NetworkPolicySpec> {
+  const nodePods = { matchLabels: componentLabels() };
+  const tcp = (port: number) => ({ protocol: "TCP", port });
+  return {
+    "default-deny": { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+    "allow-dns-egress": {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [{ namespaceSelector: namespaceSelector("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
+    },
+    "allow-metrics-scrape": {
+      podSelector: nodePods,
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ namespaceSelector: namespaceSelector(args.monitoringNamespace) }], ports: [tcp(args.metricsPort)] }],
+    },
+    "allow-api-from-mesh": {
+      podSelector: nodePods,
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ namespaceSelector: namespaceSelector(args.meshNamespace) }], ports: [tcp(args.apiPort)] }],
+    },
+    "allow-peer-traffic": {
+      podSelector: nodePods,
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [{ podSelector: nodePods }], ports: [tcp(args.apiPort)] }],
+      egress: [{ to: [{ podSelector: nodePods }], ports: [tcp(args.apiPort)] }],
+    },
+  };
+}
+
+/** Default-deny NetworkPolicy for the namespace plus the explicit allows the node needs. */
+export class NodeNetworkPolicy extends pulumi.ComponentResource {
+  public readonly policyNames: string[];
+
+  constructor(name: string, args: NodeNetworkPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bizra:node:NetworkPolicy", name, {}, opts);
+    const specs = networkPolicySpecs(args);
+    this.policyNames = Object.keys(specs).map((n) => `${args.appName}-${n}`);
+    for (const [suffix, spec] of Object.entries(specs)) {
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-${suffix}`,
+        { metadata: { name: `${args.appName}-${suffix}`, namespace: args.namespace, labels: args.labels }, spec },
+        { parent: this },
+      );
+    }
+    this.registerOutputs({ policyNames: this.policyNames });
+  }
+}

@@ -1,0 +1,44 @@
+/** BIZRA native Ed25519 verifier (ZIP-215 rules, ed25519-zebra). */
+export interface NativeVerifier {
+  /**
+   * Single ZIP-215 verification. Wrong lengths (pubkey != 32, sig != 64) or a
+   * malformed key give false. Throws TypeError only if an argument is not a
+   * Buffer/Uint8Array.
+   */
+  verifyOne(pubkey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
+  /**
+   * Batch verification with per-item results: out[i] is 1 (valid) or 0 (invalid).
+   * pubkeys: n*32 bytes concatenated; sigs: n*64 bytes concatenated;
+   * msgs: an array of n messages of any length, or one Buffer of n concatenated
+   * 32-byte digests (fast path). A failed batch is bisected, so an invalid item
+   * never makes a valid one fail. Throws TypeError for mismatched lengths.
+   * Inputs are read in place (no copy).
+   */
+  verifyBatch(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Uint8Array;
+  /**
+   * As verifyBatch, but runs on the libuv threadpool. Inputs are read in place:
+   * do not mutate them until the promise settles. Rejects with TypeError for
+   * mismatched lengths.
+   */
+  verifyBatchAsync(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Promise<Uint8Array>;
+  /** Build and CPU facts (crate versions, whether the CPU has AVX2). */
+  backendInfo(): {
+    crate: string;
+    verifier: string;
+    curve: string;
+    arch: string;
+    cpuAvx2: boolean;
+    singleThreshold: number;
+  };
+  /** Absolute path of the loaded .node file. */
+  readonly addonPath: string;
+}
+
+/**
+ * Returns the native verifier, or null when BIZRA_USE_RUST is false/0/no/off
+ * or the addon has not been built (node-app/native/bizra_native.node absent).
+ */
+export function loadNative(): NativeVerifier | null;
+
+/** Where the loader looks for the addon. */
+export const ADDON_PATH: string;

@@ -1,0 +1,234 @@
+//! Pure-Rust verification core (no N-API types): ZIP-215 Ed25519 single and
+//! batch verification via `ed25519-zebra`, with per-item results on batch
+//! failure.
+//!
+//! Rules (ZIP-215, as implemented by ed25519-zebra 5 for BOTH the single and
+//! the batch path):
+//!   * A and R must decode to curve points; non-canonical encodings
+//!     (y >= p, or x = 0 with the sign bit set) are ACCEPTED;
+//!   * S must be canonical, i.e. S < L (S >= L is REJECTED);
+//!   * the cofactored equation [8][S]B = [8]R + [8][k]A is used (small-order
+//!     and mixed-order A / R are therefore accepted when the equation holds).
+//!
+//! Batch verification with random 128-bit z_i checks
+//! [8](-(sum z_i s_i) B + sum z_i R_i + sum (z_i k_i) A_i) = 0, which is
+//! satisfied whenever every item satisfies its own cofactored equation, so a
+//! batch of individually valid items always passes. A failing batch therefore
+//! proves that at least one item is invalid; `resolve` uses that fact while
+//! bisecting so that each item gets its own answer and a bad item never makes
+//! an honest one fail.
+
+use ed25519_zebra::batch::{Item, Verifier};
+use ed25519_zebra::{Signature, VerificationKey, VerificationKeyBytes};
+
+/// Groups at or below this size are checked item by item instead of by a
+/// (sub-)batch during bisection.
+pub const SINGLE_THRESHOLD: usize = 2;
+
+/// The group order L = 2^252 + 27742317777372353535851937790883648493, little endian.
+const L_LE: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+];
+
+/// S < L, compared as 256-bit little-endian integers (variable time; S is public).
+/// This is only a cheap pre-filter; zebra performs the same check itself.
+#[inline]
+pub fn s_is_canonical(s: &[u8]) -> bool {
+    debug_assert_eq!(s.len(), 32);
+    for i in (0..32).rev() {
+        if s[i] < L_LE[i] {
+            return true;
+        }
+        if s[i] > L_LE[i] {
+            return false;
+        }
+    }
+    false // S == L
+}
+
+#[inline]
+fn to32(b: &[u8]) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    a.copy_from_slice(b);
+    a
+}
+
+#[inline]
+fn to64(b: &[u8]) -> [u8; 64] {
+    let mut a = [0u8; 64];
+    a.copy_from_slice(b);
+    a
+}
+
+/// Single ZIP-215 verification. Wrong lengths or malformed keys give `false`.
+pub fn verify_one(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    if pk.len() != 32 || sig.len() != 64 {
+        return false;
+    }
+    let vk = match VerificationKey::try_from(to32(pk)) {
+        Ok(vk) => vk,
+        Err(_) => return false,
+    };
+    let sig = Signature::from_bytes(&to64(sig));
+    vk.verify(&sig, msg).is_ok()
+}
+
+/// Builds a batch item (computes k = SHA-512(R || A || M) once), or `None`
+/// when the item cannot be valid for a reason that is cheap to see
+/// (wrong lengths, S >= L).
+#[inline]
+pub fn make_item(pk: &[u8], msg: &[u8], sig: &[u8]) -> Option<Item> {
+    if pk.len() != 32 || sig.len() != 64 || !s_is_canonical(&sig[32..]) {
+        return None;
+    }
+    let vkb = VerificationKeyBytes::from(to32(pk));
+    let sig = Signature::from_bytes(&to64(sig));
+    Some(Item::from((vkb, sig, msg)))
+}
+
+fn single(item: &Item) -> u8 {
+    item.clone().verify_single().is_ok() as u8
+}
+
+fn batch_ok(items: &[Option<Item>], idx: &[usize]) -> bool {
+    let mut v = Verifier::new();
+    for &i in idx {
+        // Only indices of `Some` items are ever passed in.
+        if let Some(it) = &items[i] {
+            v.queue(it.clone());
+        }
+    }
+    v.verify(rand::rng()).is_ok()
+}
+
+/// Resolve a group: `known_bad` means a batch over exactly this group already
+/// failed, so at least one of its items is invalid.
+fn resolve(items: &[Option<Item>], idx: &[usize], known_bad: bool, out: &mut [u8]) {
+    if idx.is_empty() {
+        return;
+    }
+    if known_bad && idx.len() == 1 {
+        out[idx[0]] = 0;
+        return;
+    }
+    if idx.len() <= SINGLE_THRESHOLD {
+        for &i in idx {
+            out[i] = items[i].as_ref().map_or(0, single);
+        }
+        return;
+    }
+    if !known_bad {
+        if batch_ok(items, idx) {
+            for &i in idx {
+                out[i] = 1;
+            }
+            return;
+        }
+    }
+    // Group is known to contain at least one invalid item: bisect.
+    let (left, right) = idx.split_at(idx.len() / 2);
+    let left_all_ok = if left.len() > SINGLE_THRESHOLD {
+        if batch_ok(items, left) {
+            for &i in left {
+                out[i] = 1;
+            }
+            true
+        } else {
+            resolve(items, left, true, out);
+            false
+        }
+    } else {
+        resolve(items, left, false, out);
+        left.iter().all(|&i| out[i] == 1)
+    };
+    // If the left half is all valid, the invalid item(s) are on the right,
+    // so the right half needs no batch of its own before splitting.
+    resolve(items, right, left_all_ok, out);
+}
+
+/// Verify prepared items, giving one 1/0 per item.
+pub fn verify_items(items: &[Option<Item>]) -> Vec<u8> {
+    let mut out = vec![0u8; items.len()];
+    let idx: Vec<usize> = (0..items.len()).filter(|&i| items[i].is_some()).collect();
+    if idx.len() == 1 {
+        out[idx[0]] = items[idx[0]].as_ref().map_or(0, single);
+        return out;
+    }
+    resolve(items, &idx, false, &mut out);
+    out
+}
+
+/// Messages of a batch: either n concatenated 32-byte digests or n slices.
+pub enum Msgs<'a> {
+    Fixed32(&'a [u8]),
+    List(Vec<&'a [u8]>),
+}
+
+impl<'a> Msgs<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Msgs::Fixed32(b) => b.len() / 32,
+            Msgs::List(v) => v.len(),
+        }
+    }
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        match self {
+            Msgs::Fixed32(b) => &b[i * 32..i * 32 + 32],
+            Msgs::List(v) => v[i],
+        }
+    }
+}
+
+/// Structural check shared by the sync and async entry points.
+pub fn check_shape(pks_len: usize, msgs: &Msgs, sigs_len: usize) -> Result<usize, String> {
+    if pks_len % 32 != 0 {
+        return Err(format!(
+            "verifyBatch: pubkeys length {} is not a multiple of 32",
+            pks_len
+        ));
+    }
+    let n = pks_len / 32;
+    if sigs_len != n * 64 {
+        return Err(format!(
+            "verifyBatch: sigs length {} does not equal 64 * {} (count from pubkeys)",
+            sigs_len, n
+        ));
+    }
+    match msgs {
+        Msgs::Fixed32(b) => {
+            if b.len() != n * 32 {
+                return Err(format!(
+                    "verifyBatch: concatenated msgs length {} does not equal 32 * {} (count from pubkeys)",
+                    b.len(),
+                    n
+                ));
+            }
+        }
+        Msgs::List(v) => {
+            if v.len() != n {
+                return Err(format!(
+                    "verifyBatch: msgs array has {} entries, expected {} (count from pubkeys)",
+                    v.len(),
+                    n
+                ));
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Whole batch: shape must already be checked.
+pub fn verify_batch(pks: &[u8], msgs: &Msgs, sigs: &[u8], n: usize) -> Vec<u8> {
+    let items: Vec<Option<Item>> = (0..n)
+        .map(|i| {
+            make_item(
+                &pks[i * 32..i * 32 + 32],
+                msgs.get(i),
+                &sigs[i * 64..i * 64 + 64],
+            )
+        })
+        .collect();
+    verify_items(&items)
+}

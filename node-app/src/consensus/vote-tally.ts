@@ -1,0 +1,145 @@
+/**
+ * Votes, finality and deterministic head selection.
+ *
+ * A vote is (validatorId, slot, blockHash). The state is a pure function of the SET of votes received, so any
+ * delivery order gives the same state:
+ * - a repeated identical vote changes nothing;
+ * - equivocation (one validator, one slot, two different block hashes) is rejected and counted, and ALL of that
+ *   validator's votes in that slot stop counting (the first-seen vote is not kept: keeping it would depend on order).
+ * Head: the block with the highest slot among blocks with positive support; within that slot the greatest support
+ * weight; ties broken by the lexicographically smallest block hash.
+ */
+import { DEFAULT_THRESHOLDS, meetsThreshold, supportBp, validateThresholds, type FinalityThresholds } from "./quorum";
+import type { ValidatorSet } from "./validator-set";
+
+export const BLOCK_HASH_PATTERN = /^[0-9a-f]{64}$/;
+
+export interface Vote {
+  readonly validatorId: string;
+  readonly slot: number;
+  /** 32-byte block hash, lower-case hex. */
+  readonly blockHash: string;
+}
+
+export type VoteOutcome =
+  | { readonly accepted: true; readonly duplicate: boolean }
+  | { readonly accepted: false; readonly reason: "unknown_validator" | "equivocation" | "malformed"; readonly detail: string };
+
+export interface Finality {
+  readonly blockHash: string;
+  readonly slot: number;
+  readonly supportWeight: number;
+  readonly totalWeight: number;
+  /** Support in whole basis points, rounded down. */
+  readonly supportBp: number;
+  readonly fast: boolean;
+  readonly economic: boolean;
+}
+
+export class VoteTally {
+  readonly thresholds: FinalityThresholds;
+  /** slot -> validatorId -> set of block hashes that validator voted for in that slot */
+  private readonly votes = new Map<number, Map<string, Set<string>>>();
+  private readonly blockSlot = new Map<string, number>();
+  private equivocationCount = 0;
+
+  constructor(
+    readonly validators: ValidatorSet,
+    thresholds: FinalityThresholds = DEFAULT_THRESHOLDS,
+  ) {
+    this.thresholds = validateThresholds({ ...thresholds });
+  }
+
+  /** Conflicting votes rejected so far (a validator voting k different blocks in one slot counts k - 1). */
+  get equivocations(): number {
+    return this.equivocationCount;
+  }
+
+  /** Validators caught equivocating in `slot`, sorted. */
+  equivocatorsAt(slot: number): string[] {
+    const out: string[] = [];
+    for (const [id, hashes] of this.votes.get(slot) ?? []) if (hashes.size > 1) out.push(id);
+    return out.sort();
+  }
+
+  addVote(vote: Vote): VoteOutcome {
+    if (!Number.isSafeInteger(vote.slot) || vote.slot < 0) {
+      return { accepted: false, reason: "malformed", detail: "slot must be a non-negative integer" };
+    }
+    if (!BLOCK_HASH_PATTERN.test(vote.blockHash)) {
+      return { accepted: false, reason: "malformed", detail: "blockHash must be 64 lower-case hex digits" };
+    }
+    if (!this.validators.has(vote.validatorId)) {
+      return { accepted: false, reason: "unknown_validator", detail: `validator ${vote.validatorId} is not in the set` };
+    }
+    const knownSlot = this.blockSlot.get(vote.blockHash);
+    if (knownSlot !== undefined && knownSlot !== vote.slot) {
+      return { accepted: false, reason: "malformed", detail: `block ${vote.blockHash} belongs to slot ${knownSlot}` };
+    }
+    let bySlot = this.votes.get(vote.slot);
+    if (bySlot === undefined) this.votes.set(vote.slot, (bySlot = new Map()));
+    let hashes = bySlot.get(vote.validatorId);
+    if (hashes === undefined) bySlot.set(vote.validatorId, (hashes = new Set()));
+    this.blockSlot.set(vote.blockHash, vote.slot);
+    if (hashes.has(vote.blockHash)) return { accepted: true, duplicate: true };
+    hashes.add(vote.blockHash);
+    if (hashes.size > 1) {
+      this.equivocationCount++;
+      return {
+        accepted: false,
+        reason: "equivocation",
+        detail: `validator ${vote.validatorId} already voted for another block in slot ${vote.slot}`,
+      };
+    }
+    return { accepted: true, duplicate: false };
+  }
+
+  /** Finality of a block, or undefined for a block nobody voted for. */
+  finalityOf(blockHash: string): Finality | undefined {
+    const slot = this.blockSlot.get(blockHash);
+    if (slot === undefined) return undefined;
+    const support = this.supportOf(slot, blockHash);
+    const total = this.validators.totalWeight;
+    return {
+      blockHash,
+      slot,
+      supportWeight: support,
+      totalWeight: total,
+      supportBp: supportBp(support, total),
+      fast: meetsThreshold(support, total, this.thresholds.fastFinalityBp),
+      economic: meetsThreshold(support, total, this.thresholds.economicFinalityBp),
+    };
+  }
+
+  /** The head by the rule in the file comment, or undefined when no block has support. */
+  head(): Finality | undefined {
+    const slots = [...this.votes.keys()].sort((a, b) => b - a);
+    for (const slot of slots) {
+      let best: { hash: string; support: number } | undefined;
+      for (const hash of this.blocksAt(slot)) {
+        const support = this.supportOf(slot, hash);
+        if (support === 0) continue;
+        if (best === undefined || support > best.support || (support === best.support && hash < best.hash)) {
+          best = { hash, support };
+        }
+      }
+      if (best !== undefined) return this.finalityOf(best.hash);
+    }
+    return undefined;
+  }
+
+  private blocksAt(slot: number): Set<string> {
+    const out = new Set<string>();
+    for (const hashes of this.votes.get(slot)?.values() ?? []) for (const h of hashes) out.add(h);
+    return out;
+  }
+
+  /** Weight of validators whose ONLY vote in `slot` is `blockHash`. */
+  private supportOf(slot: number, blockHash: string): number {
+    let weight = 0;
+    for (const [id, hashes] of this.votes.get(slot) ?? []) {
+      if (hashes.size === 1 && hashes.has(blockHash)) weight += this.validators.weightOf(id);
+    }
+    return weight;
+  }
+}

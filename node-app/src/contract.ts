@@ -1,0 +1,88 @@
+/**
+ * The contract between the node service and the Pulumi program that deploys it.
+ *
+ * One definition, many uses: the node imports these names to serve and export them; the Pulumi program
+ * (`components/`) imports the same file to wire ports, probes, env vars, scrape configs, alerts and dashboards.
+ * This file imports nothing, so both npm projects can compile it.
+ */
+
+/** Default ports. The metrics port is fixed by the design (9464); the API port is configurable per stack. */
+export const DEFAULT_API_PORT = 8080;
+export const DEFAULT_METRICS_PORT = 9464;
+export const METRICS_PATH = "/metrics";
+
+/** HTTP routes of the node API. */
+export const ROUTES = {
+  healthz: "/healthz",
+  readyz: "/readyz",
+  attestationsSign: "/v1/attestations/sign",
+  attestationsVerify: "/v1/attestations/verify",
+  attestationsVerifyBatch: "/v1/attestations/verify-batch",
+  votes: "/v1/consensus/votes",
+  finality: "/v1/consensus/finality/:blockHash",
+  head: "/v1/consensus/head",
+} as const;
+
+/** Environment variables the node reads at start (validated there). */
+export const ENV = {
+  apiPort: "BIZRA_API_PORT",
+  metricsPort: "BIZRA_METRICS_PORT",
+  host: "BIZRA_HOST",
+  signingKeyFile: "BIZRA_SIGNING_KEY_FILE",
+  signingKey: "BIZRA_SIGNING_KEY",
+  validatorId: "BIZRA_VALIDATOR_ID",
+  logLevel: "BIZRA_LOG_LEVEL",
+  batchVerify: "POI_BATCH_VERIFY",
+  useRust: "BIZRA_USE_RUST",
+  replayWindowMs: "BIZRA_REPLAY_WINDOW_MS",
+  fastFinalityBp: "BIZRA_FAST_FINALITY_BP",
+  economicFinalityBp: "BIZRA_ECONOMIC_FINALITY_BP",
+  maxClockSkewMs: "BIZRA_MAX_CLOCK_SKEW_MS",
+  replayCacheEntries: "BIZRA_REPLAY_CACHE_ENTRIES",
+  validatorSetFile: "BIZRA_VALIDATOR_SET_FILE",
+  maxBatchSize: "BIZRA_MAX_BATCH_SIZE",
+  bodyLimitBytes: "BIZRA_BODY_LIMIT_BYTES",
+  verifyCacheEntries: "BIZRA_VERIFY_CACHE_ENTRIES",
+  maxConcurrentVerifications: "BIZRA_MAX_CONCURRENT_VERIFICATIONS",
+} as const;
+
+/** Prometheus metric names exported on `:9464/metrics`. Exact names from ARCHITECTURE.md. */
+export const METRICS = {
+  poiGenerateSeconds: "bizra_poi_generate_seconds",
+  poiVerifySeconds: "bizra_poi_verify_seconds",
+  poiVerifyTotal: "bizra_poi_verify_total",
+  poiVerifyFailTotal: "bizra_poi_verify_fail_total",
+  poiCacheHitsTotal: "bizra_poi_verify_cache_hits_total",
+  poiCacheLookupsTotal: "bizra_poi_verify_cache_lookups_total",
+  finalityCheckSeconds: "bizra_finality_check_seconds",
+  finalityChecksTotal: "bizra_finality_checks_total",
+  consensusVotesTotal: "bizra_consensus_votes_total",
+  consensusQuorumFailuresTotal: "bizra_consensus_quorum_failures_total",
+  consensusEquivocationsTotal: "bizra_consensus_equivocations_total",
+  consensusReplayRejectedTotal: "bizra_consensus_replay_rejected_total",
+  httpRequestDurationSeconds: "bizra_http_request_duration_seconds",
+  httpRequestsTotal: "bizra_http_requests_total",
+} as const;
+
+/** Label on `bizra_poi_verify_fail_total`. */
+export const FAIL_REASON_LABEL = "reason";
+
+/** Reason codes for every rejected attestation (also the values of the `reason` label). */
+export const REJECT_REASONS = [
+  "bad_signature",
+  "malformed",
+  "replayed",
+  "stale",
+  "unknown_validator",
+  "unsupported_version",
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Histogram buckets in seconds; they resolve the SLO bounds (200 µs, 400 µs, 1 ms) exactly. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.0002, 0.0004, 0.0006, 0.0008, 0.001, 0.0015, 0.0025, 0.005,
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+] as const;
+
+/** The CLI that verifies a signed evidence bundle (used by the PoI attestation validator Job). */
+export const EVIDENCE_VERIFY_COMMAND = ["node", "dist/cli/evidence-verify.js"] as const;

@@ -1,0 +1,66 @@
+/**
+ * Ed25519 (RFC 8032, deterministic) signing and the ONE verification rule of this node: ZIP-215.
+ *
+ * ZIP-215, as `@noble/ed25519` implements it with `{ zip215: true }`:
+ * - S must be canonical (S < L); a signature with S >= L is rejected (this blocks S-malleability).
+ * - A and R may be any 32-byte string that decodes to a curve point, including non-canonical encodings
+ *   (y >= p, or x = 0 with the sign bit set) and small-order points.
+ * - The challenge k = SHA-512(R || A || M) uses the bytes as received, never re-encoded points.
+ * - The check is cofactored: [8][S]B = [8]R + [8][k]A.
+ * Every code path (single, batch, cached, and any future native or worker backend) must give the same answer as
+ * this rule on `test/vectors/ed25519-edge-cases.json`.
+ */
+import * as ed from "@noble/ed25519";
+import { sha512 } from "@noble/hashes/sha2.js";
+
+ed.hashes.sha512 = sha512;
+
+export const PUBLIC_KEY_LENGTH = 32;
+export const SECRET_KEY_LENGTH = 32;
+export const SIGNATURE_LENGTH = 64;
+
+export interface SignatureItem {
+  readonly publicKey: Uint8Array;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** A pluggable signature backend. Implementations must follow ZIP-215 and never throw on malformed input. */
+export interface SignatureVerifier {
+  readonly name: string;
+  verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** Per-item results, same order and length as `items`. May be async (worker pool, native addon). */
+  verifyMany(items: readonly SignatureItem[]): boolean[] | Promise<boolean[]>;
+}
+
+/** ZIP-215 verification; false (never an exception) for wrong lengths or undecodable points. */
+export function verifyZip215(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false;
+  try {
+    return ed.verify(signature, message, publicKey, { zip215: true });
+  } catch {
+    return false;
+  }
+}
+
+/** The default backend: pure TypeScript, `@noble/ed25519` with ZIP-215 rules. */
+export const nobleVerifier: SignatureVerifier = {
+  name: "noble-zip215",
+  verifyOne: verifyZip215,
+  verifyMany: (items) => items.map((i) => verifyZip215(i.publicKey, i.message, i.signature)),
+};
+
+/** The 32-byte public key of a 32-byte RFC 8032 secret seed. */
+export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
+  return ed.getPublicKey(secretKey);
+}
+
+/** Deterministic RFC 8032 signature. */
+export function signMessage(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  return ed.sign(message, secretKey);
+}
+
+/** A fresh random 32-byte secret seed. */
+export function randomSecretKey(): Uint8Array {
+  return ed.utils.randomSecretKey();
+}

@@ -1,0 +1,58 @@
+/**
+ * Offline render: evaluates the program for a stack under the same mock runtime the tests use and writes every
+ * Kubernetes object as YAML under `rendered/<stack>/`, one file per object with a stable name. This is NOT a
+ * `pulumi preview`: no engine, no provider, no cluster. Secret values are redacted in the files.
+ *
+ *   npm run render -- testnet
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { ConfigError } from "../components/config";
+import { kubernetesObjects, runProgram } from "./lib/mock-runtime";
+import { offlineStackConfig, REPO_ROOT, STACKS } from "./lib/stack-config";
+
+/** `<kind>-<namespace>-<name>.yaml`, lower-case. */
+export function objectFileName(obj: Record<string, any>): string {
+  const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}-` : "";
+  return `${String(obj.kind).toLowerCase()}-${ns}${obj.metadata?.name}.yaml`;
+}
+
+export function redactSecrets(obj: Record<string, any>): Record<string, any> {
+  if (obj.kind !== "Secret") return obj;
+  const redact = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.keys(m).map((k) => [k, "<redacted>"])) : undefined);
+  return { ...obj, data: redact(obj.data), stringData: redact(obj.stringData) };
+}
+
+export async function renderStack(stack: string, outDir = path.join(REPO_ROOT, "rendered", stack)): Promise<string[]> {
+  const run = await runProgram(stack, offlineStackConfig(stack));
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  for (const obj of kubernetesObjects(run)) {
+    const file = path.join(outDir, objectFileName(obj));
+    if (files.includes(file)) throw new Error(`two objects render to ${file}`);
+    fs.writeFileSync(file, stringify(redactSecrets(obj), { sortMapEntries: false }));
+    files.push(file);
+  }
+  fs.writeFileSync(path.join(outDir, "outputs.json"), JSON.stringify(run.outputs, null, 2) + "\n");
+  return files.sort();
+}
+
+async function main(): Promise<void> {
+  const stack = process.argv[2];
+  if (!stack || !(STACKS as readonly string[]).includes(stack)) {
+    console.error(`usage: npm run render -- <stack>   (stack: ${STACKS.join(" | ")})`);
+    process.exit(2);
+  }
+  const files = await renderStack(stack);
+  console.log(`offline render of stack ${stack} (mock runtime, not a pulumi preview): ${files.length} objects`);
+  for (const f of files) console.log(`  ${path.relative(REPO_ROOT, f)}`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  });
+}
