@@ -32,6 +32,7 @@ const int = (min: number, max: number) => {
 const pattern = (re: RegExp, allowed: string) => z.string({ error: allowed }).regex(re, { error: allowed });
 const dnsLabel = pattern(DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters");
 const bool = z.boolean({ error: "true or false" });
+const share = z.number({ error: "a share, > 0 and <= 1" }).gt(0, { error: "a share, > 0 and <= 1" }).max(1, { error: "a share, > 0 and <= 1" });
 
 const resourceQuantities = z.strictObject({
   cpu: pattern(QUANTITY_CPU, "a CPU quantity such as 500m or 2"),
@@ -112,6 +113,15 @@ export const configSchema = z
           error: "stage weights strictly increasing",
         }),
       failedChecksBeforeRollback: int(1, 60).default(5),
+      /** Prometheus that Flagger's MetricTemplates query. */
+      prometheusAddress: pattern(/^https?:\/\/[^\s/]+(:[0-9]+)?(\/\S*)?$/, "an http(s) URL of the Prometheus API").default(
+        "http://prometheus-operated.monitoring:9090",
+      ),
+      /**
+       * Optional hold gate (docs/canary.md): a `confirm-traffic-increase` / `confirm-promotion` webhook that approves
+       * the next step only after the current stage's holdMinutes checks. Without it Flagger advances every interval.
+       */
+      holdGateUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the canary hold gate").optional(),
     }),
     kyverno: z.strictObject({
       mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),
@@ -124,28 +134,68 @@ export const configSchema = z
     meshNamespace: dnsLabel.default("istio-system"),
     topologySpread: bool.default(false),
     slo: sloOverrides.default({}),
-  })
-  .superRefine((c, ctx) => {
-    if (c.replicas < c.hpa.minReplicas || c.replicas > c.hpa.maxReplicas) {
-      ctx.addIssue({ code: "custom", path: ["replicas"], message: `within the HPA bounds ${c.hpa.minReplicas}..${c.hpa.maxReplicas}` });
-    }
-    if (c.apiPort === c.metricsPort) {
-      ctx.addIssue({ code: "custom", path: ["metricsPort"], message: "a port different from apiPort" });
-    }
-    const ref = c.image.reference ?? c.image.build?.repository;
-    if (ref !== undefined && !c.allowedRegistries.some((r) => ref.startsWith(`${r}/`))) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["image", c.image.reference !== undefined ? "reference" : "build"],
-        message: `an image under one of the allowed registries: ${c.allowedRegistries.join(", ")}`,
-      });
-    }
-    const fast = c.slo.fastFinalityBp ?? resolveSlos().fastFinalityBp.value;
-    const economic = c.slo.economicFinalityBp ?? resolveSlos().economicFinalityBp.value;
-    if (economic < fast) {
-      ctx.addIssue({ code: "custom", path: ["slo", "economicFinalityBp"], message: `>= fastFinalityBp (${fast})` });
-    }
+    /** Alert thresholds that are not SLOs (resource limits, scrape health), and where runbooks live. */
+    alerts: z
+      .strictObject({
+        memoryShareOfLimit: share.default(0.9),
+        cpuShareOfLimit: share.default(0.9),
+        scrapeDurationSeconds: z
+          .number({ error: "seconds, > 0 and <= 5 (the scrape interval)" })
+          .gt(0, { error: "seconds, > 0 and <= 5 (the scrape interval)" })
+          .max(5, { error: "seconds, > 0 and <= 5 (the scrape interval)" })
+          .default(1),
+        runbookBaseUrl: pattern(/^https?:\/\/\S+[^/]$/, "an http(s) URL without trailing '/'").default(
+          "https://github.com/bizra/bizra-node0-infra/blob/main/docs/runbooks.md",
+        ),
+      })
+      .default({
+        memoryShareOfLimit: 0.9,
+        cpuShareOfLimit: 0.9,
+        scrapeDurationSeconds: 1,
+        runbookBaseUrl: "https://github.com/bizra/bizra-node0-infra/blob/main/docs/runbooks.md",
+      }),
   });
+
+/**
+ * Checks that span several keys. They run on every key that parses on its own, even when other keys are bad, so
+ * one run reports every problem.
+ */
+function crossKeyProblems(input: Record<string, unknown>): Array<{ path: string[]; found: unknown; allowed: string }> {
+  const shape = configSchema.shape;
+  const field = <K extends keyof typeof shape>(key: K): z.output<(typeof shape)[K]> | undefined => {
+    const r = shape[key].safeParse(input[key]);
+    return r.success ? (r.data as z.output<(typeof shape)[K]>) : undefined;
+  };
+  const problems: Array<{ path: string[]; found: unknown; allowed: string }> = [];
+  const replicas = field("replicas");
+  const hpa = field("hpa");
+  if (replicas !== undefined && hpa && (replicas < hpa.minReplicas || replicas > hpa.maxReplicas)) {
+    problems.push({ path: ["replicas"], found: replicas, allowed: `within the HPA bounds ${hpa.minReplicas}..${hpa.maxReplicas}` });
+  }
+  const apiPort = field("apiPort");
+  const metricsPort = field("metricsPort");
+  if (apiPort !== undefined && apiPort === metricsPort) {
+    problems.push({ path: ["metricsPort"], found: metricsPort, allowed: "a port different from apiPort" });
+  }
+  const image = field("image");
+  const registries = field("allowedRegistries");
+  if (image && registries) {
+    const [key, ref] = image.reference !== undefined ? ["reference", image.reference] : ["build", image.build?.repository ?? ""];
+    if (!registries.some((r) => ref.startsWith(`${r}/`))) {
+      problems.push({ path: ["image", key], found: ref, allowed: `an image under one of the allowed registries: ${registries.join(", ")}` });
+    }
+  }
+  const slo = field("slo");
+  if (slo) {
+    const defaults = resolveSlos();
+    const fast = slo.fastFinalityBp ?? defaults.fastFinalityBp.value;
+    const economic = slo.economicFinalityBp ?? defaults.economicFinalityBp.value;
+    if (economic < fast) {
+      problems.push({ path: ["slo", "economicFinalityBp"], found: slo.economicFinalityBp, allowed: `>= fastFinalityBp (${fast})` });
+    }
+  }
+  return problems;
+}
 
 type ParsedConfig = z.output<typeof configSchema>;
 
@@ -244,6 +294,8 @@ export function parseStackConfig(
       problems.push(`${keyName(issue.path)}: ${describeFound(found)}; allowed: ${message}`);
     }
   }
+
+  for (const p of crossKeyProblems(input)) problems.push(`${keyName(p.path)}: ${describeFound(p.found)}; allowed: ${p.allowed}`);
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stack, problems);
   const { slo, ...rest } = parsed.data;

@@ -61,14 +61,41 @@ fn to64(b: &[u8]) -> [u8; 64] {
     a
 }
 
+/// Slots in the per-thread cache of decoded verification keys (power of two).
+const VK_CACHE_SLOTS: usize = 1024;
+
+thread_local! {
+    /// Direct-mapped cache: key bytes -> decoded key (zebra's own
+    /// `VerificationKey`, i.e. the result of `VerificationKey::try_from`).
+    /// A hit compares all 32 bytes, so it can only skip a decompression,
+    /// never change an answer. Keys that fail to decode are not cached.
+    static VK_CACHE: std::cell::RefCell<Vec<Option<([u8; 32], VerificationKey)>>> =
+        std::cell::RefCell::new(vec![None; VK_CACHE_SLOTS]);
+}
+
+fn decode_vk(pk: [u8; 32]) -> Option<VerificationKey> {
+    let slot = (u16::from_le_bytes([pk[0], pk[1]]) as usize ^ pk[31] as usize) & (VK_CACHE_SLOTS - 1);
+    VK_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((bytes, vk)) = &c[slot] {
+            if *bytes == pk {
+                return Some(*vk);
+            }
+        }
+        let vk = VerificationKey::try_from(pk).ok()?;
+        c[slot] = Some((pk, vk));
+        Some(vk)
+    })
+}
+
 /// Single ZIP-215 verification. Wrong lengths or malformed keys give `false`.
 pub fn verify_one(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     if pk.len() != 32 || sig.len() != 64 {
         return false;
     }
-    let vk = match VerificationKey::try_from(to32(pk)) {
-        Ok(vk) => vk,
-        Err(_) => return false,
+    let vk = match decode_vk(to32(pk)) {
+        Some(vk) => vk,
+        None => return false,
     };
     let sig = Signature::from_bytes(&to64(sig));
     vk.verify(&sig, msg).is_ok()
@@ -102,61 +129,103 @@ fn batch_ok(items: &[Option<Item>], idx: &[usize]) -> bool {
     v.verify(rand::rng()).is_ok()
 }
 
-/// Resolve a group: `known_bad` means a batch over exactly this group already
-/// failed, so at least one of its items is invalid.
-fn resolve(items: &[Option<Item>], idx: &[usize], known_bad: bool, out: &mut [u8]) {
-    if idx.is_empty() {
-        return;
-    }
-    if known_bad && idx.len() == 1 {
-        out[idx[0]] = 0;
-        return;
-    }
-    if idx.len() <= SINGLE_THRESHOLD {
+/// Per-item resolution of a batch, by bisection with a work budget.
+///
+/// Bisection finds a few invalid items cheaply (about one extra pass over the
+/// batch for one bad item), but when invalid items are dense it would cost
+/// O(n log n) batched items, more than verifying each item once. `budget`
+/// caps the items queued into sub-batches after the first failed batch;
+/// once spent, the remaining groups are verified item by item, so the worst
+/// case stays a small multiple of plain single verification.
+struct Resolver<'a> {
+    items: &'a [Option<Item>],
+    out: Vec<u8>,
+    budget: usize,
+}
+
+impl Resolver<'_> {
+    fn singles(&mut self, idx: &[usize]) {
         for &i in idx {
-            out[i] = items[i].as_ref().map_or(0, single);
+            self.out[i] = self.items[i].as_ref().map_or(0, single);
         }
-        return;
     }
-    if !known_bad {
-        if batch_ok(items, idx) {
+
+    /// `Some(true/false)` = sub-batch result, `None` = budget spent (caller
+    /// falls back to single verification).
+    fn try_batch(&mut self, idx: &[usize]) -> Option<bool> {
+        if idx.len() > self.budget {
+            return None;
+        }
+        self.budget -= idx.len();
+        let ok = batch_ok(self.items, idx);
+        if ok {
             for &i in idx {
-                out[i] = 1;
+                self.out[i] = 1;
             }
+        }
+        Some(ok)
+    }
+
+    /// Resolve a group: `known_bad` means a batch over exactly this group
+    /// already failed, so at least one of its items is invalid.
+    fn resolve(&mut self, idx: &[usize], known_bad: bool) {
+        if idx.is_empty() {
             return;
         }
-    }
-    // Group is known to contain at least one invalid item: bisect.
-    let (left, right) = idx.split_at(idx.len() / 2);
-    let left_all_ok = if left.len() > SINGLE_THRESHOLD {
-        if batch_ok(items, left) {
-            for &i in left {
-                out[i] = 1;
-            }
-            true
-        } else {
-            resolve(items, left, true, out);
-            false
+        if known_bad && idx.len() == 1 {
+            self.out[idx[0]] = 0;
+            return;
         }
-    } else {
-        resolve(items, left, false, out);
-        left.iter().all(|&i| out[i] == 1)
-    };
-    // If the left half is all valid, the invalid item(s) are on the right,
-    // so the right half needs no batch of its own before splitting.
-    resolve(items, right, left_all_ok, out);
+        if idx.len() <= SINGLE_THRESHOLD {
+            return self.singles(idx);
+        }
+        if !known_bad {
+            match self.try_batch(idx) {
+                Some(true) => return,
+                Some(false) => {}
+                None => return self.singles(idx),
+            }
+        }
+        // The group holds at least one invalid item: bisect.
+        let (left, right) = idx.split_at(idx.len() / 2);
+        let left_all_ok = if left.len() > SINGLE_THRESHOLD {
+            match self.try_batch(left) {
+                Some(true) => true,
+                Some(false) => {
+                    self.resolve(left, true);
+                    false
+                }
+                None => {
+                    self.singles(left);
+                    left.iter().all(|&i| self.out[i] == 1)
+                }
+            }
+        } else {
+            self.singles(left);
+            left.iter().all(|&i| self.out[i] == 1)
+        };
+        // If the left half is all valid, the invalid item(s) are on the
+        // right, so the right half needs no batch of its own before splitting.
+        self.resolve(right, left_all_ok);
+    }
 }
 
 /// Verify prepared items, giving one 1/0 per item.
 pub fn verify_items(items: &[Option<Item>]) -> Vec<u8> {
-    let mut out = vec![0u8; items.len()];
     let idx: Vec<usize> = (0..items.len()).filter(|&i| items[i].is_some()).collect();
+    let mut r = Resolver {
+        items,
+        out: vec![0u8; items.len()],
+        // The first batch over everything, then up to `idx.len()` more
+        // batched items for bisection.
+        budget: 2 * idx.len(),
+    };
     if idx.len() == 1 {
-        out[idx[0]] = items[idx[0]].as_ref().map_or(0, single);
-        return out;
+        r.singles(&idx);
+    } else {
+        r.resolve(&idx, false);
     }
-    resolve(items, &idx, false, &mut out);
-    out
+    r.out
 }
 
 /// Messages of a batch: either n concatenated 32-byte digests or n slices.

@@ -238,6 +238,21 @@ test('random malicious subsets: batch result equals per-item verifyOne', needNat
   }
 });
 
+test('dense bad items (budget fallback to single verification) still give exact per-item results', needNative, () => {
+  for (const frac of [0.1, 0.5, 0.9]) {
+    const n = 256;
+    const b = honestBatch(n);
+    const want = new Array(n).fill(1);
+    for (let i = 0; i < n; i++) {
+      if (Math.random() < frac) {
+        b.sigs[i * 64 + 33] ^= 2;
+        want[i] = 0;
+      }
+    }
+    assert.deepEqual([...native.verifyBatch(b.pks, b.msgs, b.sigs)], want, `bad fraction ${frac}`);
+  }
+});
+
 test('all-bad batch', needNative, () => {
   const b = honestBatch(16);
   for (let i = 0; i < 16; i++) b.msgs[i * 32] ^= 1;

@@ -1,0 +1,203 @@
+/**
+ * Progressive delivery of the node with Flagger: a Canary for the node Deployment and MetricTemplates for the four
+ * canary checks of the SLO table. Pure builders, thin component.
+ *
+ * ## Mapping config stages to Flagger (see docs/canary.md)
+ * Config gives stages `{weight, holdMinutes}`; the design reads a stage held N minutes as N one-minute checks at
+ * that weight (`expandStages`: production 60 x 10 % + 120 x 50 % + 180 x 100 % = 360 checks). Flagger's
+ * analysis runs one check per `interval` and, on success, moves to the next weight at once. What it offers and what
+ * we use, verified in fluxcd/flagger pkg/controller/scheduler.go:
+ * - `interval: 1m`: one metric check per minute.
+ * - `stepWeights`: the distinct stage weights, in order. Repeating a weight to hold it is NOT possible:
+ *   `nextStepWeight` looks up the FIRST index whose weight equals the current one and returns the difference to the
+ *   next entry, which is 0 for a repeat, and a 0 step never advances nor promotes (the canary would stall).
+ * - the hold: Flagger calls `confirm-traffic-increase` webhooks after each successful check and before raising the
+ *   weight, and `confirm-promotion` before promoting at the last weight. A hold gate (`bizra:canary.holdGateUrl`)
+ *   that answers 200 only once the current weight has passed its stage's holdMinutes checks makes Flagger walk
+ *   exactly the expanded schedule; the schedule is in the webhooks' metadata. Without a gate, Flagger holds each
+ *   stage for one check, and the `canary` stack output says so.
+ * - `threshold` = failedChecksBeforeRollback. Flagger counts failed checks over the whole analysis (a successful
+ *   check does not reset the count), so 5 failures roll back whether or not they are consecutive: never later than
+ *   "5 consecutive failed checks", possibly sooner.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { METRICS } from "../node-app/src/contract";
+import type { StackConfig } from "./config";
+import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
+import { registerCustomResource } from "./crds/register";
+import { promNumber } from "./alerts";
+import { API_PORT_NAME } from "./node";
+import type { Slo, SloId, SloTable } from "./slo";
+
+export const CANARY_INTERVAL = "1m";
+export const CANARY_INTERVAL_MINUTES = 1;
+
+export type CanaryStage = StackConfig["canary"]["stages"][number];
+
+/** One one-minute check of the rollout. */
+export interface CanaryCheck {
+  /** 1-based minute of the rollout. */
+  readonly minute: number;
+  /** 0-based index of the config stage. */
+  readonly stage: number;
+  /** Percent of traffic on the canary during this check. */
+  readonly weight: number;
+}
+
+/** The schedule of one-minute checks the stages describe: a stage held N minutes is N checks. Pure. */
+export function expandStages(stages: readonly CanaryStage[]): CanaryCheck[] {
+  const checks: CanaryCheck[] = [];
+  stages.forEach((s, stage) => {
+    for (let i = 0; i < s.holdMinutes / CANARY_INTERVAL_MINUTES; i++) checks.push({ minute: checks.length + 1, stage, weight: s.weight });
+  });
+  return checks;
+}
+
+/** `10:60,50:120,100:180`: the schedule in the hold gate's metadata. */
+export function scheduleText(stages: readonly CanaryStage[]): string {
+  return stages.map((s) => `${s.weight}:${s.holdMinutes}`).join(",");
+}
+
+/** The four SLO-table canary checks and the PromQL each MetricTemplate runs against the canary pods. */
+export const CANARY_CHECKS = ["apiP99Latency", "apiErrorRate", "cacheHitRate", "poiVerifySuccessRate"] as const satisfies readonly SloId[];
+export type CanaryCheckId = (typeof CANARY_CHECKS)[number];
+
+/** Flagger template variables select the canary pods only (`<target>-<rs>-<pod>`; primary pods have one more segment). */
+const CANARY_PODS = `namespace="{{ namespace }}", pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`;
+const rate = (metric: string, extra = "") => `sum(rate(${metric}{${CANARY_PODS}${extra}}[{{ interval }}]))`;
+
+export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
+  apiP99Latency: `histogram_quantile(0.99, sum by (le) (rate(${METRICS.httpRequestDurationSeconds}_bucket{${CANARY_PODS}}[{{ interval }}])))`,
+  apiErrorRate: `${rate(METRICS.httpRequestsTotal, `, status_code=~"5.."`)} / ${rate(METRICS.httpRequestsTotal)}`,
+  cacheHitRate: `${rate(METRICS.poiCacheHitsTotal)} / ${rate(METRICS.poiCacheLookupsTotal)}`,
+  poiVerifySuccessRate: `${rate(METRICS.poiVerifyTotal)} / (${rate(METRICS.poiVerifyTotal)} + ${rate(METRICS.poiVerifyFailTotal)})`,
+};
+
+/** `apiP99Latency` -> `api-p99-latency`. */
+function kebab(id: string): string {
+  return id.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`);
+}
+
+export function metricTemplateName(appName: string, id: CanaryCheckId): string {
+  return `${appName}-${kebab(id)}`;
+}
+
+/** Flagger's bounds are inclusive; an `lt` SLO becomes a `max` at the same value. */
+export function thresholdRange(slo: Pick<Slo, "comparison" | "value">): { min?: number; max?: number } {
+  return slo.comparison === "gte" ? { min: slo.value } : { max: slo.value };
+}
+
+export interface CanaryTarget {
+  readonly appName: string;
+  readonly namespace: string;
+  readonly prometheusAddress: string;
+  readonly labels: Record<string, string>;
+}
+
+/** The MetricTemplates. Pure. */
+export function metricTemplates(slos: SloTable, t: CanaryTarget): MetricTemplate[] {
+  return CANARY_CHECKS.map((id) => ({
+    apiVersion: FLAGGER_API_VERSION,
+    kind: "MetricTemplate",
+    metadata: {
+      name: metricTemplateName(t.appName, id),
+      namespace: t.namespace,
+      labels: t.labels,
+      annotations: { "bizra.io/slo": `${id} ${slos[id].comparison} ${promNumber(slos[id].value)} ${slos[id].unit}` },
+    },
+    spec: { provider: { type: "prometheus", address: t.prometheusAddress }, query: CANARY_QUERIES[id] },
+  }));
+}
+
+/** The Canary's metric checks: one per template, bounds from the SLO table. Pure. */
+export function canaryMetrics(slos: SloTable, t: Pick<CanaryTarget, "appName" | "namespace">): CanaryMetric[] {
+  return CANARY_CHECKS.map((id) => ({
+    name: kebab(id).slice(1),
+    templateRef: { name: metricTemplateName(t.appName, id), namespace: t.namespace },
+    thresholdRange: thresholdRange(slos[id]),
+    interval: CANARY_INTERVAL,
+  }));
+}
+
+/** Flagger's analysis for the stages (mapping in the header comment). Pure. */
+export function canaryAnalysis(
+  stages: readonly CanaryStage[],
+  opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string },
+): CanaryAnalysis {
+  const weights = stages.map((s) => s.weight);
+  if (weights.some((w, i) => i > 0 && w <= weights[i - 1])) throw new Error(`stage weights must be strictly increasing: ${weights.join(", ")}`);
+  const webhooks: CanaryWebhook[] | undefined = opts.holdGateUrl
+    ? (["confirm-traffic-increase", "confirm-promotion"] as const).map((type) => ({
+        name: `hold-${type}`,
+        type,
+        url: opts.holdGateUrl as string,
+        timeout: "10s",
+        metadata: { schedule: scheduleText(stages), interval: CANARY_INTERVAL },
+      }))
+    : undefined;
+  return {
+    interval: CANARY_INTERVAL,
+    threshold: opts.failedChecksBeforeRollback,
+    stepWeights: weights,
+    metrics: opts.metrics,
+    ...(webhooks ? { webhooks } : {}),
+  };
+}
+
+export type CanaryConfig = Pick<StackConfig, "appName" | "namespace" | "apiPort" | "canary" | "slos">;
+
+/** The Canary. Pure. */
+export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>): Canary {
+  return {
+    apiVersion: FLAGGER_API_VERSION,
+    kind: "Canary",
+    metadata: { name: cfg.appName, namespace: cfg.namespace, labels },
+    spec: {
+      provider: cfg.canary.provider,
+      targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: cfg.appName },
+      autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: cfg.appName },
+      progressDeadlineSeconds: 600,
+      // portDiscovery adds the metrics port to the services Flagger generates, so they stay scrapeable.
+      service: { port: cfg.apiPort, portName: API_PORT_NAME, targetPort: API_PORT_NAME, portDiscovery: true },
+      analysis: canaryAnalysis(cfg.canary.stages, {
+        failedChecksBeforeRollback: cfg.canary.failedChecksBeforeRollback,
+        metrics: canaryMetrics(cfg.slos, cfg),
+        holdGateUrl: cfg.canary.holdGateUrl,
+      }),
+    },
+  };
+}
+
+/** What the `canary` stack output reports. */
+export function canarySummary(stages: readonly CanaryStage[], holdGateUrl: string | undefined) {
+  const checks = expandStages(stages);
+  return {
+    interval: CANARY_INTERVAL,
+    stages: stages.map((s) => ({ weight: s.weight, holdMinutes: s.holdMinutes })),
+    plannedChecks: checks.length,
+    stepWeights: stages.map((s) => s.weight),
+    holds: holdGateUrl
+      ? `enforced by the hold gate ${holdGateUrl}`
+      : "not enforced: no bizra:canary.holdGateUrl, Flagger advances after one successful check per stage (docs/canary.md)",
+  };
+}
+
+export interface NodeCanaryArgs {
+  readonly config: CanaryConfig;
+  /** The Namespace resource's name (orders the namespace first). */
+  readonly namespace: pulumi.Input<string>;
+  readonly labels: Record<string, string>;
+}
+
+export class NodeCanary extends pulumi.ComponentResource {
+  constructor(name: string, args: NodeCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bizra:delivery:NodeCanary", name, {}, opts);
+    const cfg = args.config;
+    const target: CanaryTarget = { appName: cfg.appName, namespace: cfg.namespace, prometheusAddress: cfg.canary.prometheusAddress, labels: args.labels };
+    const templates = metricTemplates(cfg.slos, target).map((t) =>
+      registerCustomResource(t.metadata.name, t, { parent: this }, args.namespace),
+    );
+    registerCustomResource(name, canaryResource(cfg, args.labels), { parent: this, dependsOn: templates }, args.namespace);
+    this.registerOutputs(canarySummary(cfg.canary.stages, cfg.canary.holdGateUrl));
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The ServiceMonitor of the node: Prometheus Operator scrapes the node Service's `metrics` port every 5 s and keeps
+ * only the node's own series plus the process metrics the resource alerts read. Pure builder, thin component.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { METRICS_PATH } from "../node-app/src/contract";
+import { MONITORING_API_VERSION, type ServiceMonitor } from "./crds/monitoring";
+import { registerCustomResource } from "./crds/register";
+import { selectorLabels } from "./labels";
+import { METRICS_PORT_NAME } from "./node";
+
+export const SCRAPE_INTERVAL = "5s";
+/** Series the node exports that dashboards and alerts read. `up` and `scrape_*` are synthetic and never dropped. */
+export const KEPT_NODE_SERIES = "bizra_(poi|finality|consensus|http)_.*";
+/** prom-client default metrics the resource alerts read. */
+export const KEPT_PROCESS_SERIES = ["process_resident_memory_bytes", "process_cpu_seconds_total"] as const;
+export const KEEP_REGEX = `${KEPT_NODE_SERIES}|${KEPT_PROCESS_SERIES.join("|")}`;
+
+export function serviceMonitor(appName: string, namespace: string, labels: Record<string, string>): ServiceMonitor {
+  return {
+    apiVersion: MONITORING_API_VERSION,
+    kind: "ServiceMonitor",
+    metadata: { name: appName, namespace, labels },
+    spec: {
+      selector: { matchLabels: selectorLabels(appName) },
+      namespaceSelector: { matchNames: [namespace] },
+      endpoints: [
+        {
+          port: METRICS_PORT_NAME,
+          path: METRICS_PATH,
+          scheme: "http",
+          interval: SCRAPE_INTERVAL,
+          scrapeTimeout: "4s",
+          metricRelabelings: [{ sourceLabels: ["__name__"], regex: KEEP_REGEX, action: "keep" }],
+        },
+      ],
+    },
+  };
+}
+
+export interface NodeServiceMonitorArgs {
+  readonly appName: string;
+  /** Namespace name as configured (the object's namespace). */
+  readonly namespaceName: string;
+  /** The Namespace resource's name (orders the namespace first). */
+  readonly namespace: pulumi.Input<string>;
+  readonly labels: Record<string, string>;
+}
+
+export class NodeServiceMonitor extends pulumi.ComponentResource {
+  constructor(name: string, args: NodeServiceMonitorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bizra:observability:NodeServiceMonitor", name, {}, opts);
+    const sm = serviceMonitor(args.appName, args.namespaceName, args.labels);
+    registerCustomResource(name, sm, { parent: this }, args.namespace);
+    this.registerOutputs({ interval: SCRAPE_INTERVAL, keep: KEEP_REGEX });
+  }
+}

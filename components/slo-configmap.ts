@@ -1,0 +1,52 @@
+/**
+ * The resolved SLO table as a ConfigMap `<appName>-slo` (data key `slo.json`) in the node namespace: the
+ * quality-gates policy pack reads the thresholds of the stack being deployed from this object.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { SloComparison, SloId, SloSeverity, SloTable, SloUnit } from "./slo";
+
+export const SLO_CONFIGMAP_KEY = "slo.json";
+
+export interface SloDocumentEntry {
+  readonly value: number;
+  readonly unit: SloUnit;
+  readonly comparison: SloComparison;
+  readonly severity: SloSeverity;
+}
+
+/** id -> value, unit, comparison, severity. Pure. */
+export function sloDocument(slos: SloTable): Record<SloId, SloDocumentEntry> {
+  return Object.fromEntries(
+    Object.values(slos).map((s) => [s.id, { value: s.value, unit: s.unit, comparison: s.comparison, severity: s.severity }]),
+  ) as Record<SloId, SloDocumentEntry>;
+}
+
+export function sloConfigMapName(appName: string): string {
+  return `${appName}-slo`;
+}
+
+export interface SloConfigMapArgs {
+  readonly slos: SloTable;
+  readonly appName: string;
+  readonly namespace: pulumi.Input<string>;
+  readonly labels: Record<string, string>;
+}
+
+export class SloConfigMap extends pulumi.ComponentResource {
+  public readonly name: pulumi.Output<string>;
+
+  constructor(name: string, args: SloConfigMapArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bizra:observability:SloConfigMap", name, {}, opts);
+    const cm = new k8s.core.v1.ConfigMap(
+      name,
+      {
+        metadata: { name: sloConfigMapName(args.appName), namespace: args.namespace, labels: args.labels },
+        data: { [SLO_CONFIGMAP_KEY]: JSON.stringify(sloDocument(args.slos), null, 2) + "\n" },
+      },
+      { parent: this },
+    );
+    this.name = cm.metadata.name;
+    this.registerOutputs({ name: this.name });
+  }
+}

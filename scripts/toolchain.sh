@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Builds and caches the Pulumi engine pieces this project runs locally, from the Go module proxy:
+#   - the Pulumi CLI  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi  @ PULUMI_VERSION
+#   - a Node.js language host (scripts/toolchain/langhost-nodejs): the upstream nested module
+#     github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is refused by the proxy here.
+#     It also runs TypeScript policy packs (`--policy-pack`) through RunPlugin, as the upstream host does.
+#   - pulumi-resource-kubernetes: the real provider github.com/pulumi/pulumi-kubernetes/provider/v4 if the proxy
+#     serves K8S_PROVIDER_VERSION, else a render-only stand-in (scripts/toolchain/k8s-render-provider) that writes
+#     manifests for a Provider with renderYamlToDirectory.
+#
+# Everything lands under .toolchain/ (git-ignored), keyed by version, so a version bump builds new folders:
+#   .toolchain/pulumi-v<V>/bin/{pulumi,pulumi-language-nodejs}
+#   .toolchain/kubernetes-v<K>/bin/pulumi-resource-kubernetes
+#   .toolchain/gomod, .toolchain/gocache      Go module and build caches
+#
+# Usage:
+#   scripts/toolchain.sh            build what is missing (cold: tens of minutes on 2 cores; warm: seconds),
+#                                   then print the environment to use
+#   eval "$(scripts/toolchain.sh --env)"   build quietly (progress on stderr) and export the environment
+#   scripts/toolchain.sh --check    exit 0 if everything is built, 1 if not; builds nothing
+# Env knobs: PULUMI_VERSION, K8S_PROVIDER_VERSION, TOOLCHAIN_DIR, TOOLCHAIN_REPROBE=1 (ask the proxy again for a
+# provider version it refused before), TOOLCHAIN_JOBS (go build -p).
+set -euo pipefail
+
+PULUMI_VERSION="${PULUMI_VERSION:-3.259.0}"
+# Pinned to the @pulumi/kubernetes npm version the program uses.
+K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.34.2}"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SRC="$ROOT/scripts/toolchain"
+TC="${TOOLCHAIN_DIR:-$ROOT/.toolchain}"
+PULUMI_BIN="$TC/pulumi-v$PULUMI_VERSION/bin"
+K8S_BIN="$TC/kubernetes-v$K8S_PROVIDER_VERSION/bin"
+BUILD="$TC/build"
+
+MODE=build
+case "${1:-}" in
+  --env) MODE=env ;;
+  --check) MODE=check ;;
+  "" ) ;;
+  -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+  *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+esac
+
+log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+export GOMODCACHE="${GOMODCACHE_OVERRIDE:-$TC/gomod}"
+export GOCACHE="${GOCACHE_OVERRIDE:-$TC/gocache}"
+export GOFLAGS="-buildvcs=false -modcacherw"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+GO_P=()
+[[ -n "${TOOLCHAIN_JOBS:-}" ]] && GO_P=(-p "$TOOLCHAIN_JOBS")
+
+# A stamp records what a binary was built from; a binary is rebuilt only when its stamp differs.
+sum_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stamp_ok() { [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
+
+CLI_STAMP="pulumi-cli v$PULUMI_VERSION tags=osusergo,grpcnotrace $(go env GOVERSION 2>/dev/null)"
+HOST_STAMP="langhost v$PULUMI_VERSION $(sum_of "$SRC/langhost-nodejs/main.go") $(go env GOVERSION 2>/dev/null)"
+STANDIN_STAMP="k8s-render v$K8S_PROVIDER_VERSION/sdk v$PULUMI_VERSION $(sum_of "$SRC/k8s-render-provider/main.go")"
+
+all_built() {
+  stamp_ok "$PULUMI_BIN/pulumi" "$CLI_STAMP" && stamp_ok "$PULUMI_BIN/pulumi-language-nodejs" "$HOST_STAMP" &&
+    [[ -x "$K8S_BIN/pulumi-resource-kubernetes" && -f "$K8S_BIN/pulumi-resource-kubernetes.stamp" ]] &&
+    { grep -q '^real ' "$K8S_BIN/pulumi-resource-kubernetes.stamp" ||
+      stamp_ok "$K8S_BIN/pulumi-resource-kubernetes" "$STANDIN_STAMP"; }
+}
+
+print_env() {
+  cat <<EOF
+export PATH="$PULUMI_BIN:$K8S_BIN:\$PATH"
+export PULUMI_HOME="\${PULUMI_HOME:-$TC/pulumi-home}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+EOF
+}
+
+if [[ "$MODE" == check ]]; then
+  all_built && exit 0 || exit 1
+fi
+
+command -v go >/dev/null || die "go is not on PATH (this script needs Go >= 1.25 from the machine image)"
+mkdir -p "$TC" "$BUILD" "$PULUMI_BIN" "$K8S_BIN" "$TC/pulumi-home"
+
+# Build with lowered priority: the machine is shared with other builds.
+gobuild() { nice -n 10 go build "${GO_P[@]}" "$@"; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Pulumi CLI. pkg/go.mod has `replace sdk => ../sdk` (local) plus non-local replaces (a clipboard fork), so
+#    `go install …@v` refuses it; a generated module requires pkg and sdk at the same version and repeats the
+#    non-local replaces read from pkg's go.mod in the module cache.
+# ---------------------------------------------------------------------------------------------------------------
+build_cli() {
+  local out="$PULUMI_BIN/pulumi"
+  if stamp_ok "$out" "$CLI_STAMP"; then log "pulumi v$PULUMI_VERSION: cached"; return; fi
+  local mod="$BUILD/pulumi-v$PULUMI_VERSION" t0=$SECONDS
+  mkdir -p "$mod"
+  log "pulumi v$PULUMI_VERSION: downloading github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
+  local pkgdir
+  pkgdir="$(cd "$mod" && go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -f "$pkgdir/go.mod" ]] || die "could not download github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION"
+  local gover replaces
+  gover="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$pkgdir/go.mod" | head -1)"
+  # Non-local replace lines (right side is a module path with a version, not ./ or ../).
+  replaces="$(grep -E '^replace [^ ]+( v[^ ]+)? => [^.][^ ]* v[^ ]+$' "$pkgdir/go.mod" || true)"
+  {
+    echo "module bizra.local/toolchain/pulumi"
+    echo
+    echo "go ${gover:-1.25}"
+    echo
+    echo "require ("
+    echo "	github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION"
+    echo "	github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION"
+    echo ")"
+    echo
+    [[ -n "$replaces" ]] && echo "$replaces" && echo
+    echo "tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+  } >"$mod/go.mod.new"
+  if ! cmp -s "$mod/go.mod.new" "$mod/go.mod.src" 2>/dev/null || [[ ! -f "$mod/go.sum" ]]; then
+    cp "$mod/go.mod.new" "$mod/go.mod"
+    cp "$mod/go.mod.new" "$mod/go.mod.src"
+    log "pulumi v$PULUMI_VERSION: resolving dependencies (go mod tidy; replaces: ${replaces:-none})"
+    (cd "$mod" && go mod tidy)
+  fi
+  rm -f "$mod/go.mod.new"
+  log "pulumi v$PULUMI_VERSION: compiling github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (slow when cold)"
+  (cd "$mod" && gobuild -tags osusergo,grpcnotrace \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$out.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  mv "$out.tmp" "$out"
+  echo "$CLI_STAMP" >"$out.stamp"
+  log "pulumi v$PULUMI_VERSION: built in $((SECONDS - t0))s"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Helpers written for this project (language host, render-only provider), built against sdk/v3 @ PULUMI_VERSION.
+# ---------------------------------------------------------------------------------------------------------------
+HELPERS="$BUILD/helpers-v$PULUMI_VERSION"
+prepare_helpers() {
+  [[ -n "${HELPERS_READY:-}" ]] && return
+  mkdir -p "$HELPERS"
+  rm -rf "$HELPERS/langhost-nodejs" "$HELPERS/k8s-render-provider"
+  cp -r "$SRC/langhost-nodejs" "$SRC/k8s-render-provider" "$HELPERS/"
+  local want
+  want="$(printf 'module bizra.local/toolchain/helpers\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
+    "$PULUMI_VERSION")"
+  local srcsum
+  srcsum="$(sum_of "$SRC/langhost-nodejs/main.go" "$SRC/k8s-render-provider/main.go") v$PULUMI_VERSION"
+  if [[ ! -f "$HELPERS/go.sum" || "$(cat "$HELPERS/.tidy" 2>/dev/null)" != "$srcsum" ]]; then
+    printf '%s\n' "$want" >"$HELPERS/go.mod"
+    log "helpers: resolving dependencies (go mod tidy)"
+    (cd "$HELPERS" && go mod tidy)
+    echo "$srcsum" >"$HELPERS/.tidy"
+  fi
+  HELPERS_READY=1
+}
+
+build_langhost() {
+  local out="$PULUMI_BIN/pulumi-language-nodejs"
+  if stamp_ok "$out" "$HOST_STAMP"; then log "pulumi-language-nodejs: cached"; return; fi
+  log "pulumi-language-nodejs: the proxy refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3;"
+  log "pulumi-language-nodejs: building the project's host (scripts/toolchain/langhost-nodejs) on sdk v$PULUMI_VERSION"
+  prepare_helpers
+  local t0=$SECONDS
+  (cd "$HELPERS" && gobuild -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$out.tmp" ./langhost-nodejs)
+  mv "$out.tmp" "$out"
+  echo "$HOST_STAMP" >"$out.stamp"
+  log "pulumi-language-nodejs: built in $((SECONDS - t0))s"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. Kubernetes provider: the real one if the proxy serves it, else the render-only stand-in.
+# ---------------------------------------------------------------------------------------------------------------
+K8S_MOD="github.com/pulumi/pulumi-kubernetes/provider/v4"
+build_k8s_real() {
+  # Returns 1 if the proxy refuses the module (recorded, so warm runs don't ask again).
+  local refused="$TC/refused-provider-v$K8S_PROVIDER_VERSION.txt"
+  if [[ -f "$refused" && -z "${TOOLCHAIN_REPROBE:-}" ]]; then return 1; fi
+  local json dir
+  log "kubernetes v$K8S_PROVIDER_VERSION: asking the proxy for $K8S_MOD@v$K8S_PROVIDER_VERSION"
+  json="$(cd "$BUILD" && go mod download -json "$K8S_MOD@v$K8S_PROVIDER_VERSION" 2>&1 || true)"
+  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")"
+  if [[ -z "$dir" || ! -f "$dir/go.mod" ]]; then
+    { date -u +%FT%TZ; echo "go mod download -json $K8S_MOD@v$K8S_PROVIDER_VERSION"; echo "$json"; } >"$refused"
+    log "kubernetes v$K8S_PROVIDER_VERSION: refused: $(grep -o '"Error": .*' <<<"$json" | head -1 | cut -c1-200)"
+    return 1
+  fi
+  # Untested path (the proxy has refused it on this machine so far): copy the module to a writable folder, create
+  # the embedded files that are not in the module zip, and build the provider command.
+  local work="$BUILD/kubernetes-v$K8S_PROVIDER_VERSION" out="$K8S_BIN/pulumi-resource-kubernetes" t0=$SECONDS
+  rm -rf "$work" && mkdir -p "$work" && cp -r "$dir/." "$work/" && chmod -R u+w "$work"
+  local schema
+  schema="$(find "$work/cmd/pulumi-resource-kubernetes" -maxdepth 1 -name schema.json | head -1)"
+  if [[ -n "$schema" ]]; then
+    cp "$schema" "$(dirname "$schema")/schema-embed.json"
+  fi
+  # Any other //go:embed target that is missing becomes an empty JSON object so the package compiles.
+  grep -rhoE '//go:embed [^ ]+' "$work/cmd/pulumi-resource-kubernetes" 2>/dev/null | awk '{print $2}' |
+    while read -r f; do
+      [[ -e "$work/cmd/pulumi-resource-kubernetes/$f" ]] || echo '{}' >"$work/cmd/pulumi-resource-kubernetes/$f"
+    done
+  log "kubernetes v$K8S_PROVIDER_VERSION: compiling the real provider (slow when cold)"
+  (cd "$work" && go mod download && gobuild -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=v$K8S_PROVIDER_VERSION" \
+    -o "$out.tmp" ./cmd/pulumi-resource-kubernetes)
+  mv "$out.tmp" "$out"
+  echo "real $K8S_MOD v$K8S_PROVIDER_VERSION" >"$out.stamp"
+  log "kubernetes v$K8S_PROVIDER_VERSION: real provider built in $((SECONDS - t0))s"
+}
+
+build_k8s() {
+  local out="$K8S_BIN/pulumi-resource-kubernetes"
+  if [[ -x "$out" ]] && grep -q '^real ' "$out.stamp" 2>/dev/null; then
+    log "kubernetes v$K8S_PROVIDER_VERSION: real provider cached"; return
+  fi
+  if build_k8s_real; then return; fi
+  if stamp_ok "$out" "$STANDIN_STAMP"; then
+    log "kubernetes v$K8S_PROVIDER_VERSION: render-only stand-in cached (real provider refused by the proxy)"
+    return
+  fi
+  log "kubernetes v$K8S_PROVIDER_VERSION: building the render-only stand-in (scripts/toolchain/k8s-render-provider)"
+  prepare_helpers
+  local t0=$SECONDS
+  (cd "$HELPERS" && gobuild -trimpath -ldflags "-s -w -X main.Version=$K8S_PROVIDER_VERSION" \
+    -o "$out.tmp" ./k8s-render-provider)
+  mv "$out.tmp" "$out"
+  echo "$STANDIN_STAMP" >"$out.stamp"
+  log "kubernetes v$K8S_PROVIDER_VERSION: stand-in built in $((SECONDS - t0))s"
+}
+
+T0=$SECONDS
+build_cli
+build_langhost
+build_k8s
+"$PULUMI_BIN/pulumi" version >/dev/null 2>&1 || die "$PULUMI_BIN/pulumi does not run"
+log "ready in $((SECONDS - T0))s: pulumi $("$PULUMI_BIN/pulumi" version), kubernetes provider" \
+  "$(head -c 60 "$K8S_BIN/pulumi-resource-kubernetes.stamp")"
+
+if [[ "$MODE" == env ]]; then
+  print_env
+else
+  echo "# Use the engine with:" >&2
+  print_env
+fi

@@ -1,0 +1,164 @@
+/** Stack config: every kind of bad input yields ONE error naming each bad key, the value found and what is allowed. */
+import { strict as assert } from "node:assert";
+import { ConfigError, configSchema, parseStackConfig } from "../components/config";
+import { resolveSlos, SLO_DEFINITIONS, SLO_IDS } from "../components/slo";
+import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
+import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+
+/** Parse a stack's file with some keys replaced (`undefined` removes a key); returns the error message. */
+function problemsWith(stack: string, overrides: Record<string, unknown>, opts: { plainSigningKey?: boolean } = {}): ConfigError {
+  const cfg = offlineStackConfig(stack);
+  const values = { ...cfg.values };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete values[k];
+    else values[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  const secretKeys = opts.plainSigningKey ? [] : cfg.secretKeys;
+  try {
+    parseStackConfig(stack, values, secretKeys);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+describe("stack config", () => {
+  for (const stack of STACKS) {
+    it(`accepts the committed ${stack} stack file`, () => {
+      const cfg = offlineStackConfig(stack);
+      const parsed = parseStackConfig(stack, cfg.values, cfg.secretKeys);
+      assert.equal(parsed.stack, stack);
+      assert.equal(parsed.metricsPort, 9464);
+    });
+  }
+
+  const cases: Array<{ kind: string; overrides: Record<string, unknown>; expect: RegExp; plainSigningKey?: boolean; problems?: number }> = [
+    { kind: "missing required key", overrides: { "bizra:namespace": undefined }, expect: /bizra:namespace: missing; allowed: a DNS-1123 label/ },
+    { kind: "wrong type", overrides: { "bizra:replicas": "three" }, expect: /bizra:replicas: found "three"; allowed: an integer from 1 to 50/ },
+    { kind: "out of range", overrides: { "bizra:apiPort": 80 }, expect: /bizra:apiPort: found 80; allowed: an integer from 1024 to 65535/ },
+    {
+      kind: "tag-only image",
+      overrides: { "bizra:image": { reference: "ghcr.io/bizra/node0:latest" } },
+      expect: /bizra:image\.reference: found "ghcr\.io\/bizra\/node0:latest"; allowed: an image pinned by digest/,
+    },
+    {
+      kind: "image outside the allowed registries",
+      overrides: { "bizra:image": { reference: `docker.io/evil/node@sha256:${"a".repeat(64)}` } },
+      expect: /bizra:image\.reference: found "docker\.io\/evil\/node@sha256:a+"; allowed: an image under one of the allowed registries: ghcr\.io\/bizra/,
+    },
+    { kind: "misspelt key", overrides: { "bizra:replicsa": 3 }, expect: /bizra:replicsa: unknown key \(found 3\); allowed keys: .*bizra:replicas/ },
+    {
+      kind: "misspelt nested key",
+      overrides: { "bizra:hpa": { minReplicas: 2, maxReplicas: 4, targetShare: 0.5 } },
+      expect: /bizra:hpa\.targetShare: unknown key \(found 0\.5\)/,
+    },
+    {
+      kind: "canary weights not increasing",
+      overrides: { "bizra:canary": { stages: [{ weight: 50, holdMinutes: 5 }, { weight: 10, holdMinutes: 5 }] } },
+      expect: /bizra:canary\.stages: found .*; allowed: stage weights strictly increasing/,
+    },
+    { kind: "bad enum", overrides: { "bizra:logLevel": "loud" }, expect: /bizra:logLevel: found "loud"; allowed: trace, debug, info, warn or error/ },
+    { kind: "malformed key material", overrides: { "bizra:kyverno": { mode: "Warn", cosignPublicKey: "x" } }, expect: /bizra:kyverno\.mode: found "Warn"; allowed: Enforce or Audit\n.*bizra:kyverno\.cosignPublicKey: found "x"; allowed: a PEM public key/, problems: 2 },
+    {
+      kind: "SLO override of the wrong unit",
+      overrides: { "bizra:slo": { poiVerifySuccessRate: 99 } },
+      expect: /bizra:slo\.poiVerifySuccessRate: found 99; allowed: a ratio, > 0 and <= 1/,
+    },
+    { kind: "unknown SLO", overrides: { "bizra:slo": { latencyP42: 1 } }, expect: /bizra:slo\.latencyP42: found 1; allowed: one of the SLO ids/ },
+    {
+      kind: "finality thresholds out of order",
+      overrides: { "bizra:slo": { fastFinalityBp: 8500 } },
+      expect: /bizra:slo\.economicFinalityBp: missing; allowed: >= fastFinalityBp \(8500\)/,
+    },
+    { kind: "replicas outside HPA bounds", overrides: { "bizra:replicas": 40 }, expect: /bizra:replicas: found 40; allowed: within the HPA bounds/ },
+    { kind: "same port twice", overrides: { "bizra:apiPort": 9464 }, expect: /bizra:metricsPort: found 9464; allowed: a port different from apiPort/ },
+    { kind: "signing key missing", overrides: { "bizra:signingKey": undefined }, expect: /bizra:signingKey: missing; allowed: a 32-byte Ed25519 seed/ },
+    { kind: "signing key in plain text", overrides: {}, plainSigningKey: true, expect: /bizra:signingKey: found a plain-text value \(not shown\); allowed: a secret/ },
+  ];
+
+  for (const stack of STACKS) {
+    describe(`rejects bad input (${stack})`, () => {
+      for (const c of cases) {
+        it(c.kind, () => {
+          const err = problemsWith(stack, c.overrides, { plainSigningKey: c.plainSigningKey });
+          assert.match(err.message, c.expect);
+          assert.equal(err.problems.length, c.problems ?? 1, err.message);
+        });
+      }
+    });
+  }
+
+  it("lists every bad key in ONE error", () => {
+    const err = problemsWith("testnet", {
+      "bizra:namespace": undefined,
+      "bizra:replicas": 40,
+      "bizra:image": { reference: "ghcr.io/bizra/node0:latest" },
+      "bizra:replicsa": 3,
+      "bizra:apiPort": 9464,
+      "bizra:logLevel": "loud",
+      "bizra:slo": { poiVerifySuccessRate: 99 },
+      "bizra:signingKey": undefined,
+    });
+    const keys = ["bizra:signingKey", "bizra:namespace", "bizra:image.reference", "bizra:logLevel", "bizra:slo.poiVerifySuccessRate", "bizra:replicsa", "bizra:replicas", "bizra:metricsPort"];
+    assert.match(err.message, new RegExp(`^Invalid stack config for stack "testnet" \\(${keys.length} problems\\):`));
+    for (const key of keys) assert.ok(err.message.includes(`  - ${key}:`), `${key} missing from:\n${err.message}`);
+    assert.equal(err.problems.length, keys.length);
+  });
+
+  it("never echoes a secret value in an error", () => {
+    const secret = "not-hex-" + "z".repeat(56);
+    const err = problemsWith("testnet", { "bizra:signingKey": secret });
+    assert.match(err.message, /bizra:signingKey: found a secret that is not 64 lower-case hex digits \(not shown\)/);
+    assert.ok(!err.message.includes(secret));
+  });
+
+  it("fails the program before any resource is registered", async () => {
+    const cfg = offlineStackConfig("testnet", { "bizra:replicas": 0, "bizra:image": { reference: "ghcr.io/bizra/node0:v1" } });
+    let caught: unknown;
+    let registered = -1;
+    try {
+      const run = await runProgram("testnet", cfg);
+      registered = run.resources.length;
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught} (registered ${registered})`);
+    assert.equal(caught.problems.length, 2);
+  });
+
+  it("the schema covers the keys the README documents, and no others", async () => {
+    const fs = await import("node:fs");
+    const readme = fs.readFileSync(`${__dirname}/../README.md`, "utf8");
+    const section = readme.slice(readme.indexOf("## Config reference"));
+    const documented = [...section.matchAll(/^\| `bizra:([A-Za-z]+)` \|/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(documented, [...Object.keys(configSchema.shape), "signingKey"].sort());
+  });
+});
+
+describe("SLO table", () => {
+  it("holds the seed defaults with unit and severity", () => {
+    const slos = resolveSlos();
+    assert.equal(slos.finalityCheckP99.value, 0.001);
+    assert.equal(slos.finalityCheckP99.severity, "critical");
+    assert.equal(slos.poiVerifyThroughput.unit, "per_second");
+    assert.equal(slos.fastFinalityBp.value, 6700);
+    assert.equal(slos.economicFinalityBp.value, 8000);
+    assert.deepEqual(SLO_IDS, Object.keys(SLO_DEFINITIONS));
+  });
+
+  it("an override reaches the HPA target and the node's finality flags", async () => {
+    const base = await runProgram("production", offlineStackConfig("production"));
+    const changed = await runProgram(
+      "production",
+      offlineStackConfig("production", { "bizra:slo": { poiVerifyThroughput: 50_000, fastFinalityBp: 7000 } }),
+    );
+    const hpa = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "HorizontalPodAutoscaler")!;
+    const flags = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-flags"))!;
+    assert.equal(hpa(base).spec.metrics[0].pods.target.averageValue, "60000");
+    assert.equal(hpa(changed).spec.metrics[0].pods.target.averageValue, "30000");
+    assert.equal(flags(base).data.BIZRA_FAST_FINALITY_BP, "6700");
+    assert.equal(flags(changed).data.BIZRA_FAST_FINALITY_BP, "7000");
+    assert.equal((changed.outputs.slos as any).poiVerifyThroughput.value, 50_000);
+  });
+});
