@@ -2,13 +2,21 @@
  * The BIZRA node on Kubernetes. Thin by design: load the validated stack config, build the components, export the
  * outputs dashboards and operators need. All logic lives in `components/`.
  */
+import * as path from "node:path";
+import { ImageAdmission } from "./components/admission";
+import { alertRuleConfig, alertRuleSummary, NodeAlerts } from "./components/alerts";
 import { NodeAutoscaler } from "./components/autoscaler";
+import { canarySummary, NodeCanary } from "./components/canary";
 import { loadStackConfig } from "./components/config";
 import { NodeImage } from "./components/image";
 import { nodeLabels } from "./components/labels";
 import { NodeNamespace } from "./components/namespace";
 import { NodeNetworkPolicy } from "./components/network-policy";
 import { BizraNode } from "./components/node";
+import { NodeDashboard, promqlQueries as dashboardQueries } from "./components/dashboard";
+import { NodeServiceMonitor } from "./components/service-monitor";
+import { SloConfigMap } from "./components/slo-configmap";
+import { EvidenceValidator, readEvidenceBundle } from "./components/validator-job";
 
 const config = loadStackConfig();
 const labels = nodeLabels(config.appName, config.stack);
@@ -41,6 +49,32 @@ const autoscaler = new NodeAutoscaler("autoscaler", {
   targetShareOfThroughputSlo: config.hpa.targetShareOfThroughputSlo,
 });
 
+const sloConfigMap = new SloConfigMap("slo", { slos: config.slos, appName: config.appName, namespace: namespace.name, labels });
+new NodeServiceMonitor("service-monitor", { appName: config.appName, namespaceName: config.namespace, namespace: namespace.name, labels });
+const alerts = new NodeAlerts("alerts", { slos: config.slos, rules: alertRuleConfig(config), namespace: namespace.name, labels });
+const dashboard = new NodeDashboard("dashboard", {
+  slos: config.slos,
+  appName: config.appName,
+  stack: config.stack,
+  nodeNamespace: config.namespace,
+  monitoringNamespace: config.monitoringNamespace,
+  labels,
+});
+const admission = new ImageAdmission("admission", { config, labels });
+new NodeCanary("canary", { config, namespace: namespace.name, labels }, { dependsOn: [node, autoscaler] });
+const validator = new EvidenceValidator(
+  "evidence-verify",
+  {
+    config,
+    bundle: readEvidenceBundle(path.join(__dirname, "evidence")),
+    namespace: namespace.name,
+    image: image.reference,
+    serviceAccountName: config.appName,
+    labels,
+  },
+  { dependsOn: [node] },
+);
+
 export const stack = config.stack;
 export const namespaceName = namespace.name;
 export const serviceDns = node.serviceDns;
@@ -52,3 +86,10 @@ export const imageReference = image.reference;
 export const imageDigest = image.reference.apply((ref) => ref.slice(ref.indexOf("@") + 1));
 export const hpaName = autoscaler.name;
 export const slos = Object.fromEntries(Object.values(config.slos).map((s) => [s.id, { value: s.value, unit: s.unit, severity: s.severity }]));
+export const sloConfigMapName = sloConfigMap.name;
+export const alertRules = alertRuleSummary(alerts.groups);
+export const dashboardJson = dashboard.json;
+export const promqlQueries = dashboardQueries(config.slos, config.namespace);
+export const kyvernoPolicy = { name: admission.policyName, mode: admission.mode };
+export const canary = canarySummary(config.canary.stages, config.canary.holdGateUrl);
+export const validatorJob = validator.status;

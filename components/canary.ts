@@ -73,10 +73,14 @@ export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
   poiVerifySuccessRate: `${rate(METRICS.poiVerifyTotal)} / (${rate(METRICS.poiVerifyTotal)} + ${rate(METRICS.poiVerifyFailTotal)})`,
 };
 
-/** `apiP99Latency` -> `api-p99-latency`. */
-function kebab(id: string): string {
-  return id.replace(/[A-Z0-9]+/g, (m) => `-${m.toLowerCase()}`);
-}
+/** Object and check names of the canary checks. */
+export const CHECK_SLUGS: Record<CanaryCheckId, string> = {
+  apiP99Latency: "api-p99-latency",
+  apiErrorRate: "api-error-rate",
+  cacheHitRate: "cache-hit-rate",
+  poiVerifySuccessRate: "poi-success-rate",
+};
+const kebab = (id: CanaryCheckId) => CHECK_SLUGS[id];
 
 export function metricTemplateName(appName: string, id: CanaryCheckId): string {
   return `${appName}-${kebab(id)}`;
@@ -112,7 +116,7 @@ export function metricTemplates(slos: SloTable, t: CanaryTarget): MetricTemplate
 /** The Canary's metric checks: one per template, bounds from the SLO table. Pure. */
 export function canaryMetrics(slos: SloTable, t: Pick<CanaryTarget, "appName" | "namespace">): CanaryMetric[] {
   return CANARY_CHECKS.map((id) => ({
-    name: kebab(id).slice(1),
+    name: kebab(id),
     templateRef: { name: metricTemplateName(t.appName, id), namespace: t.namespace },
     thresholdRange: thresholdRange(slos[id]),
     interval: CANARY_INTERVAL,

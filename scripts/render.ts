@@ -12,6 +12,9 @@ import { ConfigError } from "../components/config";
 import { kubernetesObjects, runProgram } from "./lib/mock-runtime";
 import { offlineStackConfig, REPO_ROOT, STACKS } from "./lib/stack-config";
 
+/** The plain Prometheus rules file written next to the objects. */
+export const PROMETHEUS_RULES_FILE = "prometheus-rules.yaml";
+
 /** `<kind>-<namespace>-<name>.yaml`, lower-case. */
 export function objectFileName(obj: Record<string, any>): string {
   const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}-` : "";
@@ -33,6 +36,13 @@ export async function renderStack(stack: string, outDir = path.join(REPO_ROOT, "
     const file = path.join(outDir, objectFileName(obj));
     if (files.includes(file)) throw new Error(`two objects render to ${file}`);
     fs.writeFileSync(file, stringify(redactSecrets(obj), { sortMapEntries: false }));
+    files.push(file);
+  }
+  // The PrometheusRule's spec (`groups:`) is a plain Prometheus rules file, for `promtool check/test rules`.
+  const rules = kubernetesObjects(run).find((o) => o.kind === "PrometheusRule");
+  if (rules) {
+    const file = path.join(outDir, PROMETHEUS_RULES_FILE);
+    fs.writeFileSync(file, stringify(rules.spec, { sortMapEntries: false }));
     files.push(file);
   }
   fs.writeFileSync(path.join(outDir, "outputs.json"), JSON.stringify(run.outputs, null, 2) + "\n");

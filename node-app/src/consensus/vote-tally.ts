@@ -40,7 +40,8 @@ export class VoteTally {
   readonly thresholds: FinalityThresholds;
   /** slot -> validatorId -> set of block hashes that validator voted for in that slot */
   private readonly votes = new Map<number, Map<string, Set<string>>>();
-  private readonly blockSlot = new Map<string, number>();
+  /** blockHash -> slots it was voted in (a hash voted in several slots is tallied per slot) */
+  private readonly blockSlots = new Map<string, Set<number>>();
   private equivocationCount = 0;
 
   constructor(
@@ -72,15 +73,13 @@ export class VoteTally {
     if (!this.validators.has(vote.validatorId)) {
       return { accepted: false, reason: "unknown_validator", detail: `validator ${vote.validatorId} is not in the set` };
     }
-    const knownSlot = this.blockSlot.get(vote.blockHash);
-    if (knownSlot !== undefined && knownSlot !== vote.slot) {
-      return { accepted: false, reason: "malformed", detail: `block ${vote.blockHash} belongs to slot ${knownSlot}` };
-    }
     let bySlot = this.votes.get(vote.slot);
     if (bySlot === undefined) this.votes.set(vote.slot, (bySlot = new Map()));
     let hashes = bySlot.get(vote.validatorId);
     if (hashes === undefined) bySlot.set(vote.validatorId, (hashes = new Set()));
-    this.blockSlot.set(vote.blockHash, vote.slot);
+    let slots = this.blockSlots.get(vote.blockHash);
+    if (slots === undefined) this.blockSlots.set(vote.blockHash, (slots = new Set()));
+    slots.add(vote.slot);
     if (hashes.has(vote.blockHash)) return { accepted: true, duplicate: true };
     hashes.add(vote.blockHash);
     if (hashes.size > 1) {
@@ -94,11 +93,23 @@ export class VoteTally {
     return { accepted: true, duplicate: false };
   }
 
-  /** Finality of a block, or undefined for a block nobody voted for. */
+  /**
+   * Finality of a block, or undefined for a block nobody voted for. If one hash was voted in several slots, the
+   * slot with the greatest support counts (ties: the lowest slot), so the answer does not depend on vote order.
+   */
   finalityOf(blockHash: string): Finality | undefined {
-    const slot = this.blockSlot.get(blockHash);
-    if (slot === undefined) return undefined;
-    const support = this.supportOf(slot, blockHash);
+    const slots = this.blockSlots.get(blockHash);
+    if (slots === undefined) return undefined;
+    let slot = -1;
+    let support = -1;
+    for (const s of [...slots].sort((x, y) => x - y)) {
+      const w = this.supportOf(s, blockHash);
+      if (w > support) [slot, support] = [s, w];
+    }
+    return this.finalityAt(slot, blockHash, support);
+  }
+
+  private finalityAt(slot: number, blockHash: string, support: number): Finality {
     const total = this.validators.totalWeight;
     return {
       blockHash,
@@ -123,7 +134,7 @@ export class VoteTally {
           best = { hash, support };
         }
       }
-      if (best !== undefined) return this.finalityOf(best.hash);
+      if (best !== undefined) return this.finalityAt(slot, best.hash, best.support);
     }
     return undefined;
   }

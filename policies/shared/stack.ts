@@ -1,0 +1,77 @@
+/**
+ * Reading the stack being deployed, shared by both packs: its name (from resource URNs) and its SLO table (the
+ * `<appName>-slo` ConfigMap, data key `slo.json`, rendered by components/slo-configmap.ts from components/slo.ts).
+ */
+import type { PolicyResource } from "@pulumi/policy";
+import type { SloComparison, SloSeverity } from "../../components/slo";
+
+export const SLO_CONFIGMAP_TYPE = "kubernetes:core/v1:ConfigMap";
+export const SLO_CONFIGMAP_KEY = "slo.json";
+
+export interface StackSlo {
+  readonly value: number;
+  readonly unit: string;
+  readonly comparison: SloComparison;
+  readonly severity: SloSeverity;
+}
+export type StackSloTable = Readonly<Record<string, StackSlo>>;
+
+export type SloTableLookup =
+  | { readonly ok: true; readonly table: StackSloTable; readonly source: string }
+  | { readonly ok: false; readonly reason: string };
+
+/** Finds the ConfigMap `*-slo` with `data["slo.json"]` and parses it. */
+export function readSloTable(resources: readonly Pick<PolicyResource, "type" | "props" | "name">[]): SloTableLookup {
+  const maps = resources.filter(
+    (r) => r.type === SLO_CONFIGMAP_TYPE && typeof r.props?.["data"]?.[SLO_CONFIGMAP_KEY] === "string",
+  );
+  if (maps.length === 0) return { ok: false, reason: `no ConfigMap with data key "${SLO_CONFIGMAP_KEY}" (the <appName>-slo SLO table) in the stack` };
+  if (maps.length > 1) return { ok: false, reason: `${maps.length} ConfigMaps carry "${SLO_CONFIGMAP_KEY}"; expected exactly one SLO table` };
+  const cm = maps[0]!;
+  const source = `ConfigMap ${cm.props["metadata"]?.["name"] ?? cm.name}`;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(cm.props["data"][SLO_CONFIGMAP_KEY] as string);
+  } catch (err) {
+    return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY} is not JSON (${(err as Error).message})` };
+  }
+  if (doc === null || typeof doc !== "object") return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY} is not an object` };
+  const table: Record<string, StackSlo> = {};
+  for (const [id, e] of Object.entries(doc as Record<string, any>)) {
+    if (
+      typeof e?.value !== "number" ||
+      !["lt", "lte", "gte"].includes(e?.comparison) ||
+      !["critical", "warning", "canary", "consensus"].includes(e?.severity)
+    ) {
+      return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY}.${id} needs a numeric value, comparison lt|lte|gte and a severity` };
+    }
+    table[id] = { value: e.value, unit: String(e.unit ?? ""), comparison: e.comparison, severity: e.severity };
+  }
+  return { ok: true, table, source };
+}
+
+/** `urn:pulumi:<stack>::<project>::<type>::<name>` -> `<stack>`. */
+export function stackOfUrn(urn: string | undefined): string | undefined {
+  const m = /^urn:pulumi:([^:]+)::/.exec(urn ?? "");
+  return m?.[1];
+}
+
+/** The stack name: explicit (policy config), else from the resources' URNs, else `pulumi.getStack()` when available. */
+export function stackName(resources: readonly Pick<PolicyResource, "urn">[], explicit?: string): string | undefined {
+  if (explicit) return explicit;
+  for (const r of resources) {
+    const s = stackOfUrn(r.urn);
+    if (s) return s;
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const stack = (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi")).getStack();
+    return stack || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function comparisonText(c: SloComparison): string {
+  return c === "lt" ? "<" : c === "lte" ? "<=" : ">=";
+}

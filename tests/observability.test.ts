@@ -1,0 +1,171 @@
+import { strict as assert } from "node:assert";
+import { alertRuleConfig, alertRuleGroups, cpuCores, memoryBytes } from "../components/alerts";
+import { parseStackConfig } from "../components/config";
+import { dashboardModel, dashboardPanels } from "../components/dashboard";
+import { KEEP_REGEX } from "../components/service-monitor";
+import { SLO_CONFIGMAP_KEY } from "../components/slo-configmap";
+import { violationOperator } from "../components/slo";
+import { METRICS, METRICS_PATH } from "../node-app/src/contract";
+import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
+import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+
+const GROUPS: Record<string, [string, string[]]> = {
+  bizra_finality_sla: ["finality", ["FinalityCheckP99Violation", "FinalityCheckStalled"]],
+  bizra_poi_sla: ["poi", ["PoIGenerationP99Violation", "PoIVerificationP99Violation", "PoIThroughputDegraded", "PoISuccessRateCritical"]],
+  bizra_resource_limits: ["resources", ["ProcessMemoryHigh", "ProcessCPUHigh"]],
+  bizra_health_checks: ["health", ["MetricsEndpointDown", "PrometheusScrapeSlow"]],
+  bizra_consensus_security: ["consensus", ["ConsensusQuorumFailure", "ReplayAttackDetected"]],
+};
+/** Alert -> the SLO it enforces. */
+const SLO_OF = {
+  FinalityCheckP99Violation: "finalityCheckP99",
+  PoIGenerationP99Violation: "poiGenerateP99",
+  PoIVerificationP99Violation: "poiVerifyP99",
+  PoIThroughputDegraded: "poiVerifyThroughput",
+  PoISuccessRateCritical: "poiVerifySuccessRate",
+} as const;
+
+export function configOf(stack: string, overrides: Record<string, unknown> = {}) {
+  const raw = offlineStackConfig(stack, overrides);
+  return parseStackConfig(stack, raw.values, raw.secretKeys);
+}
+export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
+
+for (const stack of STACKS) {
+  describe(`observability (${stack})`, () => {
+    let run: ProgramRun;
+    const cfg = configOf(stack);
+    before(async () => {
+      run = await runProgram(stack, offlineStackConfig(stack));
+    });
+
+    it("ServiceMonitor scrapes the metrics port every 5 s and keeps the node and process series", () => {
+      const [sm] = byType(run, "ServiceMonitor");
+      assert.deepEqual(sm.spec.selector.matchLabels, { "app.kubernetes.io/name": cfg.appName });
+      assert.equal(sm.metadata.namespace, cfg.namespace);
+      const [ep] = sm.spec.endpoints;
+      assert.equal(ep.port, "metrics");
+      assert.equal(ep.path, METRICS_PATH);
+      assert.equal(ep.interval, "5s");
+      const keep = new RegExp(`^(?:${KEEP_REGEX})$`);
+      assert.deepEqual(ep.metricRelabelings, [{ sourceLabels: ["__name__"], regex: KEEP_REGEX, action: "keep" }]);
+      for (const m of Object.values(METRICS)) assert.ok(keep.test(m), m);
+      for (const m of ["process_resident_memory_bytes", "process_cpu_seconds_total"]) assert.ok(keep.test(m), m);
+      for (const m of ["nodejs_heap_size_total_bytes", "process_open_fds"]) assert.ok(!keep.test(m), m);
+    });
+
+    it("PrometheusRule has exactly the 12 alerts in the 5 groups", () => {
+      const [rule] = byType(run, "PrometheusRule");
+      const groups = rule.spec.groups as { name: string; rules: { alert: string }[] }[];
+      assert.deepEqual(
+        groups.map((g) => [g.name, g.rules.map((r) => r.alert)]),
+        Object.entries(GROUPS).map(([g, [, alerts]]) => [g, alerts]),
+      );
+      assert.equal(groups.flatMap((g) => g.rules).length, 12);
+    });
+
+    it("SLO alerts take severity and threshold from the SLO table, with histogram and counter PromQL", () => {
+      const rules = byType(run, "PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
+      for (const [alert, id] of Object.entries(SLO_OF)) {
+        const r = rules.find((x: any) => x.alert === alert);
+        const slo = cfg.slos[id];
+        assert.equal(r.labels.severity, slo.severity, alert);
+        assert.ok(r.expr.endsWith(` ${violationOperator(slo)} ${slo.value}`), `${alert}: ${r.expr}`);
+        assert.ok(r.annotations.summary && r.annotations.runbook_url.startsWith(cfg.alerts.runbookBaseUrl), alert);
+      }
+      const q = (a: string) => rules.find((x: any) => x.alert === a).expr as string;
+      assert.match(q("FinalityCheckP99Violation"), /^histogram_quantile\(0\.99, sum by \(le\) \(rate\(bizra_finality_check_seconds_bucket\{[^}]*\}\[5m\]\)\)\)/);
+      assert.match(q("PoIVerificationP99Violation"), /histogram_quantile\(0\.99, sum by \(le\) \(rate\(bizra_poi_verify_seconds_bucket/);
+      assert.match(q("PoIThroughputDegraded"), /^sum\(rate\(bizra_poi_verify_total\{[^}]*\}\[5m\]\)\) < /);
+      assert.match(q("PoISuccessRateCritical"), /bizra_poi_verify_fail_total/);
+      assert.match(q("MetricsEndpointDown"), /up\{.*\} == 0 or absent\(up\{/);
+      assert.match(q("PrometheusScrapeSlow"), /scrape_duration_seconds/);
+      assert.match(q("ReplayAttackDetected"), /bizra_poi_verify_fail_total\{[^}]*reason="replayed"/);
+      for (const r of rules) assert.ok(r.annotations.summary && r.annotations.runbook_url, r.alert);
+    });
+
+    it("resource alerts derive from the pod limits and config shares", () => {
+      const rules = alertRuleGroups(cfg.slos, alertRuleConfig(cfg)).flatMap((g) => g.rules);
+      const mem = rules.find((r) => r.alert === "ProcessMemoryHigh")!;
+      assert.ok(mem.expr.endsWith(`> ${memoryBytes(cfg.resources.limits.memory) * cfg.alerts.memoryShareOfLimit}`));
+      const cpu = rules.find((r) => r.alert === "ProcessCPUHigh")!;
+      assert.ok(cpu.expr.endsWith(`> ${cpuCores(cfg.resources.limits.cpu) * cfg.alerts.cpuShareOfLimit}`));
+      assert.equal(memoryBytes("512Mi"), 536870912);
+      assert.equal(cpuCores("500m"), 0.5);
+    });
+
+    it("dashboard: 6 panels, SLO threshold lines, 5 s refresh, datasource variable, sidecar ConfigMap", () => {
+      const cm = byType(run, "ConfigMap").find((c) => c.metadata.labels?.grafana_dashboard === "1")!;
+      assert.equal(cm.metadata.namespace, cfg.monitoringNamespace);
+      const model = JSON.parse(Object.values(cm.data as Record<string, string>)[0]);
+      assert.equal(model.refresh, "5s");
+      assert.deepEqual(model.templating.list.map((v: any) => [v.name, v.type, v.query]), [["datasource", "datasource", "prometheus"]]);
+      assert.deepEqual(model.panels.map((p: any) => p.title), [
+        "Finality check latency",
+        "Finality throughput",
+        "PoI generation latency",
+        "PoI verification latency",
+        "PoI throughput",
+        "PoI success rate",
+      ]);
+      assert.deepEqual(model.panels[0].targets.map((t: any) => t.legendFormat), ["p50", "p90", "p99"]);
+      assert.deepEqual(model.panels[2].targets.map((t: any) => t.legendFormat), ["p50", "p95", "p99"]);
+      const thresholdOf = (i: number) => model.panels[i].fieldConfig.defaults.thresholds.steps.find((s: any) => s.value !== null)?.value;
+      assert.equal(thresholdOf(0), cfg.slos.finalityCheckP99.value);
+      assert.equal(thresholdOf(2), cfg.slos.poiGenerateP99.value);
+      assert.equal(thresholdOf(3), cfg.slos.poiVerifyP99.value);
+      assert.equal(thresholdOf(4), cfg.slos.poiVerifyThroughput.value);
+      assert.equal(thresholdOf(5), cfg.slos.poiVerifySuccessRate.value);
+      for (const p of model.panels) for (const t of p.targets) assert.equal(t.datasource.uid, "${datasource}");
+      assert.deepEqual(JSON.parse(run.outputs.dashboardJson as string), model);
+      assert.deepEqual(
+        (run.outputs.promqlQueries as { query: string }[]).map((q) => q.query),
+        model.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)),
+      );
+    });
+
+    it("the SLO ConfigMap holds the resolved table", () => {
+      const cm = byType(run, "ConfigMap").find((c) => c.metadata.name === `${cfg.appName}-slo`)!;
+      assert.equal(cm.metadata.namespace, cfg.namespace);
+      const doc = JSON.parse(cm.data[SLO_CONFIGMAP_KEY]);
+      for (const s of Object.values(cfg.slos)) assert.deepEqual(doc[s.id], { value: s.value, unit: s.unit, comparison: s.comparison, severity: s.severity });
+    });
+  });
+}
+
+describe("one SLO override changes the alert, the dashboard threshold and nothing else", () => {
+  const override = { "bizra:slo": { poiVerifyP99: 0.0005 } };
+  let base: ProgramRun;
+  let changed: ProgramRun;
+  before(async () => {
+    base = await runProgram("production", offlineStackConfig("production"));
+    changed = await runProgram("production", offlineStackConfig("production", override));
+  });
+  const objects = (run: ProgramRun) =>
+    Object.fromEntries(run.resources.filter((r) => r.custom && r.inputs.kind !== "Secret").map((r) => [`${r.type}/${r.name}`, r.inputs]));
+
+  it("differs exactly in the PrometheusRule, the dashboard and the SLO ConfigMap", () => {
+    const a = objects(base);
+    const b = objects(changed);
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+    const differing = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    assert.deepEqual(differing.sort(), [
+      "kubernetes:core/v1:ConfigMap/dashboard",
+      "kubernetes:core/v1:ConfigMap/slo",
+      "kubernetes:monitoring.coreos.com/v1:PrometheusRule/alerts",
+    ]);
+  });
+
+  it("the alert expression and the dashboard threshold carry the new value", () => {
+    const rules = (run: ProgramRun) => byType(run, "PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
+    const before_ = rules(base).find((r: any) => r.alert === "PoIVerificationP99Violation").expr as string;
+    const after = rules(changed).find((r: any) => r.alert === "PoIVerificationP99Violation").expr as string;
+    assert.ok(before_.endsWith(" >= 0.0004") && after.endsWith(" >= 0.0005"), after);
+    assert.equal(before_.replace(/0\.0004$/, "0.0005"), after);
+    const cfg = configOf("production", override);
+    const panel = dashboardPanels(cfg.slos, cfg.namespace).find((p) => p.title === "PoI verification latency")!;
+    assert.equal(panel.slo?.value, 0.0005);
+    const model = dashboardModel(cfg.slos, { namespace: cfg.namespace, appName: cfg.appName, stack: "production" }) as any;
+    assert.deepEqual(JSON.parse(changed.outputs.dashboardJson as string), JSON.parse(JSON.stringify(model)));
+  });
+});
