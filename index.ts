@@ -2,11 +2,12 @@
  * The BIZRA node on Kubernetes. Thin by design: load the validated stack config, build the components, export the
  * outputs dashboards and operators need. All logic lives in `components/`.
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { ImageAdmission } from "./components/admission";
 import { alertRuleConfig, alertRuleSummary, NodeAlerts } from "./components/alerts";
 import { NodeAutoscaler } from "./components/autoscaler";
-import { canarySummary, NodeCanary } from "./components/canary";
+import { canarySummary, meshServiceName, NodeCanary } from "./components/canary";
 import { loadStackConfig } from "./components/config";
 import { NodeImage } from "./components/image";
 import { nodeLabels } from "./components/labels";
@@ -80,7 +81,8 @@ export const namespaceName = namespace.name;
 export const serviceDns = node.serviceDns;
 export const apiPort = node.apiPort;
 export const metricsPort = node.metricsPort;
-export const apiEndpoint = node.serviceDns.apply((dns) => `http://${dns}:${config.apiPort}`);
+/** Clients go through the mesh apex Flagger manages, so the canary weights apply to them. */
+export const apiEndpoint = pulumi.interpolate`http://${meshServiceName(config.appName)}.${namespace.name}.svc.cluster.local:${config.apiPort}`;
 export const metricsUrl = node.metricsUrl;
 export const imageReference = image.reference;
 export const imageDigest = image.reference.apply((ref) => ref.slice(ref.indexOf("@") + 1));

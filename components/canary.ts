@@ -150,6 +150,16 @@ export function canaryAnalysis(
 
 export type CanaryConfig = Pick<StackConfig, "appName" | "namespace" | "apiPort" | "canary" | "slos">;
 
+/**
+ * The apex Service Flagger generates and routes by weight (with `-primary` and `-canary` beside it). Flagger takes
+ * over whatever Service has the apex name and rewrites its selector, so the apex must not be the Service the program
+ * manages (`<app>`, which selects primary and canary pods alike for scraping and peer traffic); two owners of one
+ * object would undo each other on every `pulumi up`.
+ */
+export function meshServiceName(appName: string): string {
+  return `${appName}-mesh`;
+}
+
 /** The Canary. Pure. */
 export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>): Canary {
   return {
@@ -162,7 +172,7 @@ export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>
       autoscalerRef: { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: cfg.appName },
       progressDeadlineSeconds: 600,
       // portDiscovery adds the metrics port to the services Flagger generates, so they stay scrapeable.
-      service: { port: cfg.apiPort, portName: API_PORT_NAME, targetPort: API_PORT_NAME, portDiscovery: true },
+      service: { name: meshServiceName(cfg.appName), port: cfg.apiPort, portName: API_PORT_NAME, targetPort: API_PORT_NAME, portDiscovery: true },
       analysis: canaryAnalysis(cfg.canary.stages, {
         failedChecksBeforeRollback: cfg.canary.failedChecksBeforeRollback,
         metrics: canaryMetrics(cfg.slos, cfg),

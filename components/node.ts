@@ -194,7 +194,8 @@ export class BizraNode extends pulumi.ComponentResource {
         metadata: metadata(),
         spec: {
           type: "ClusterIP",
-          selector: selectorLabels(cfg.appName),
+          // Flagger rewrites the name label on primary pods; these labels reach primary and canary pods alike.
+          selector: { ...componentLabels(), "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"] },
           ports: [
             { name: API_PORT_NAME, port: cfg.apiPort, targetPort: API_PORT_NAME, protocol: "TCP" },
             { name: METRICS_PORT_NAME, port: cfg.metricsPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" },

@@ -135,7 +135,7 @@ for (const stack of STACKS) {
         const dns = `${file["bizra:appName"]}.${file["bizra:namespace"]}.svc.cluster.local`;
         assert.equal(run.outputs.serviceDns, dns);
         assert.equal(run.outputs.metricsUrl, `http://${dns}:9464/metrics`);
-        assert.equal(run.outputs.apiEndpoint, `http://${dns}:${file["bizra:apiPort"]}`);
+        assert.equal(run.outputs.apiEndpoint, `http://${file["bizra:appName"]}-mesh.${file["bizra:namespace"]}.svc.cluster.local:${file["bizra:apiPort"]}`);
       });
     });
 

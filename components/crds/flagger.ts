@@ -10,6 +10,8 @@ export interface CrossVersionRef {
 }
 
 export interface CanaryService {
+  /** Name of the apex Service Flagger generates (default: targetRef name). */
+  readonly name?: string;
   readonly port: number;
   readonly portName?: string;
   readonly targetPort?: number | string;
