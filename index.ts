@@ -18,6 +18,7 @@ import { NodeDashboard, promqlQueries as dashboardQueries } from "./components/d
 import { NodeServiceMonitor } from "./components/service-monitor";
 import { SloConfigMap } from "./components/slo-configmap";
 import { EvidenceValidator, readEvidenceBundle } from "./components/validator-job";
+import { localPublicKeyHex } from "./node-app/src/evidence/key";
 
 const config = loadStackConfig();
 const labels = nodeLabels(config.appName, config.stack);
@@ -68,6 +69,7 @@ const validator = new EvidenceValidator(
   {
     config,
     bundle: readEvidenceBundle(path.join(__dirname, "evidence")),
+    trustedKeys: config.evidenceTrustedKeys ?? [localPublicKeyHex()].filter((k): k is string => k !== undefined),
     namespace: namespace.name,
     image: image.reference,
     serviceAccountName: config.appName,

@@ -70,10 +70,18 @@ export function counterRate(counter: string, selector: string, window: string): 
   return `sum(rate(${counter}{${selector}}[${window}]))`;
 }
 
+/**
+ * `<counter rate> or vector(0)`: a labelled counter has no series until its first increment, and without this an
+ * expression over it (an error or failure share) is empty instead of 0 while nothing has failed yet.
+ */
+export function counterRateOrZero(counter: string, selector: string, window: string): string {
+  return `(${counterRate(counter, selector, window)} or vector(0))`;
+}
+
 /** PoI verification success ratio: successes / (successes + failures of every reason). */
 export function poiSuccessRatio(selector: string, window: string): string {
   const ok = counterRate(METRICS.poiVerifyTotal, selector, window);
-  const failed = counterRate(METRICS.poiVerifyFailTotal, selector, window);
+  const failed = counterRateOrZero(METRICS.poiVerifyFailTotal, selector, window);
   return `${ok} / (${ok} + ${failed})`;
 }
 

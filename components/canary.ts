@@ -25,7 +25,7 @@ import { METRICS } from "../node-app/src/contract";
 import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";
-import { promNumber } from "./alerts";
+import { counterRate, counterRateOrZero, histogramQuantile, poiSuccessRatio, promNumber } from "./alerts";
 import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
 
@@ -64,13 +64,14 @@ export type CanaryCheckId = (typeof CANARY_CHECKS)[number];
 
 /** Flagger template variables select the canary pods only (`<target>-<rs>-<pod>`; primary pods have one more segment). */
 const CANARY_PODS = `namespace="{{ namespace }}", pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`;
-const rate = (metric: string, extra = "") => `sum(rate(${metric}{${CANARY_PODS}${extra}}[{{ interval }}]))`;
+const WINDOW = "{{ interval }}";
+const rate = (metric: string, extra = "") => counterRate(metric, `${CANARY_PODS}${extra}`, WINDOW);
 
 export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
-  apiP99Latency: `histogram_quantile(0.99, sum by (le) (rate(${METRICS.httpRequestDurationSeconds}_bucket{${CANARY_PODS}}[{{ interval }}])))`,
-  apiErrorRate: `${rate(METRICS.httpRequestsTotal, `, status_code=~"5.."`)} / ${rate(METRICS.httpRequestsTotal)}`,
+  apiP99Latency: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, CANARY_PODS, WINDOW),
+  apiErrorRate: `${counterRateOrZero(METRICS.httpRequestsTotal, `${CANARY_PODS}, status_code=~"5.."`, WINDOW)} / ${rate(METRICS.httpRequestsTotal)}`,
   cacheHitRate: `${rate(METRICS.poiCacheHitsTotal)} / ${rate(METRICS.poiCacheLookupsTotal)}`,
-  poiVerifySuccessRate: `${rate(METRICS.poiVerifyTotal)} / (${rate(METRICS.poiVerifyTotal)} + ${rate(METRICS.poiVerifyFailTotal)})`,
+  poiVerifySuccessRate: poiSuccessRatio(CANARY_PODS, WINDOW),
 };
 
 /** Object and check names of the canary checks. */

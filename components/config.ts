@@ -133,6 +133,10 @@ export const configSchema = z
     monitoringNamespace: dnsLabel.default("monitoring"),
     meshNamespace: dnsLabel.default("istio-system"),
     topologySpread: bool.default(false),
+    /** Ed25519 public keys (hex) the validator Job trusts for evidence; unset: the local `.evidence-key`. */
+    evidenceTrustedKeys: z
+      .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
+      .optional(),
     slo: sloOverrides.default({}),
     /** Alert thresholds that are not SLOs (resource limits, scrape health), and where runbooks live. */
     alerts: z

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EVIDENCE_VERIFY_COMMAND } from "../node-app/src/contract";
+import { TRUSTED_KEYS_ENV } from "../node-app/src/cli/evidence-verify";
 import { nodePodSpec, type NodeWorkloadConfig } from "./node";
 
 export const EVIDENCE_MANIFEST = "manifest.json";
@@ -85,6 +86,7 @@ export function validatorJobSpec(
   cfg: NodeWorkloadConfig,
   bundle: EvidenceBundle,
   refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string> },
+  trustedKeys: readonly string[],
 ): k8s.types.input.batch.v1.JobSpec {
   // Same hardening as the Deployment: start from its pod spec and keep its security settings, not its env or
   // mounts (the verifier needs neither the runtime flags nor the signing key).
@@ -108,7 +110,10 @@ export function validatorJobSpec(
             imagePullPolicy: node.imagePullPolicy,
             command: [...EVIDENCE_VERIFY_COMMAND],
             args: [`${EVIDENCE_MOUNT}/${EVIDENCE_MANIFEST}`],
-            env: [{ name: "NODE_ENV", value: "production" }],
+            env: [
+              { name: "NODE_ENV", value: "production" },
+              { name: TRUSTED_KEYS_ENV, value: trustedKeys.join(",") },
+            ],
             resources: node.resources,
             securityContext: node.securityContext,
             volumeMounts: [
@@ -133,6 +138,8 @@ export interface EvidenceValidatorArgs {
   readonly config: NodeWorkloadConfig;
   /** The bundle read from `evidence/`, or undefined when there is none. */
   readonly bundle: EvidenceBundle | undefined;
+  /** Public keys (hex) the verifier trusts; with none, no Job is created (self-signed evidence proves nothing). */
+  readonly trustedKeys: readonly string[];
   readonly namespace: pulumi.Input<string>;
   readonly image: pulumi.Input<string>;
   /** The node's ServiceAccount (no token is mounted). */
@@ -152,6 +159,11 @@ export class EvidenceValidator extends pulumi.ComponentResource {
       this.registerOutputs({ status: this.status });
       return;
     }
+    if (args.trustedKeys.length === 0) {
+      this.status = "not created: no trusted evidence key (set bizra:evidenceTrustedKeys or run `npm run evidence` to create the local key)";
+      this.registerOutputs({ status: this.status });
+      return;
+    }
     const cfg = args.config;
     const { data, binaryData } = evidenceConfigMapData(bundle);
     const cm = new k8s.core.v1.ConfigMap(
@@ -168,7 +180,7 @@ export class EvidenceValidator extends pulumi.ComponentResource {
           image: args.image,
           serviceAccountName: args.serviceAccountName,
           configMapName: cm.metadata.name,
-        }),
+        }, args.trustedKeys),
       },
       { parent: this },
     );

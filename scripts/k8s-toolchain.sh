@@ -23,8 +23,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 SUPPORT="$HERE/k8s-toolchain"
 
-# Bump when the build recipe (flags, generated files) changes so that stamped binaries are rebuilt.
-RECIPE=1
+# Bump when the build recipe (flags, generated files) changes so that stamped binaries are rebuilt
+# (recipe 2: empty gitCommit instead of the "$Format:%H$" placeholder).
+RECIPE=2
 
 versions_value() { # KEY -> value from versions.env
   sed -n "s/^$1=\\([^[:space:]#]*\\).*/\\1/p" "$SUPPORT/versions.env" | tail -n1
@@ -50,7 +51,7 @@ for arg in "$@"; do
   case "$arg" in
     build|paths|clean) cmd="$arg" ;;
     --force) force=1 ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "k8s-toolchain: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -95,12 +96,15 @@ if ! flock -n 9; then
   flock 9
 fi
 
-# Heartbeat so that CI logs show a long compile is alive.
+# Heartbeat so that CI logs show a long compile is alive. It must not keep the lock (fd 9) or the
+# caller's stdout/stderr open once the build is over, so its sleeps are detached from both.
 heartbeat() { # PID WHAT
-  local pid=$1 what=$2 start=$SECONDS
+  local pid=$1 what=$2 start=$SECONDS s=""
+  trap '[[ -n "$s" ]] && kill "$s" 2>/dev/null; exit 0' TERM
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 30 &
-    wait $! 2>/dev/null || true
+    sleep 30 </dev/null >/dev/null 2>&1 9>&- &
+    s=$!
+    wait "$s" 2>/dev/null || true
     kill -0 "$pid" 2>/dev/null && log "still $what ($((SECONDS - start))s)"
   done
 }
@@ -108,7 +112,7 @@ run_logged() { # WHAT -- CMD...
   local what=$1; shift
   "$@" &
   local pid=$!
-  heartbeat "$pid" "$what" &
+  heartbeat "$pid" "$what" 9>&- &
   local hb=$!
   local rc=0
   wait "$pid" || rc=$?
@@ -239,9 +243,9 @@ build_apiserver() {
   date="$(sed 's/\.[0-9]*Z$/Z/' <<<"${modtime:-1970-01-01T00:00:00Z}")"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+    ld+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
   done
-  log "kube-apiserver v$v: compiling (nice $NICE; cold ~15-30 min on 2 shared cores, warm GOCACHE ~1 min)"
+  log "kube-apiserver v$v: compiling (nice $NICE; cold ~12 min on 2 busy cores, ~15 s with a warm GOCACHE)"
   (cd "$src" && run_logged "compiling kube-apiserver" \
     gocmd build -trimpath -ldflags "$ld" -o "$APISERVER_BIN.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
   mv -f "$APISERVER_BIN.tmp" "$APISERVER_BIN"

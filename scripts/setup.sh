@@ -17,3 +17,15 @@ if [ ! -x .toolchain/venv/bin/python ] || ! .toolchain/venv/bin/pip freeze 2>/de
   .toolchain/venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 fi
 echo "venv ok: $(.toolchain/venv/bin/pip freeze | tr '\n' ' ')"
+
+step "Prometheus server and promtool (Debian package 'prometheus') for the monitoring tests"
+# The tests start their own Prometheus on random loopback ports; a packaged service on :9090 (systemd hosts start
+# one) does not interfere with them.
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+  echo "prometheus ok: $(promtool --version 2>&1 | head -1)"
+else
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+  echo "prometheus installed: $(promtool --version 2>&1 | head -1)"
+fi

@@ -19,7 +19,8 @@
 #   eval "$(scripts/toolchain.sh --env)"   build quietly (progress on stderr) and export the environment
 #   scripts/toolchain.sh --check    exit 0 if everything is built, 1 if not; builds nothing
 # Env knobs: PULUMI_VERSION, K8S_PROVIDER_VERSION, TOOLCHAIN_DIR, TOOLCHAIN_REPROBE=1 (ask the proxy again for a
-# provider version it refused before), TOOLCHAIN_JOBS (go build -p).
+# provider version it refused before), TOOLCHAIN_JOBS (go build -p), TOOLCHAIN_GO_CACHES=in-tree, PULUMI_HOME
+# (the provider is linked into its plugin cache; default .toolchain/pulumi-home).
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.259.0}"
@@ -38,15 +39,19 @@ case "${1:-}" in
   --env) MODE=env ;;
   --check) MODE=check ;;
   "" ) ;;
-  -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+  -h|--help) awk 'NR>1 && /^set -euo/{exit} NR>1' "$0"; exit 0 ;;
   *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
 esac
 
 log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-export GOMODCACHE="${GOMODCACHE_OVERRIDE:-$TC/gomod}"
-export GOCACHE="${GOCACHE_OVERRIDE:-$TC/gocache}"
+# Go caches: the machine's defaults (go env GOMODCACHE / GOCACHE), so a fresh clone (CI runs in one) reuses the
+# compiled packages; -trimpath keeps cache entries independent of where the module cache is.
+# TOOLCHAIN_GO_CACHES=in-tree keeps them under .toolchain/ instead (git-ignored, removed with it).
+if [[ "${TOOLCHAIN_GO_CACHES:-}" == in-tree ]]; then
+  export GOMODCACHE="$TC/gomod" GOCACHE="$TC/gocache"
+fi
 export GOFLAGS="-buildvcs=false -modcacherw"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 GO_P=()
@@ -56,21 +61,34 @@ GO_P=()
 sum_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 stamp_ok() { [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
 
-CLI_STAMP="pulumi-cli v$PULUMI_VERSION tags=osusergo,grpcnotrace $(go env GOVERSION 2>/dev/null)"
+CLI_STAMP="pulumi-cli v$PULUMI_VERSION tags=osusergo,grpcnotrace trimpath $(go env GOVERSION 2>/dev/null)"
 HOST_STAMP="langhost v$PULUMI_VERSION $(sum_of "$SRC/langhost-nodejs/main.go") $(go env GOVERSION 2>/dev/null)"
 STANDIN_STAMP="k8s-render v$K8S_PROVIDER_VERSION/sdk v$PULUMI_VERSION $(sum_of "$SRC/k8s-render-provider/main.go")"
 
 all_built() {
+  [[ "$(readlink "$PLUGIN_DIR/pulumi-resource-kubernetes" 2>/dev/null)" == "$K8S_BIN/pulumi-resource-kubernetes" ]] &&
   stamp_ok "$PULUMI_BIN/pulumi" "$CLI_STAMP" && stamp_ok "$PULUMI_BIN/pulumi-language-nodejs" "$HOST_STAMP" &&
     [[ -x "$K8S_BIN/pulumi-resource-kubernetes" && -f "$K8S_BIN/pulumi-resource-kubernetes.stamp" ]] &&
     { grep -q '^real ' "$K8S_BIN/pulumi-resource-kubernetes.stamp" ||
       stamp_ok "$K8S_BIN/pulumi-resource-kubernetes" "$STANDIN_STAMP"; }
 }
 
+# The provider goes into the plugin cache of PULUMI_HOME (not on PATH: the engine warns on every run about
+# ambient providers). The language host sits next to `pulumi`, where the engine looks for bundled plugins.
+PLUGIN_HOME="${PULUMI_HOME:-$TC/pulumi-home}"
+PLUGIN_DIR="$PLUGIN_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION"
+
+install_plugin() {
+  mkdir -p "$PLUGIN_DIR"
+  rm -f "$PLUGIN_DIR/pulumi-resource-kubernetes" "$PLUGIN_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION.partial"
+  ln -s "$K8S_BIN/pulumi-resource-kubernetes" "$PLUGIN_DIR/pulumi-resource-kubernetes"
+  log "kubernetes v$K8S_PROVIDER_VERSION: linked into $PLUGIN_DIR"
+}
+
 print_env() {
   cat <<EOF
-export PATH="$PULUMI_BIN:$K8S_BIN:\$PATH"
-export PULUMI_HOME="\${PULUMI_HOME:-$TC/pulumi-home}"
+export PATH="$PULUMI_BIN:\$PATH"
+export PULUMI_HOME="$PLUGIN_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 EOF
@@ -81,7 +99,7 @@ if [[ "$MODE" == check ]]; then
 fi
 
 command -v go >/dev/null || die "go is not on PATH (this script needs Go >= 1.25 from the machine image)"
-mkdir -p "$TC" "$BUILD" "$PULUMI_BIN" "$K8S_BIN" "$TC/pulumi-home"
+mkdir -p "$TC" "$BUILD" "$PULUMI_BIN" "$K8S_BIN" "$PLUGIN_HOME"
 
 # Build with lowered priority: the machine is shared with other builds.
 gobuild() { nice -n 10 go build "${GO_P[@]}" "$@"; }
@@ -126,7 +144,7 @@ build_cli() {
   fi
   rm -f "$mod/go.mod.new"
   log "pulumi v$PULUMI_VERSION: compiling github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (slow when cold)"
-  (cd "$mod" && gobuild -tags osusergo,grpcnotrace \
+  (cd "$mod" && gobuild -tags osusergo,grpcnotrace -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     -o "$out.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
   mv "$out.tmp" "$out"
@@ -236,6 +254,8 @@ T0=$SECONDS
 build_cli
 build_langhost
 build_k8s
+[[ "$(readlink "$PLUGIN_DIR/pulumi-resource-kubernetes" 2>/dev/null)" == "$K8S_BIN/pulumi-resource-kubernetes" ]] ||
+  install_plugin
 "$PULUMI_BIN/pulumi" version >/dev/null 2>&1 || die "$PULUMI_BIN/pulumi does not run"
 log "ready in $((SECONDS - T0))s: pulumi $("$PULUMI_BIN/pulumi" version), kubernetes provider" \
   "$(head -c 60 "$K8S_BIN/pulumi-resource-kubernetes.stamp")"

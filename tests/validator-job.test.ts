@@ -37,7 +37,7 @@ describe("validator Job", () => {
   it("runs the verify command once, hardened, with the bundle mounted at its paths", () => {
     const cfg = configOf("production");
     const bundle = readEvidenceBundle(bundleDir("{}"))!;
-    const spec = validatorJobSpec(cfg, bundle, { image: "img@sha256:x", serviceAccountName: "node0", configMapName: "node0-evidence" }) as any;
+    const spec = validatorJobSpec(cfg, bundle, { image: "img@sha256:x", serviceAccountName: "node0", configMapName: "node0-evidence" }, ["ab".repeat(32)]) as any;
     assert.equal(spec.backoffLimit, 0);
     assert.equal(spec.ttlSecondsAfterFinished, undefined);
     const pod = spec.template.spec;
@@ -46,6 +46,7 @@ describe("validator Job", () => {
     assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
     const [c] = pod.containers;
     assert.deepEqual(c.command, [...EVIDENCE_VERIFY_COMMAND]);
+    assert.deepEqual(c.env.find((e: any) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: "ab".repeat(32) });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });

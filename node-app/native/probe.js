@@ -23,12 +23,15 @@ if (!native) {
 
 const N = Number(process.argv[2] || 4096); // items per run (multiple of 256)
 const RUNS = 5;
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 function dataset(nKeys) {
   const keys = [];
   for (let k = 0; k < nKeys; k++) {
-    const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-    keys.push({ publicKey, privateKey, raw: Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url') });
+    // PKCS#8 import of a random seed (crypto.generateKeyPairSync intermittently deadlocked on node v20.20.2 here)
+    const privateKey = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, crypto.randomBytes(32)]), format: 'der', type: 'pkcs8' });
+    const publicKey = crypto.createPublicKey(privateKey);
+    keys.push({ publicKey, privateKey, raw: Buffer.from(publicKey.export({ format: 'der', type: 'spki' }).subarray(12)) });
   }
   const pks = Buffer.alloc(N * 32);
   const msgs = Buffer.alloc(N * 32);

@@ -99,7 +99,7 @@ export const evidenceAndCriticalGates: StackValidationPolicy = {
   description:
     "The signed evidence bundle verifies (trusted Ed25519 key, every BLAKE3 digest, no missing or extra artifact, this commit, " +
     "not older than maxAgeHours) and every critical and consensus gate meets the stack's SLO table (ConfigMap <appName>-slo).",
-  remediation:
+  remediationSteps:
     "Run `npm run evidence` on the commit being deployed (it measures and signs), then `npm run evidence:verify`. If a gate fails " +
     "on the numbers, fix the regression or change the SLO in Pulumi.<stack>.yaml (bizra:slo) deliberately; never edit evidence files.",
   enforcementLevel: "mandatory",
@@ -117,7 +117,7 @@ export const evidenceAndCriticalGates: StackValidationPolicy = {
 export const advisoryGates: StackValidationPolicy = {
   name: "advisory-performance-gates",
   description: "Warning and canary gates (PoI latency and throughput, API latency, error rate, cache hit rate) meet the stack's SLO table.",
-  remediation:
+  remediationSteps:
     "Investigate the regression with `npm run evidence` (artifact named in the message). Advisory gates do not block; the canary " +
     "checks enforce the same SLOs in the cluster.",
   enforcementLevel: "advisory",

@@ -12,6 +12,16 @@ function curl(args: string[]): string {
   return execFileSync("curl", ["-sS", "--fail-with-body", ...args], { encoding: "utf8" });
 }
 
+/** Processes whose command line mentions `dir` (etcd, kube-apiserver, the watchdog), zombies excluded. */
+function serverProcesses(dir: string): { pid: number; args: string }[] {
+  const out = execFileSync("ps", ["-eo", "pid=,stat=,args="], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[3].includes(dir) && !m[2].startsWith("Z") && !m[3].startsWith("ps "))
+    .map((m) => ({ pid: Number(m[1]), args: m[3] }));
+}
+
 function which(cmd: string): boolean {
   try {
     execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
@@ -26,7 +36,8 @@ async function main(): Promise<void> {
   const api = await startApiServer({ log: (m) => console.log(`[apiserver] ${m}`) });
   console.log(`started in ${Date.now() - t0} ms: server=${api.server} version=${api.version}`);
   console.log(`kubeconfig=${api.kubeconfigPath}`);
-  const pidsBefore = execFileSync("sh", ["-c", `pgrep -f '${api.dir}' || true`], { encoding: "utf8" }).trim();
+  const before = serverProcesses(api.dir);
+  console.log(`processes using ${api.dir}:\n${before.map((p) => `  ${p.pid} ${p.args.slice(0, 90)}`).join("\n")}`);
   try {
     const cert = ["--cacert", api.caFile, "--cert", api.clientCertFile, "--key", api.clientKeyFile];
     const name = "bizra-smoke";
@@ -83,18 +94,8 @@ async function main(): Promise<void> {
     await api.stop();
     console.log(`stopped in ${Date.now() - t1} ms`);
   }
-  const left = pidsBefore
-    .split(/\s+/)
-    .filter(Boolean)
-    .filter((pid) => {
-      try {
-        process.kill(Number(pid), 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  console.log(`server processes before stop: ${pidsBefore.split(/\s+/).filter(Boolean).length}, alive after: ${left.length}`);
+  const left = serverProcesses(api.dir);
+  console.log(`server processes before stop: ${before.length}, left after stop: ${left.length}`);
   console.log(`temp dir removed: ${!fs.existsSync(api.dir)}`);
   if (left.length > 0 || fs.existsSync(api.dir)) throw new Error("stop() left processes or files behind");
   console.log("SMOKE OK");

@@ -323,7 +323,7 @@ function startWatchdog(r: Running): ChildProcess | undefined {
 async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  killSync(child, "SIGTERM");
+  killSync(child, graceMs > 0 ? "SIGTERM" : "SIGKILL");
   const timer = setTimeout(() => killSync(child, "SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
@@ -334,6 +334,9 @@ function startProcess(bin: string, args: string[], logFile: string): ChildProces
   try {
     const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: { ...process.env } });
     child.on("error", (err) => fs.appendFileSync(logFile, `\n[spawn error] ${err.message}\n`));
+    // The servers must not keep the test process alive: if nobody calls stop(), the process still
+    // exits and the exit hook kills them.
+    child.unref();
     return child;
   } finally {
     fs.closeSync(fd);
@@ -412,7 +415,7 @@ async function startOnce(
     stopping ??= (async () => {
       // API server first (it talks to etcd), then etcd.
       for (const child of [...running.children].reverse()) await stopChild(child);
-      killSync(running.watchdog, "SIGKILL");
+      if (running.watchdog) await stopChild(running.watchdog, 0);
       if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
       live.delete(running);
       log(`stopped; ${keepDir ? "kept" : "removed"} ${dir}`);
@@ -481,6 +484,8 @@ async function startOnce(
         `--service-account-signing-key-file=${f("sa.key")}`,
         "--service-cluster-ip-range=10.0.0.0/24",
         "--allow-privileged=true",
+        // Endpoints may not hold loopback addresses, so the "kubernetes" Service endpoint sync would fail every 10 s.
+        "--endpoint-reconciler-type=none",
         // No controller manager runs, so nothing would create the default ServiceAccount in new namespaces.
         "--disable-admission-plugins=ServiceAccount",
         "--profiling=false",

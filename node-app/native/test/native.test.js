@@ -75,10 +75,15 @@ function opensslVerify(pk, msg, sig) {
   }
 }
 
+// Keys come from random 32-byte seeds through PKCS#8 import, not from
+// crypto.generateKeyPairSync: on node v20.20.2 that call intermittently
+// deadlocked here (main thread blocked in ~KeyGenJob() run by a GC inside
+// KeyObject.export, a node-internal lock; seen twice in ~40 runs).
+const PKCS8_PREFIX = hex('302e020100300506032b657004220420');
 function keypair() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
-  const pk = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url');
-  return { pk, privateKey };
+  const privateKey = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, crypto.randomBytes(32)]), format: 'der', type: 'pkcs8' });
+  const pk = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12);
+  return { pk: Buffer.from(pk), privateKey };
 }
 
 // n honest (pubkey, 32-byte digest, signature) triples, concatenated.
@@ -168,6 +173,22 @@ test('loader: BIZRA_USE_RUST=false gives null', () => {
   });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'null');
+});
+
+test('loader: missing .node file gives null', () => {
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bizra-native-'));
+  try {
+    fs.copyFileSync(path.join(__dirname, '..', 'index.js'), path.join(dir, 'index.js'));
+    const r = spawnSync(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(dir)}).loadNative()))`], {
+      env: { ...process.env, BIZRA_USE_RUST: 'true' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'null');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('backendInfo reports the verifier', needNative, () => {
@@ -372,4 +393,23 @@ test('shared edge-case suite (node-app/test/vectors/ed25519-edge-cases.json): si
   }
   assert.deepEqual([...native.verifyBatch(Buffer.concat(pks), msgs, Buffer.concat(sigs))], want, 'batch over the whole suite');
   if (structural.length) test.diagnostic?.(`batch skipped wrong-length vectors (verifyOne covers them): ${structural.join(', ')}`);
+});
+
+// Shared RFC 8032 file written by the node-app engineers (if present): all must verify, single and batch.
+const SHARED_RFC = path.join(__dirname, '..', '..', 'test', 'vectors', 'rfc8032.json');
+test('shared RFC 8032 vectors (node-app/test/vectors/rfc8032.json) verify on single and batch paths', {
+  skip: !native ? 'addon not built' : !fs.existsSync(SHARED_RFC) ? `${SHARED_RFC} not present` : false,
+}, () => {
+  const raw = JSON.parse(fs.readFileSync(SHARED_RFC, 'utf8'));
+  const list = Array.isArray(raw) ? raw : raw.vectors;
+  assert.ok(Array.isArray(list) && list.length > 0, 'file has vectors');
+  for (const v of list) {
+    assert.equal(native.verifyOne(hex(v.publicKey), hex(v.msg), hex(v.sig)), true, v.name);
+  }
+  const out = native.verifyBatch(
+    Buffer.concat(list.map((v) => hex(v.publicKey))),
+    list.map((v) => hex(v.msg)),
+    Buffer.concat(list.map((v) => hex(v.sig))),
+  );
+  assert.deepEqual([...out], list.map(() => 1));
 });

@@ -1,0 +1,292 @@
+/**
+ * End to end: the real node (node-app, child process on loopback) scraped by a real Prometheus (loopback, random
+ * port) configured like the Prometheus Operator configures it from the ServiceMonitor the program renders, with the
+ * PrometheusRule the program renders loaded as rules. The node is driven with real signed attestations, 20 % of
+ * them with a corrupted signature; then every PromQL query of the dashboard and of the Flagger MetricTemplates is
+ * asked through Prometheus's HTTP API and must answer in the expected range. Finally the node is stopped and
+ * `MetricsEndpointDown` must go pending (or firing).
+ *
+ * Deviations from production, on purpose: `evaluation_interval` is 1 s (instead of Prometheus's default 1 m, so
+ * alerts react within seconds); the scrape interval, timeout, path and keep-regex are the ServiceMonitor's own.
+ * Every process started here is stopped in `after`, on every path; temp dirs are removed.
+ */
+import { strict as assert } from "node:assert";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { ENV, METRICS_PATH, ROUTES } from "../node-app/src/contract";
+import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
+import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
+import {
+  renderFlaggerQuery,
+  requireBinary,
+  scrapeConfigFor,
+  sleep,
+  startPrometheus,
+  stopChild,
+  track,
+  waitFor,
+  PROMETHEUS_BIN,
+  type RunningPrometheus,
+} from "./support/prometheus";
+
+const STACK = "testnet";
+/** RFC 8032 TEST 1 seed: a throwaway key for the test node. */
+const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+/** A pod name as a Deployment's ReplicaSet names it (`<deployment>-<rs hash>-<suffix>`). */
+const podName = (app: string) => `${app}-5d8c7f9b4-x2x7q`;
+
+/** Traffic mix per round: 16 good attestations verified once, 2 bad signatures verified twice (cache hits). */
+const GOOD_PER_ROUND = 16;
+const BAD_PER_ROUND = 2;
+const EXPECTED_SUCCESS = GOOD_PER_ROUND / (GOOD_PER_ROUND + 2 * BAD_PER_ROUND); // 0.8
+const EXPECTED_CACHE_HITS = BAD_PER_ROUND / (GOOD_PER_ROUND + 2 * BAD_PER_ROUND); // 0.1
+
+interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly apiPort: number;
+  readonly metricsPort: number;
+  log(): string;
+}
+
+/** Starts `node-app/src/main.ts` (ts-node) on 127.0.0.1 with ephemeral ports; reads the ports from its start log. */
+async function startNodeProcess(env: Record<string, string>): Promise<NodeProcess> {
+  const appDir = path.join(REPO_ROOT, "node-app");
+  let out = "";
+  const child = track(
+    spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "src/main.ts"], {
+      cwd: appDir,
+      env: { ...process.env, TS_NODE_PROJECT: path.join(appDir, "tsconfig.json"), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    const started = await waitFor(
+      "node-app 'node started'",
+      async () => {
+        if (child.exitCode !== null) throw new Error(`node-app exited with ${child.exitCode}:\n${out.slice(-2000)}`);
+        const line = out.split("\n").find((l) => l.includes('"node started"'));
+        return line ? (JSON.parse(line) as { apiPort: number; metricsPort: number }) : undefined;
+      },
+      120_000,
+      250,
+    );
+    return { child, apiPort: started.apiPort, metricsPort: started.metricsPort, log: () => out };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+async function post(port: number, route: string, body: unknown): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${route} -> ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** Canary checks whose query is known to be wrong (see the test); strict: the test fails once one is fixed. */
+const KNOWN_DEFECTS = new Set(["api-error-rate"]);
+
+const flip = (sig: string) => sig.slice(0, -1) + (sig.endsWith("0") ? "1" : "0");
+
+describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and alert queries", function () {
+  this.timeout(300_000);
+  let run: ProgramRun;
+  let node: NodeProcess | undefined;
+  let prom: RunningPrometheus | undefined;
+  const sent = { good: 0, bad: 0, finality: 0 };
+
+  let ns: string;
+  let app: string;
+  let pod: string;
+
+  before(async function () {
+    requireBinary(PROMETHEUS_BIN);
+    run = await runProgram(STACK, offlineStackConfig(STACK));
+    const objs = kubernetesObjects(run);
+    const sm = objs.find((o) => o.kind === "ServiceMonitor");
+    const rule = objs.find((o) => o.kind === "PrometheusRule");
+    assert.ok(sm && rule, "the program renders a ServiceMonitor and a PrometheusRule");
+    ns = sm.metadata.namespace;
+    app = sm.metadata.name;
+    pod = podName(app);
+    assert.equal(sm.spec.endpoints[0].path, METRICS_PATH);
+
+    node = await startNodeProcess({
+      [ENV.apiPort]: "0",
+      [ENV.metricsPort]: "0",
+      [ENV.host]: "127.0.0.1",
+      [ENV.signingKey]: SEED,
+      [ENV.logLevel]: "info", // the "node started" line carries the ephemeral ports
+    });
+    prom = await startPrometheus({
+      config: {
+        global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "1s" },
+        scrape_configs: [scrapeConfigFor(sm, `127.0.0.1:${node.metricsPort}`, { namespace: ns, pod, service: app })],
+      },
+      ruleFiles: { "prometheus-rules.yaml": stringify(rule.spec) },
+    });
+    const p = prom;
+    await waitFor("the node target to be scraped (health up)", async () => ((await p.targets()).some((t) => t.health === "up") ? true : undefined), 90_000);
+  });
+
+  after(async () => {
+    if (node) await stopChild(node.child);
+    if (prom) await prom.stop();
+  });
+
+  it("scrapes the node with the ServiceMonitor's keep-regex: node and process series kept, others dropped", async () => {
+    const p = prom as RunningPrometheus;
+    const names = new Set((await p.query(`{namespace="${ns}", job="${app}"}`)).map((s) => s.metric.__name__));
+    assert.ok(names.has("bizra_poi_verify_total") && names.has("process_resident_memory_bytes") && names.has("up"), [...names].join(","));
+    assert.ok(!names.has("nodejs_heap_size_total_bytes") && !names.has("process_open_fds"), "dropped by the keep-regex");
+  });
+
+  it("drives the node: real signed attestations, 20 % with a bad signature, votes and finality checks", async () => {
+    const n = node as NodeProcess;
+    const sm = kubernetesObjects(run).find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
+    const scrapeSeconds = Number(/^(\d+)s$/.exec(sm.spec.endpoints[0].interval)?.[1]);
+    assert.ok(scrapeSeconds > 0, `scrape interval ${sm.spec.endpoints[0].interval}`);
+    const block = "ab".repeat(32);
+    await post(n.apiPort, ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: block });
+    const until = Date.now() + 3.5 * scrapeSeconds * 1000;
+    let slot = 0;
+    while (Date.now() < until || sent.good === 0) {
+      slot++;
+      const signed = [];
+      for (let i = 0; i < GOOD_PER_ROUND + BAD_PER_ROUND; i++) signed.push(await post(n.apiPort, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }));
+      for (const s of signed.slice(0, GOOD_PER_ROUND)) {
+        const r = await post(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature });
+        assert.equal(r.valid, true, JSON.stringify(r));
+        sent.good++;
+      }
+      for (const s of signed.slice(GOOD_PER_ROUND)) {
+        for (let k = 0; k < 2; k++) {
+          const r = await post(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: flip(s.signature) });
+          assert.deepEqual([r.valid, r.reason], [false, "bad_signature"]);
+          sent.bad++;
+        }
+      }
+      const fin = await fetch(`http://127.0.0.1:${n.apiPort}/v1/consensus/finality/${block}`);
+      assert.equal(fin.status, 200);
+      sent.finality++;
+    }
+    // let the last counters be scraped (one full interval plus slack)
+    await sleep((scrapeSeconds + 2) * 1000);
+    assert.ok(sent.good > 0 && sent.bad > 0);
+  });
+
+  it("answers every dashboard query in range (latency quantiles positive, throughput positive, success ~ 80 %)", async () => {
+    const p = prom as RunningPrometheus;
+    const queries = run.outputs.promqlQueries as { panel: string; legend: string; query: string }[];
+    const dashboard = JSON.parse(run.outputs.dashboardJson as string) as { panels: { title: string; targets: { expr: string; legendFormat: string }[] }[] };
+    const fromJson = dashboard.panels.flatMap((pn) => pn.targets.map((t) => ({ panel: pn.title, legend: t.legendFormat, query: t.expr })));
+    assert.deepEqual(fromJson, queries, "the promqlQueries output lists exactly the dashboard's queries");
+    assert.ok(queries.length >= 12, `${queries.length} queries`);
+    const problems: string[] = [];
+    for (const q of queries) {
+      const result = await p.query(q.query);
+      const values = result.map((s) => Number(s.value[1]));
+      const v = values[0];
+      const check = (ok: boolean, want: string) => {
+        if (!ok) problems.push(`${q.panel} / ${q.legend}: want ${want}, got ${JSON.stringify(values)}\n  ${q.query}`);
+      };
+      check(values.length === 1, "exactly one sample");
+      if (/latency/i.test(q.panel)) check(v > 0 && v < 1, "a latency in (0, 1) s");
+      else if (/success/i.test(q.panel)) check(Math.abs(v - EXPECTED_SUCCESS) < 0.05, `about ${EXPECTED_SUCCESS}`);
+      else check(v > 0 && Number.isFinite(v), "a positive rate");
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("answers every Flagger MetricTemplate query for the canary pod in range", async () => {
+    const p = prom as RunningPrometheus;
+    const objs = kubernetesObjects(run);
+    const templates = objs.filter((o) => o.kind === "MetricTemplate");
+    const canary = objs.find((o) => o.kind === "Canary") as Record<string, any>;
+    assert.ok(canary, "the program renders a Canary");
+    assert.equal(templates.length, 4);
+    const problems: string[] = [];
+    for (const t of templates) {
+      const check = canary.spec.analysis.metrics.find((m: any) => m.templateRef.name === t.metadata.name);
+      assert.ok(check, `the Canary uses ${t.metadata.name}`);
+      const query = renderFlaggerQuery(t.spec.query, { namespace: ns, target: canary.spec.targetRef.name, interval: check.interval });
+      assert.ok(!query.includes("{{"), query);
+      const values = (await p.query(query)).map((s) => Number(s.value[1]));
+      const v = values[0];
+      const want = (ok: boolean, what: string) => {
+        if (!ok) problems.push(`${t.metadata.name}: want ${what}, got ${JSON.stringify(values)}\n  ${query}`);
+      };
+      const knownEmpty = KNOWN_DEFECTS.has(check.name) && values.length === 0;
+      if (!knownEmpty) want(values.length === 1 && Number.isFinite(v), "exactly one finite sample");
+      switch (check.name) {
+        case "api-p99-latency":
+          want(v > 0 && v < 1, "a latency in (0, 1) s");
+          break;
+        case "api-error-rate":
+          if (knownEmpty) {
+            // Known defect (reported to the lead): with no 5xx answer there is no `status_code=~"5.."` series, so
+            // the numerator and the whole ratio are EMPTY and Flagger reports "no values found" -> the check fails
+            // for a perfectly healthy canary. Strict: this branch fails once the query is fixed, so the entry goes.
+            const denominator = query.slice(query.indexOf(" / ") + 3);
+            assert.equal((await p.query(denominator)).length, 1, "requests were served: the denominator has data");
+            const fixed = `(${query.slice(0, query.indexOf(" / "))} or vector(0)) / ${denominator}`;
+            assert.deepEqual((await p.query(fixed)).map((s) => Number(s.value[1])), [0], `the suggested fix answers 0: ${fixed}`);
+            console.warn(`      known defect: ${t.metadata.name} answers no data when there is no 5xx; suggested fix: ${fixed}`);
+            break;
+          }
+          assert.ok(!KNOWN_DEFECTS.has(check.name), `${check.name} now answers data: remove it from KNOWN_DEFECTS`);
+          want(v === 0, "0 (no 5xx answers were sent)");
+          break;
+        case "cache-hit-rate":
+          want(Math.abs(v - EXPECTED_CACHE_HITS) < 0.05, `about ${EXPECTED_CACHE_HITS}`);
+          break;
+        case "poi-success-rate":
+          want(Math.abs(v - EXPECTED_SUCCESS) < 0.05, `about ${EXPECTED_SUCCESS}`);
+          break;
+        default:
+          want(false, `a known check name (${check.name})`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("the rendered alerts evaluate on real data: success-rate alert pending, no replay alert", async () => {
+    const p = prom as RunningPrometheus;
+    const alerts = await waitFor(
+      "PoISuccessRateCritical to become active",
+      async () => {
+        const a = await p.alerts();
+        return a.some((x) => x.labels.alertname === "PoISuccessRateCritical") ? a : undefined;
+      },
+      60_000,
+    );
+    const names = alerts.map((a) => a.labels.alertname);
+    assert.ok(!names.includes("ReplayAttackDetected"), names.join(","));
+    assert.ok(!names.includes("MetricsEndpointDown"), names.join(","));
+  });
+
+  it("stopping the node makes MetricsEndpointDown go pending (or firing) for its target", async () => {
+    const n = node as NodeProcess;
+    const p = prom as RunningPrometheus;
+    await stopChild(n.child);
+    const alert = await waitFor(
+      "MetricsEndpointDown pending/firing",
+      async () => (await p.alerts()).find((a) => a.labels.alertname === "MetricsEndpointDown" && (a.state === "pending" || a.state === "firing")),
+      90_000,
+    );
+    assert.equal(alert.labels.severity, "critical");
+    assert.equal(alert.labels.namespace, ns);
+    assert.equal(alert.labels.job, app);
+    assert.equal(alert.labels.pod, pod);
+    assert.equal(alert.annotations.runbook_url.endsWith("#metricsendpointdown"), true);
+  });
+});
