@@ -11,6 +11,10 @@ npm ci --no-audit --no-fund
 step "npm ci (node-app)"
 npm --prefix node-app ci --no-audit --no-fund
 
+step "native Ed25519 verifier (Rust N-API addon: node-app/native/bizra_native.node)"
+# cargo build --release --locked; fetches crates from crates.io on first run, then incremental (seconds).
+bash node-app/native/build.sh
+
 step "Python venv for schema validation (requirements.txt)"
 if [ ! -x .toolchain/venv/bin/python ] || ! .toolchain/venv/bin/pip freeze 2>/dev/null | grep -qxF -f <(grep -v '^#' requirements.txt | grep .); then
   python3 -m venv .toolchain/venv

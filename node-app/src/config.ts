@@ -45,7 +45,12 @@ export interface NodeConfig {
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly signingKey: SigningKey | undefined;
   readonly batchVerify: boolean;
+  /** Use the native (Rust) verifier when it is built; false forces the TypeScript path. */
   readonly useRust: boolean;
+  /** Signature worker threads; 0 verifies on the main thread; undefined = one per CPU. */
+  readonly verifyThreads: number | undefined;
+  readonly batchMaxItems: number;
+  readonly batchMaxWaitMicros: number;
   readonly replayWindowMs: number;
   readonly maxClockSkewMs: number;
   readonly replayCacheEntries: number;
@@ -90,7 +95,10 @@ const EnvSchema = z.object({
   [ENV.signingKeyFile]: z.string().min(1, "must be a file path").optional(),
   [ENV.signingKey]: keyHex.optional(),
   [ENV.batchVerify]: bool(true),
-  [ENV.useRust]: bool(false),
+  [ENV.useRust]: bool(true),
+  [ENV.verifyThreads]: z.string().regex(/^\d+$/, "must be a whole number in [0, 256]").transform(Number).pipe(z.number().int().max(256, "must be <= 256")).optional(),
+  [ENV.batchMaxItems]: int(1, 65_536, 256),
+  [ENV.batchMaxWaitMicros]: int(0, 1_000_000, 200),
   [ENV.replayWindowMs]: int(1, 3_600_000, 30_000),
   [ENV.maxClockSkewMs]: int(0, 600_000, 2_000),
   [ENV.replayCacheEntries]: int(1, 10_000_000, 100_000),
@@ -172,6 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     signingKey,
     batchVerify: e[ENV.batchVerify],
     useRust: e[ENV.useRust],
+    verifyThreads: e[ENV.verifyThreads],
+    batchMaxItems: e[ENV.batchMaxItems],
+    batchMaxWaitMicros: e[ENV.batchMaxWaitMicros],
     replayWindowMs: e[ENV.replayWindowMs],
     maxClockSkewMs: e[ENV.maxClockSkewMs],
     replayCacheEntries: e[ENV.replayCacheEntries],

@@ -34,6 +34,12 @@ export const ENV = {
   logLevel: "BIZRA_LOG_LEVEL",
   batchVerify: "POI_BATCH_VERIFY",
   useRust: "BIZRA_USE_RUST",
+  /** Signature worker threads (0 = verify on the main thread; default: the number of CPUs). */
+  verifyThreads: "BIZRA_VERIFY_THREADS",
+  /** A verification batch closes at this many items ... */
+  batchMaxItems: "POI_BATCH_MAX_ITEMS",
+  /** ... or this many microseconds after its first item. */
+  batchMaxWaitMicros: "POI_BATCH_MAX_WAIT_US",
   replayWindowMs: "BIZRA_REPLAY_WINDOW_MS",
   fastFinalityBp: "BIZRA_FAST_FINALITY_BP",
   economicFinalityBp: "BIZRA_ECONOMIC_FINALITY_BP",

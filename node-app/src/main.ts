@@ -13,6 +13,7 @@ import { fromHex } from "./poi/bytes";
 import { ReplayWindow } from "./poi/replay";
 import { nobleVerifier, publicKeyOf, signMessage, type SignatureVerifier } from "./poi/signature";
 import { AttestationVerifier, type SignatureCache } from "./poi/verify";
+import { createSignatureBackend, type FastBackend } from "./poi/fast";
 import { buildApi } from "./server/app";
 import { CircuitBreaker } from "./server/circuit-breaker";
 import { LruCache } from "./server/lru-cache";
@@ -76,7 +77,20 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       : (options.logger ?? pino({ level: config.logLevel, base: { service: "bizra-node", validatorId: config.validatorId } }));
   const now = options.now ?? Date.now;
   const metrics = new NodeMetrics();
-  const backend = options.backend ?? nobleVerifier;
+  // The fast path (native addon in worker threads, batched) unless a backend is injected; noble when the addon is
+  // absent or BIZRA_USE_RUST=false.
+  const fast: FastBackend | undefined =
+    options.backend === undefined
+      ? createSignatureBackend({
+          useRust: config.useRust,
+          batchVerify: config.batchVerify,
+          ...(config.verifyThreads !== undefined ? { threads: config.verifyThreads } : {}),
+          maxBatchItems: config.batchMaxItems,
+          maxBatchWaitMicros: config.batchMaxWaitMicros,
+        })
+      : undefined;
+  await fast?.ready;
+  const backend = options.backend ?? fast?.backend ?? nobleVerifier;
 
   const self = config.signingKey;
   const entries = [...config.validators];
@@ -97,7 +111,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   });
   const breaker = new CircuitBreaker({ maxConcurrent: config.maxConcurrentVerifications, now });
   const backendOk = await selfTestBackend(backend);
-  if (config.useRust) logger?.warn("BIZRA_USE_RUST is set but no native backend is wired in this build; using %s", backend.name);
+  if (fast?.fallbackReason !== undefined) logger?.warn({ backend: backend.name }, `native verifier not in use: ${fast.fallbackReason}`);
 
   const api = buildApi({
     validatorId: config.validatorId,
@@ -148,6 +162,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       closing ??= (async () => {
         await api.close(); // stops accepting, drains in-flight requests
         await metricsApp.close();
+        await fast?.close();
         logger?.info("node stopped");
       })();
       return closing;

@@ -13,6 +13,7 @@ import { measureFinality } from "./finality";
 import { measureHttpLoad } from "./http-load";
 import { measurePoi } from "./poi";
 import { measureVerifySuccess } from "./verify-success";
+import { measurePerf } from "../perf/measure";
 
 const RUNNERS: Array<[file: string, run: () => Promise<Measured> | Measured]> = [
   ["poi.json", () => measurePoi()],
@@ -20,6 +21,7 @@ const RUNNERS: Array<[file: string, run: () => Promise<Measured> | Measured]> = 
   ["verify-success.json", () => measureVerifySuccess()],
   ["wq-determinism.json", () => measureDeterminism()],
   ["http-load.json", () => measureHttpLoad()],
+  ["perf-bench.json", () => measurePerf()],
 ];
 
 async function main(): Promise<void> {

@@ -1,0 +1,61 @@
+/**
+ * `npm run bench` (node-app or repo root): prints the performance table, writes <repo>/evidence/perf-bench.json and
+ * re-signs the evidence manifest so the bundle stays valid. Usage: run.ts [outDir] [--runs N] [--scale F] [--no-write]
+ */
+import * as path from "node:path";
+import { DEFAULT_EVIDENCE_DIR } from "../../src/evidence/environment";
+import { signEvidence, writeArtifact } from "../../src/evidence/manifest";
+import { measureArtifact } from "../evidence/common";
+import { measurePerf } from "./measure";
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const us = (s: number): string => `${(s * 1e6).toFixed(1)} µs`;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const opt = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const runs = Number(opt("--runs") ?? 5);
+  const scale = Number(opt("--scale") ?? 0.5);
+  const write = !args.includes("--no-write");
+  const positional = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && (args[i - 1] === "--runs" || args[i - 1] === "--scale")));
+  const dir = positional[0] === undefined ? DEFAULT_EVIDENCE_DIR : path.resolve(process.env["INIT_CWD"] ?? process.cwd(), positional[0]);
+
+  const artifact = await measureArtifact(() => measurePerf({ runs, scale, log: (l) => process.stdout.write(`${l}\n`) }));
+  const r = artifact.results as Awaited<ReturnType<typeof measurePerf>>["results"] & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const lines: string[] = [];
+  lines.push("");
+  lines.push(`| path | threads | batching | verified/s (median of ${runs}) | × sodium-native (same threads) |`);
+  lines.push("| --- | ---: | :---: | ---: | ---: |");
+  for (const row of r["throughput"]) {
+    lines.push(`| ${row.label} | ${row.threads} | ${row.batching ? "yes" : "no"} | ${fmt(row.medianPerSecond)} | ${row.ratioToSodiumSameThreads.toFixed(2)} |`);
+  }
+  const lat = r["latencyAtHalfPeak"];
+  lines.push("");
+  lines.push(`| measure | value |`);
+  lines.push("| --- | ---: |");
+  lines.push(`| verify latency at ${fmt(lat.verify.rate)}/s (50 % of peak) p50 / p99 | ${us(lat.verify.p50Seconds)} / ${us(lat.verify.p99Seconds)} |`);
+  lines.push(`| generate latency at ${fmt(lat.generate.rate)}/s (50 % of peak) p50 / p99 | ${us(lat.generate.p50Seconds)} / ${us(lat.generate.p99Seconds)} |`);
+  lines.push(`| generate with node:crypto signer (closed loop) p50 / p99 | ${us(lat.generateNodeCryptoSigner.p50Seconds)} / ${us(lat.generateNodeCryptoSigner.p99Seconds)} |`);
+  lines.push(`| finality check p50 / p99 | ${us(r["finality"].p50Seconds)} / ${us(r["finality"].p99Seconds)} |`);
+  lines.push(`| pipeline alone (no-op signature backend) | ${fmt(r["profile"].pipelineOnlyPerSecond)}/s = ${r["profile"].pipelineOnlyMicrosPerItem.toFixed(1)} µs/item |`);
+  if (r["profile"].signatureOnly2ThreadsPerSecond !== null) lines.push(`| signatures alone, pool of 2, batch | ${fmt(r["profile"].signatureOnly2ThreadsPerSecond)}/s |`);
+  lines.push(`| peak RSS | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
+  lines.push("");
+  for (const [k, t] of Object.entries(r["targets"] as Record<string, { target: number; measured: number; met: boolean }>)) {
+    lines.push(`target ${k}: ${t.met ? "MET" : "NOT MET"} (measured ${t.measured.toPrecision(4)}, target ${t.target})`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  if (write) {
+    const file = writeArtifact(dir, "perf-bench.json", artifact);
+    const manifest = signEvidence(dir);
+    process.stdout.write(`wrote ${file}; re-signed ${path.join(dir, "manifest.json")} (${manifest.artifacts.length} artifacts)\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,134 @@
+/**
+ * Coalesces many small `verifyMany` calls (e.g. one per HTTP request, each from `AttestationVerifier.verify`) into
+ * batches for an inner backend, with a bounded wait.
+ *
+ * A batch closes when the first of these happens:
+ *   - it holds `maxItems` items (flushed synchronously, in the call that filled it);
+ *   - `maxWaitMicros` have passed since its first item arrived;
+ *   - `flushWhenIdle` is on (default) and the inner backend reports spare capacity (`idle()`, e.g. a worker with
+ *     nothing in flight), checked once per event-loop turn: at low load a request waits about one turn, at high
+ *     load batches grow towards `maxItems` while the workers are busy.
+ * Deadlines below 2 ms are polled with setImmediate (timers have millisecond resolution); longer ones use a timer.
+ * Every caller gets exactly its own results, in order; an invalid item costs honest items nothing but time, because
+ * the inner backend answers per item.
+ */
+import type { SignatureItem, SignatureVerifier } from "../signature";
+
+export interface BatchingOptions {
+  /** Close a batch at this many items (default 256). */
+  readonly maxItems?: number;
+  /** Close a batch this long after its first item arrived, in microseconds (default 200). */
+  readonly maxWaitMicros?: number;
+  /** Flush early when the inner backend has spare capacity (default true). */
+  readonly flushWhenIdle?: boolean;
+}
+
+interface Waiter {
+  readonly items: readonly SignatureItem[];
+  resolve(out: boolean[]): void;
+  reject(err: unknown): void;
+}
+
+type Inner = SignatureVerifier & { idle?(): boolean };
+
+const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+export class BatchingVerifier implements SignatureVerifier {
+  readonly name: string;
+  readonly maxItems: number;
+  readonly maxWaitMicros: number;
+  readonly flushWhenIdle: boolean;
+  private queue: Waiter[] = [];
+  private count = 0;
+  private deadline = 0;
+  private scheduled = false;
+  /** Batches handed to the inner backend, and items in them (for tests and metrics). */
+  batches = 0;
+  batchedItems = 0;
+
+  constructor(
+    readonly inner: Inner,
+    options: BatchingOptions = {},
+  ) {
+    this.maxItems = Math.max(1, Math.floor(options.maxItems ?? 256));
+    this.maxWaitMicros = Math.max(0, options.maxWaitMicros ?? 200);
+    this.flushWhenIdle = options.flushWhenIdle ?? true;
+    this.name = `batched(${inner.name}, ${this.maxItems} items / ${this.maxWaitMicros} us)`;
+  }
+
+  verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    return this.inner.verifyOne(publicKey, message, signature);
+  }
+
+  verifyMany(items: readonly SignatureItem[]): Promise<boolean[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return new Promise<boolean[]>((resolve, reject) => {
+      if (this.queue.length === 0) this.deadline = nowMicros() + this.maxWaitMicros;
+      this.queue.push({ items, resolve, reject });
+      this.count += items.length;
+      if (this.count >= this.maxItems) this.flush();
+      else this.schedule();
+    });
+  }
+
+  /** Closes the open batch now. */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    const waiters = this.queue;
+    this.queue = [];
+    this.count = 0;
+    const all: SignatureItem[] = waiters.length === 1 ? (waiters[0] as Waiter).items.slice() : [];
+    if (waiters.length > 1) for (const w of waiters) for (const it of w.items) all.push(it);
+    this.batches++;
+    this.batchedItems += all.length;
+    let result: boolean[] | Promise<boolean[]>;
+    try {
+      result = this.inner.verifyMany(all);
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    Promise.resolve(result).then(
+      (out) => {
+        if (out.length !== all.length) {
+          const err = new Error("inner backend returned the wrong number of results");
+          for (const w of waiters) w.reject(err);
+          return;
+        }
+        let at = 0;
+        for (const w of waiters) {
+          w.resolve(out.slice(at, at + w.items.length));
+          at += w.items.length;
+        }
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.maxWaitMicros >= 2000 && !this.flushWhenIdle) {
+      setTimeout(() => {
+        this.scheduled = false;
+        this.flush();
+      }, Math.floor(this.maxWaitMicros / 1000));
+      return;
+    }
+    const check = (): void => {
+      if (this.queue.length === 0) {
+        this.scheduled = false;
+        return;
+      }
+      if (nowMicros() >= this.deadline || (this.flushWhenIdle && this.inner.idle?.() !== false)) {
+        this.scheduled = false;
+        this.flush();
+        return;
+      }
+      setImmediate(check);
+    };
+    setImmediate(check);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The native (Rust, ed25519-zebra, ZIP-215) signature backend, in process.
+ *
+ * `loadNativeVerifier()` returns the addon or null (not built, or BIZRA_USE_RUST=false); `nativeVerifier()` wraps it
+ * as a `SignatureVerifier`: one `verifyBatch` call per `verifyMany` when batching is on (the addon bisects a failed
+ * batch, so results are per item), one `verifyOne` per item otherwise. Items with wrong key or signature lengths are
+ * answered `false` here and never reach the addon, so the addon's shape checks cannot throw.
+ */
+import * as path from "node:path";
+import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type SignatureItem, type SignatureVerifier } from "../signature";
+
+/** The addon's API (see node-app/native/index.d.ts). */
+export interface NativeAddon {
+  verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  verifyBatch(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Uint8Array;
+  verifyBatchAsync(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Promise<Uint8Array>;
+  backendInfo(): Record<string, unknown>;
+  readonly addonPath: string;
+}
+
+/** node-app/native (the loader `index.js`); the same relative path from src/poi/fast and dist/poi/fast. */
+export const NATIVE_DIR = path.resolve(__dirname, "..", "..", "..", "native");
+export const NATIVE_LOADER = path.join(NATIVE_DIR, "index.js");
+
+/**
+ * The addon, or null when it is not built or `enabled` is false. `enabled` defaults to the loader's own reading of
+ * BIZRA_USE_RUST (false/0/no/off disable it).
+ */
+export function loadNativeVerifier(enabled = true): NativeAddon | null {
+  if (!enabled) return null;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loader = require(NATIVE_LOADER) as { loadNative(): NativeAddon | null };
+  return loader.loadNative();
+}
+
+/** True when the key and signature have the lengths the addon requires (anything else is simply invalid). */
+export function wellFormed(i: SignatureItem): boolean {
+  return (
+    i.publicKey instanceof Uint8Array &&
+    i.publicKey.length === PUBLIC_KEY_LENGTH &&
+    i.signature instanceof Uint8Array &&
+    i.signature.length === SIGNATURE_LENGTH &&
+    i.message instanceof Uint8Array
+  );
+}
+
+/** Indices of the items that `wellFormed` accepts. */
+export function wellFormedIndex(items: readonly SignatureItem[]): number[] {
+  const index: number[] = [];
+  for (let i = 0; i < items.length; i++) if (wellFormed(items[i] as SignatureItem)) index.push(i);
+  return index;
+}
+
+/** Packs well-formed items for one addon batch call: concatenated keys, signatures, and messages (32-byte fast path). */
+export function packItems(items: readonly SignatureItem[]): {
+  index: number[];
+  pubkeys: Uint8Array;
+  sigs: Uint8Array;
+  msgs: Uint8Array | Uint8Array[];
+} {
+  const index = wellFormedIndex(items);
+  const n = index.length;
+  const pubkeys = new Uint8Array(n * 32);
+  const sigs = new Uint8Array(n * 64);
+  const all32 = index.every((i) => (items[i] as SignatureItem).message.length === 32);
+  const msgs32 = all32 ? new Uint8Array(n * 32) : undefined;
+  const msgList: Uint8Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const it = items[index[k] as number] as SignatureItem;
+    pubkeys.set(it.publicKey, k * 32);
+    sigs.set(it.signature, k * 64);
+    if (msgs32) msgs32.set(it.message, k * 32);
+    else msgList.push(it.message);
+  }
+  return { index, pubkeys, sigs, msgs: msgs32 ?? msgList };
+}
+
+export interface NativeVerifierOptions {
+  /** One batch call per verifyMany (true, default) or one single verification per item (false). */
+  readonly batch?: boolean;
+}
+
+/** A SignatureVerifier over the addon, verifying on the calling thread. */
+export function nativeVerifier(addon: NativeAddon, options: NativeVerifierOptions = {}): SignatureVerifier {
+  const batch = options.batch ?? true;
+  const verifyOne = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean =>
+    wellFormed({ publicKey, message, signature }) && addon.verifyOne(publicKey, message, signature);
+  return {
+    name: batch ? "native-zip215-batch" : "native-zip215",
+    verifyOne,
+    verifyMany(items) {
+      if (!batch || items.length < 2) return items.map((i) => verifyOne(i.publicKey, i.message, i.signature));
+      const out: boolean[] = new Array<boolean>(items.length).fill(false);
+      const { index, pubkeys, msgs, sigs } = packItems(items);
+      if (index.length === 0) return out;
+      const res = addon.verifyBatch(pubkeys, msgs, sigs);
+      for (let k = 0; k < index.length; k++) out[index[k] as number] = res[k] === 1;
+      return out;
+    },
+  };
+}

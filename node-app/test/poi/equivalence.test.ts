@@ -1,0 +1,197 @@
+/**
+ * Every signature path gives the same accept/reject on the shared vector suite:
+ * noble single (the reference rule), native single, native batch, worker pool (single and batch), and the batcher
+ * in front of the pool with concurrent one-item calls. Native paths are skipped only when the addon is not built.
+ */
+import { strict as assert } from "node:assert";
+import { randomBytes } from "node:crypto";
+import {
+  AttestationVerifier,
+  nobleVerifier,
+  publicKeyOf,
+  signAttestation,
+  signMessage,
+  type SignatureItem,
+  type SignatureVerifier,
+} from "../../src/poi";
+import { BatchingVerifier, loadNativeVerifier, nativeVerifier, VerifyPool, type NativeAddon } from "../../src/poi/fast";
+import { hex, readVectors } from "../helpers";
+
+interface RfcVector { name: string; secretKey: string; publicKey: string; msg: string; sig: string }
+interface EdgeCase { name: string; pubkey: string; msg: string; sig: string; valid: boolean }
+
+interface Case { name: string; item: SignatureItem; valid: boolean }
+
+const SKIP_MSG = "native addon not built (node-app/native/bizra_native.node absent): run `bash node-app/native/build.sh`";
+
+function honest(n: number, tag: string): Case[] {
+  return Array.from({ length: n }, (_, i) => {
+    const seed = new Uint8Array(randomBytes(32));
+    const message = new Uint8Array(randomBytes(32));
+    return { name: `${tag}-honest-${i}`, item: { publicKey: publicKeyOf(seed), message, signature: signMessage(seed, message) }, valid: true };
+  });
+}
+
+function suite(): Case[] {
+  const edge = readVectors<EdgeCase[]>("ed25519-edge-cases.json").map((c) => ({
+    name: `edge ${c.name}`,
+    item: { publicKey: hex(c.pubkey), message: hex(c.msg), signature: hex(c.sig) },
+    valid: c.valid,
+  }));
+  const rfc = readVectors<{ vectors: RfcVector[] }>("rfc8032.json").vectors.flatMap((v) => {
+    const item = { publicKey: hex(v.publicKey), message: hex(v.msg), signature: hex(v.sig) };
+    const flipped = Uint8Array.from(item.signature);
+    flipped[5] = (flipped[5] as number) ^ 0x10;
+    return [
+      { name: `rfc ${v.name}`, item, valid: true },
+      { name: `rfc ${v.name} (bit flipped)`, item: { ...item, signature: flipped }, valid: false },
+    ];
+  });
+  // Malformed lengths: every path answers false, none throws.
+  const h = honest(1, "len")[0] as Case;
+  const malformed: Case[] = [
+    { name: "short signature", item: { ...h.item, signature: h.item.signature.subarray(0, 63) }, valid: false },
+    { name: "short public key", item: { ...h.item, publicKey: h.item.publicKey.subarray(0, 31) }, valid: false },
+  ];
+  return [...edge, ...rfc, ...malformed];
+}
+
+/** A malicious batch: honest items with a forged, an S-malleated (S + L) and a wrong-key item among them. */
+function maliciousBatch(): Case[] {
+  const cases = honest(61, "mal");
+  const victim = cases[10] as Case;
+  const forged = Uint8Array.from(victim.item.signature);
+  forged[0] = (forged[0] as number) ^ 1;
+  // S + L: same point equation, non-canonical S; ZIP-215 requires S < L.
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const sBytes = victim.item.signature.slice(32);
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sBytes[i] as number);
+  let sl = s + L;
+  const malleated = Uint8Array.from(victim.item.signature);
+  for (let i = 0; i < 32; i++) {
+    malleated[32 + i] = Number(sl & 0xffn);
+    sl >>= 8n;
+  }
+  const other = (cases[20] as Case).item.publicKey;
+  cases.splice(5, 0, { name: "forged", item: { ...victim.item, signature: forged }, valid: false });
+  cases.splice(30, 0, { name: "S + L malleated", item: { ...victim.item, signature: malleated }, valid: false });
+  cases.splice(50, 0, { name: "wrong key", item: { ...victim.item, publicKey: other }, valid: false });
+  return cases;
+}
+
+async function answers(v: SignatureVerifier, cases: Case[]): Promise<boolean[]> {
+  return v.verifyMany(cases.map((c) => c.item));
+}
+
+function assertSame(got: boolean[], cases: Case[], path: string): void {
+  assert.equal(got.length, cases.length, `${path}: result count`);
+  const diff = cases.filter((c, i) => got[i] !== c.valid).map((c) => c.name);
+  assert.deepEqual(diff, [], `${path} disagrees with the ZIP-215 reference on: ${diff.join(", ")}`);
+}
+
+describe("signature path equivalence (ZIP-215 on the shared vector suite)", function () {
+  this.timeout(60_000);
+  const cases = suite();
+  const malicious = maliciousBatch();
+  let addon: NativeAddon | null = null;
+  let poolBatch: VerifyPool | undefined;
+  let poolSingle: VerifyPool | undefined;
+
+  before(async () => {
+    addon = loadNativeVerifier(true);
+    if (addon === null) console.log(`      SKIPPING native paths: ${SKIP_MSG}`);
+    if (addon !== null) {
+      poolBatch = new VerifyPool({ threads: 2, batch: true, minSplit: 8 });
+      poolSingle = new VerifyPool({ threads: 2, batch: false, minSplit: 8 });
+      await Promise.all([poolBatch.ready, poolSingle.ready]);
+    }
+  });
+  after(async () => {
+    await poolBatch?.close();
+    await poolSingle?.close();
+  });
+
+  const needNative = (ctx: Mocha.Context): NativeAddon => {
+    if (addon === null) ctx.skip();
+    return addon as NativeAddon;
+  };
+
+  it(`the suite covers accept and reject cases (${cases.length} vectors)`, () => {
+    assert.ok(cases.length > 20 && cases.some((c) => c.valid) && cases.some((c) => !c.valid));
+  });
+
+  it("noble single (reference) matches the recorded verdicts", () => {
+    assertSame(cases.map((c) => nobleVerifier.verifyOne(c.item.publicKey, c.item.message, c.item.signature)), cases, "noble single");
+    assertSame(malicious.map((c) => nobleVerifier.verifyOne(c.item.publicKey, c.item.message, c.item.signature)), malicious, "noble single (malicious)");
+  });
+
+  it("native single (verifyOne per item)", async function () {
+    if (addon === null) this.skip();
+    const v = nativeVerifier(needNative(this), { batch: false });
+    assertSame(await answers(v, cases), cases, "native single");
+    assertSame(await answers(v, malicious), malicious, "native single (malicious)");
+  });
+
+  it("native batch: the whole suite as one batch, each vector inside a batch of honest items, and the malicious batch", async function () {
+    if (addon === null) this.skip();
+    const v = nativeVerifier(needNative(this), { batch: true });
+    assertSame(await answers(v, cases), cases, "native batch (whole suite)");
+    const filler = honest(7, "fill");
+    for (const c of cases) {
+      const mixed = [...filler.slice(0, 3), c, ...filler.slice(3)];
+      assertSame(await answers(v, mixed), mixed, `native batch (${c.name} among honest)`);
+    }
+    assertSame(await answers(v, malicious), malicious, "native batch (malicious)");
+  });
+
+  it("worker pool, batching off (workers verify item by item)", async function () {
+    if (addon === null) this.skip();
+    assertSame(await answers(poolSingle as VerifyPool, cases), cases, "pool single");
+    assertSame(await answers(poolSingle as VerifyPool, malicious), malicious, "pool single (malicious)");
+  });
+
+  it("worker pool, batching on (batch equation in workers, split across both)", async function () {
+    if (addon === null) this.skip();
+    assertSame(await answers(poolBatch as VerifyPool, cases), cases, "pool batch");
+    assertSame(await answers(poolBatch as VerifyPool, malicious), malicious, "pool batch (malicious)");
+  });
+
+  it("batcher in front of the pool: concurrent one-item calls coalesce and each caller gets its own verdict", async function () {
+    if (addon === null) this.skip();
+    const b = new BatchingVerifier(poolBatch as VerifyPool, { maxItems: 16, maxWaitMicros: 500, flushWhenIdle: false });
+    const all = [...cases, ...malicious];
+    const got = await Promise.all(all.map((c) => b.verifyMany([c.item]).then((r) => r[0] as boolean)));
+    assertSame(got, all, "batcher + pool");
+    assert.ok(b.batches < all.length / 4, `expected coalescing, got ${b.batches} batches for ${all.length} calls`);
+  });
+
+  it("full pipeline: a malicious attestation among honest ones fails alone on every backend", async function () {
+    const seeds = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(32)));
+    const keys = new Map(seeds.map((s, i) => [`v${i}`, publicKeyOf(s)]));
+    const now = Date.now();
+    const items = Array.from({ length: 24 }, (_, i) =>
+      signAttestation(
+        { version: 1, validatorId: `v${i % 8}`, epoch: 1, slot: i, payloadDigest: new Uint8Array(32).fill(i), nonce: new Uint8Array(randomBytes(16)), timestampMs: now },
+        seeds[i % 8] as Uint8Array,
+      ),
+    );
+    const bad = Uint8Array.from(items[7]!.signature);
+    bad[40] = (bad[40] as number) ^ 4;
+    const submitted = items.map((it, i) => (i === 7 ? { encoding: it.encoding, signature: bad } : it));
+    const backends: SignatureVerifier[] = [nobleVerifier];
+    if (addon !== null) {
+      backends.push(nativeVerifier(addon, { batch: false }), nativeVerifier(addon, { batch: true }), poolSingle as VerifyPool, poolBatch as VerifyPool);
+      backends.push(new BatchingVerifier(poolBatch as VerifyPool, { maxItems: 8, maxWaitMicros: 300 }));
+    }
+    for (const backend of backends) {
+      const v = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), backend, now: () => now });
+      const res = await v.verifyBatch(submitted);
+      const verdicts = res.map((r) => (r.ok ? "ok" : r.reason));
+      assert.deepEqual(verdicts, submitted.map((_, i) => (i === 7 ? "bad_signature" : "ok")), backend.name);
+      const single = await Promise.all(submitted.map((s) => new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), backend, now: () => now }).verify(s)));
+      assert.deepEqual(single.map((r) => (r.ok ? "ok" : r.reason)), verdicts, `${backend.name} (one at a time)`);
+    }
+    if (addon === null) console.log(`      (native backends skipped: ${SKIP_MSG})`);
+  });
+});
