@@ -23,7 +23,7 @@ import { localPublicKeyHex } from "./node-app/src/evidence/key";
 const config = loadStackConfig();
 const labels = nodeLabels(config.appName, config.stack);
 
-const namespace = new NodeNamespace("namespace", { name: config.namespace, labels });
+const namespace = new NodeNamespace("namespace", { name: config.namespace, labels, skipAwait: config.skipAwait });
 const image = new NodeImage("image", config.image);
 const node = new BizraNode(config.appName, {
   config,

@@ -133,6 +133,12 @@ export const configSchema = z
     monitoringNamespace: dnsLabel.default("monitoring"),
     meshNamespace: dnsLabel.default("istio-system"),
     topologySpread: bool.default(false),
+    /**
+     * TEST MODE ONLY (the loopback API server of tests/apiserver-e2e.test.ts, which runs no scheduler or kubelet):
+     * annotate the kinds the Kubernetes provider awaits with `pulumi.com/skipAwait: "true"`. Never set it for a real
+     * cluster: `pulumi up` would report success before the node is ready.
+     */
+    skipAwait: bool.default(false),
     /** Ed25519 public keys (hex) the validator Job trusts for evidence; unset: the local `.evidence-key`. */
     evidenceTrustedKeys: z
       .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
@@ -304,6 +310,19 @@ export function parseStackConfig(
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stack, problems);
   const { slo, ...rest } = parsed.data;
   return Object.freeze({ ...rest, stack, slos: resolveSlos(slo), signingKeyValue: signingKeyValue as string });
+}
+
+/** The annotation that tells the Kubernetes provider not to await readiness (and deletion) of an object. */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
+
+/**
+ * Metadata fields to spread into an object's metadata: `{ annotations: { "pulumi.com/skipAwait": "true" } }` when
+ * `bizra:skipAwait` (test mode) is on, else nothing. The program puts it on the kinds the provider awaits: Deployment,
+ * Service, Job (readiness: available replicas, endpoints, completion) and Namespace (deletion: a cluster without
+ * controllers never finalizes a namespace).
+ */
+export function skipAwaitMetadata(skipAwait: boolean | undefined): { annotations?: Record<string, string> } {
+  return skipAwait ? { annotations: { [SKIP_AWAIT_ANNOTATION]: "true" } } : {};
 }
 
 /** Read and validate the current stack's config. Called once, by `index.ts`. */

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, METRICS_PATH, ROUTES } from "../node-app/src/contract";
-import type { StackConfig } from "./config";
+import { skipAwaitMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
 
 /** Non-root numeric identity; matches the `USER` of node-app/Dockerfile. */
@@ -27,7 +27,8 @@ export type NodeWorkloadConfig = Pick<
   | "logLevel"
   | "topologySpread"
   | "slos"
->;
+> &
+  Partial<Pick<StackConfig, "skipAwait">>;
 
 /** Runtime flags and consensus thresholds the node reads from its environment (ConfigMap data). */
 export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string> {
@@ -165,10 +166,12 @@ export class BizraNode extends pulumi.ComponentResource {
       { ...child, additionalSecretOutputs: ["data", "stringData"] },
     );
 
+    // Test mode only (bizra:skipAwait): the provider does not wait for readiness of the kinds it awaits.
+    const awaited = () => ({ ...metadata(), ...skipAwaitMetadata(cfg.skipAwait) });
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
-        metadata: metadata(),
+        metadata: awaited(),
         spec: {
           replicas: cfg.replicas,
           revisionHistoryLimit: 5,
@@ -191,7 +194,7 @@ export class BizraNode extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       name,
       {
-        metadata: metadata(),
+        metadata: awaited(),
         spec: {
           type: "ClusterIP",
           // Flagger rewrites the name label on primary pods; these labels reach primary and canary pods alike.

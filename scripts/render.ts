@@ -1,7 +1,9 @@
 /**
  * Offline render: evaluates the program for a stack under the same mock runtime the tests use and writes every
  * Kubernetes object as YAML under `rendered/<stack>/`, one file per object with a stable name. This is NOT a
- * `pulumi preview`: no engine, no provider, no cluster. Secret values are redacted in the files.
+ * `pulumi preview`: no engine, no provider, no cluster. Secret values are redacted in the files. The real engine's
+ * manifests (`npm run up:local -- <stack>`) go to the subfolders `rendered/<stack>/1-manifest/` and `0-crd/`, which
+ * this helper leaves alone.
  *
  *   npm run render -- testnet
  */
@@ -29,8 +31,12 @@ export function redactSecrets(obj: Record<string, any>): Record<string, any> {
 
 export async function renderStack(stack: string, outDir = path.join(REPO_ROOT, "rendered", stack)): Promise<string[]> {
   const run = await runProgram(stack, offlineStackConfig(stack));
-  fs.rmSync(outDir, { recursive: true, force: true });
+  // Replace this helper's own files (top level) only: subfolders belong to the engine's renderYamlToDirectory output
+  // (`1-manifest/`, `0-crd/` from `npm run up:local`), which the engine itself keeps in step with its state.
   fs.mkdirSync(outDir, { recursive: true });
+  for (const entry of fs.readdirSync(outDir, { withFileTypes: true })) {
+    if (entry.isFile()) fs.rmSync(path.join(outDir, entry.name));
+  }
   const files: string[] = [];
   for (const obj of kubernetesObjects(run)) {
     const file = path.join(outDir, objectFileName(obj));

@@ -11,6 +11,16 @@ npm ci --no-audit --no-fund
 step "npm ci (node-app)"
 npm --prefix node-app ci --no-audit --no-fund
 
+step "npm ci (policy packs: policies/quality-gates, policies/k8s-hardening; the engine runs each pack from its own node_modules)"
+for pack in policies/quality-gates policies/k8s-hardening; do
+  # Skipped when package-lock.json is not newer than the installed tree (npm writes node_modules/.package-lock.json).
+  if [ -f "$pack/node_modules/.package-lock.json" ] && ! [ "$pack/package-lock.json" -nt "$pack/node_modules/.package-lock.json" ]; then
+    echo "$pack: node_modules up to date"
+  else
+    npm --prefix "$pack" ci --no-audit --no-fund
+  fi
+done
+
 step "native Ed25519 verifier (Rust N-API addon: node-app/native/bizra_native.node)"
 # cargo build --release --locked; fetches crates from crates.io on first run, then incremental (seconds).
 bash node-app/native/build.sh
@@ -33,3 +43,8 @@ else
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
   echo "prometheus installed: $(promtool --version 2>&1 | head -1)"
 fi
+
+step "Pulumi engine (scripts/toolchain.sh) and kube-apiserver + etcd (scripts/k8s-toolchain.sh) for the engine and API server e2e tests"
+# Both are cached under .toolchain/ and in the machine's Go caches: seconds when built, many minutes cold.
+bash scripts/toolchain.sh >/dev/null
+bash scripts/k8s-toolchain.sh >/dev/null

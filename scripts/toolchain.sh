@@ -5,8 +5,8 @@
 #     github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is refused by the proxy here.
 #     It also runs TypeScript policy packs (`--policy-pack`) through RunPlugin, as the upstream host does.
 #   - pulumi-resource-kubernetes: the real provider github.com/pulumi/pulumi-kubernetes/provider/v4 if the proxy
-#     serves K8S_PROVIDER_VERSION, else a render-only stand-in (scripts/toolchain/k8s-render-provider) that writes
-#     manifests for a Provider with renderYamlToDirectory.
+#     serves K8S_PROVIDER_VERSION, else a stand-in (scripts/toolchain/k8s-render-provider) that writes manifests for
+#     a Provider with renderYamlToDirectory, or server-side applies to the cluster of a kubeconfig (cluster.go).
 #
 # Everything lands under .toolchain/ (git-ignored), keyed by version, so a version bump builds new folders:
 #   .toolchain/pulumi-v<V>/bin/{pulumi,pulumi-language-nodejs}
@@ -63,7 +63,7 @@ stamp_ok() { [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
 
 CLI_STAMP="pulumi-cli v$PULUMI_VERSION tags=osusergo,grpcnotrace trimpath $(go env GOVERSION 2>/dev/null)"
 HOST_STAMP="langhost v$PULUMI_VERSION $(sum_of "$SRC/langhost-nodejs/main.go") $(go env GOVERSION 2>/dev/null)"
-STANDIN_STAMP="k8s-render v$K8S_PROVIDER_VERSION/sdk v$PULUMI_VERSION $(sum_of "$SRC/k8s-render-provider/main.go")"
+STANDIN_STAMP="k8s-render v$K8S_PROVIDER_VERSION/sdk v$PULUMI_VERSION $(sum_of "$SRC/k8s-render-provider/"*.go)"
 
 all_built() {
   [[ "$(readlink "$PLUGIN_DIR/pulumi-resource-kubernetes" 2>/dev/null)" == "$K8S_BIN/pulumi-resource-kubernetes" ]] &&
@@ -165,7 +165,7 @@ prepare_helpers() {
   want="$(printf 'module bizra.local/toolchain/helpers\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
     "$PULUMI_VERSION")"
   local srcsum
-  srcsum="$(sum_of "$SRC/langhost-nodejs/main.go" "$SRC/k8s-render-provider/main.go") v$PULUMI_VERSION"
+  srcsum="$(sum_of "$SRC/langhost-nodejs/main.go" "$SRC/k8s-render-provider/"*.go) v$PULUMI_VERSION"
   if [[ ! -f "$HELPERS/go.sum" || "$(cat "$HELPERS/.tidy" 2>/dev/null)" != "$srcsum" ]]; then
     printf '%s\n' "$want" >"$HELPERS/go.mod"
     log "helpers: resolving dependencies (go mod tidy)"

@@ -21,6 +21,25 @@ export interface NativeVerifier {
    * mismatched lengths.
    */
   verifyBatchAsync(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Promise<Uint8Array>;
+  /**
+   * BLAKE3-256 (blake3 crate) of each data[offsets[i]..offsets[i+1]], written to out[32i..32i+32]
+   * (n = offsets.length - 1). Throws TypeError for bad offsets or a wrong out length.
+   */
+  blake3Into(data: Uint8Array, offsets: Uint32Array, out: Uint8Array): void;
+  /**
+   * Attestation batch: digests[i] = BLAKE3(data[offsets[i]..offsets[i+1]]), verdicts[i] = 1 when the ZIP-215
+   * signature sigs[i] by pubkeys[i] over digests[i] is valid (batch equation with bisection when batch, else
+   * single verification), else 0.
+   */
+  verifyEncoded(
+    pubkeys: Uint8Array,
+    data: Uint8Array,
+    offsets: Uint32Array,
+    sigs: Uint8Array,
+    digests: Uint8Array,
+    verdicts: Uint8Array,
+    batch: boolean,
+  ): void;
   /** Build and CPU facts (crate versions, whether the CPU has AVX2). */
   backendInfo(): {
     crate: string;

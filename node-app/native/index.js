@@ -73,6 +73,19 @@ function wrap(raw) {
       }
       return raw.verifyBatchAsync(pubkeys, msgs, sigs);
     },
+    blake3Into(data, offsets, out) {
+      requireBytes('blake3Into', 'data', data);
+      requireBytes('blake3Into', 'out', out);
+      if (!(offsets instanceof Uint32Array)) throw new TypeError('blake3Into: offsets must be a Uint32Array');
+      return raw.blake3Into(data, offsets, out);
+    },
+    verifyEncoded(pubkeys, data, offsets, sigs, digests, verdicts, batch) {
+      for (const [name, x] of [['pubkeys', pubkeys], ['data', data], ['sigs', sigs], ['digests', digests], ['verdicts', verdicts]]) {
+        requireBytes('verifyEncoded', name, x);
+      }
+      if (!(offsets instanceof Uint32Array)) throw new TypeError('verifyEncoded: offsets must be a Uint32Array');
+      return raw.verifyEncoded(pubkeys, data, offsets, sigs, digests, verdicts, batch === true);
+    },
     backendInfo() {
       return JSON.parse(raw.backendInfo());
     },

@@ -91,6 +91,44 @@ pub fn verify_batch_async(
     }))
 }
 
+/// BLAKE3-256 of each `data[offsets[i]..offsets[i+1]]` into `out` (32 bytes each, n = offsets.length - 1).
+#[napi]
+pub fn blake3_into(data: &[u8], offsets: &[u32], mut out: Uint8Array) -> Result<()> {
+    let out: &mut [u8] = out.as_mut();
+    let n = verify::check_offsets(data.len(), offsets).map_err(type_error)?;
+    if out.len() != n * 32 {
+        return Err(type_error(format!("blake3Into: out length {} does not equal 32 * {}", out.len(), n)));
+    }
+    verify::blake3_into(data, offsets, out);
+    Ok(())
+}
+
+/// Attestation batch: hash each encoding with BLAKE3-256 (the signed message) and verify the ZIP-215 signature over
+/// that digest. Writes n digests to `digests` and n verdicts (1/0) to `verdicts`; `batch` selects the batch equation
+/// (bisected on failure) or single verification.
+#[napi]
+pub fn verify_encoded(
+    pubkeys: &[u8],
+    data: &[u8],
+    offsets: &[u32],
+    sigs: &[u8],
+    mut digests: Uint8Array,
+    mut verdicts: Uint8Array,
+    batch: bool,
+) -> Result<()> {
+    let digests: &mut [u8] = digests.as_mut();
+    let verdicts: &mut [u8] = verdicts.as_mut();
+    let n = verify::check_offsets(data.len(), offsets).map_err(type_error)?;
+    if pubkeys.len() != n * 32 || sigs.len() != n * 64 || digests.len() != n * 32 || verdicts.len() != n {
+        return Err(type_error(format!(
+            "verifyEncoded: expected pubkeys {}, sigs {}, digests {}, verdicts {} bytes",
+            n * 32, n * 64, n * 32, n
+        )));
+    }
+    verify::verify_encoded(pubkeys, data, offsets, sigs, digests, verdicts, batch);
+    Ok(())
+}
+
 /// Build facts for diagnostics and evidence.
 #[napi]
 pub fn backend_info() -> String {
@@ -99,7 +137,7 @@ pub fn backend_info() -> String {
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
     format!(
-        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215)\",\"curve\":\"curve25519-dalek 5.0.0\",\"arch\":\"{}\",\"cpuAvx2\":{},\"singleThreshold\":{}}}",
+        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215)\",\"curve\":\"curve25519-dalek 5.0.0\",\"arch\":\"{}\",\"cpuAvx2\":{},\"singleThreshold\":{},\"hash\":\"blake3 1.8.7\"}}",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH,
         avx2,

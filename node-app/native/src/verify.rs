@@ -301,3 +301,60 @@ pub fn verify_batch(pks: &[u8], msgs: &Msgs, sigs: &[u8], n: usize) -> Vec<u8> {
         .collect();
     verify_items(&items)
 }
+
+/// Checks an offsets table for `data`: n+1 non-decreasing offsets, the last
+/// one within `data`. Returns n.
+pub fn check_offsets(data_len: usize, offsets: &[u32]) -> Result<usize, String> {
+    if offsets.is_empty() {
+        return Err("offsets must hold n + 1 entries".into());
+    }
+    let mut prev = offsets[0] as usize;
+    for &o in &offsets[1..] {
+        let o = o as usize;
+        if o < prev {
+            return Err("offsets must be non-decreasing".into());
+        }
+        prev = o;
+    }
+    if prev > data_len {
+        return Err(format!("last offset {} exceeds data length {}", prev, data_len));
+    }
+    Ok(offsets.len() - 1)
+}
+
+/// BLAKE3-256 of each `data[offsets[i]..offsets[i+1]]`, written to `out[32i..32i+32]`.
+pub fn blake3_into(data: &[u8], offsets: &[u32], out: &mut [u8]) {
+    for i in 0..offsets.len() - 1 {
+        let m = &data[offsets[i] as usize..offsets[i + 1] as usize];
+        out[i * 32..i * 32 + 32].copy_from_slice(blake3::hash(m).as_bytes());
+    }
+}
+
+/// Hash each encoding (BLAKE3-256, the signed message) and verify the
+/// signature over that digest with the same ZIP-215 rule as `verify_batch`
+/// (batch equation with bisection) or `verify_one` (item by item).
+/// Digests go to `digests`, 1/0 verdicts to `verdicts`. Shapes must already be checked.
+pub fn verify_encoded(
+    pks: &[u8],
+    data: &[u8],
+    offsets: &[u32],
+    sigs: &[u8],
+    digests: &mut [u8],
+    verdicts: &mut [u8],
+    batch: bool,
+) {
+    let n = offsets.len() - 1;
+    blake3_into(data, offsets, digests);
+    if batch && n > 1 {
+        let out = verify_batch(pks, &Msgs::Fixed32(&digests[..n * 32]), sigs, n);
+        verdicts[..n].copy_from_slice(&out);
+    } else {
+        for i in 0..n {
+            verdicts[i] = verify_one(
+                &pks[i * 32..i * 32 + 32],
+                &digests[i * 32..i * 32 + 32],
+                &sigs[i * 64..i * 64 + 64],
+            ) as u8;
+        }
+    }
+}

@@ -76,6 +76,12 @@ export function assertWellFormed(a: Attestation): void {
   }
 }
 
+/** Big-endian u64 of a safe integer (checked by assertWellFormed), without BigInt. */
+function setU53(view: DataView, at: number, v: number): void {
+  view.setUint32(at, Math.floor(v / 0x1_0000_0000));
+  view.setUint32(at + 4, v % 0x1_0000_0000);
+}
+
 /** The canonical encoding of `a` (throws AttestationFormatError if `a` is not well formed). */
 export function encodeAttestation(a: Attestation): Uint8Array {
   assertWellFormed(a);
@@ -87,16 +93,33 @@ export function encodeAttestation(a: Attestation): Uint8Array {
   out[at++] = id.length;
   out.set(id, at);
   at += id.length;
-  view.setBigUint64(at, BigInt(a.epoch));
+  setU53(view, at, a.epoch);
   at += 8;
-  view.setBigUint64(at, BigInt(a.slot));
+  setU53(view, at, a.slot);
   at += 8;
   out.set(a.payloadDigest, at);
   at += DIGEST_LENGTH;
   out.set(a.nonce, at);
   at += NONCE_LENGTH;
-  view.setBigUint64(at, BigInt(a.timestampMs));
+  setU53(view, at, a.timestampMs);
   return out;
+}
+
+const TWO32 = 0x1_0000_0000;
+
+/** True for the id characters [A-Za-z0-9._-]. */
+function idChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x5f || c === 0x2d
+  );
+}
+
+/** Big-endian u64 at `at` as a number, or -1 when it exceeds 2^53-1 (no BigInt). */
+function readU53(bytes: Uint8Array, at: number): number {
+  const hi = ((bytes[at] as number) * 0x1000000 + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)));
+  if (hi > 0x1fffff) return -1;
+  const lo = (bytes[at + 4] as number) * 0x1000000 + (((bytes[at + 5] as number) << 16) | ((bytes[at + 6] as number) << 8) | (bytes[at + 7] as number));
+  return hi * TWO32 + lo;
 }
 
 /** Inverse of encodeAttestation; rejects every byte string that encodeAttestation cannot produce. */
@@ -115,28 +138,27 @@ export function decodeAttestation(bytes: Uint8Array): Attestation {
   if (bytes.length !== FIXED_LENGTH + idLength) {
     throw new AttestationFormatError("malformed", `encoding must be ${FIXED_LENGTH + idLength} bytes`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 2;
-  const validatorId = Buffer.from(bytes.subarray(at, at + idLength)).toString("latin1");
+  for (let i = 0; i < idLength; i++) {
+    const c = bytes[at + i] as number;
+    if (!idChar(c)) throw new AttestationFormatError("malformed", "validatorId must match [A-Za-z0-9._-]{1,64}");
+  }
+  const validatorId =
+    idLength <= 32 ? String.fromCharCode.apply(null, bytes.subarray(at, at + idLength) as unknown as number[]) : Buffer.from(bytes.buffer, bytes.byteOffset + at, idLength).toString("latin1");
   at += idLength;
-  const readU53 = (name: string): number => {
-    const v = view.getBigUint64(at);
-    at += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new AttestationFormatError("malformed", `${name} exceeds 2^53-1`);
-    }
-    return Number(v);
-  };
-  const epoch = readU53("epoch");
-  const slot = readU53("slot");
+  const epoch = readU53(bytes, at);
+  if (epoch < 0) throw new AttestationFormatError("malformed", "epoch exceeds 2^53-1");
+  at += 8;
+  const slot = readU53(bytes, at);
+  if (slot < 0) throw new AttestationFormatError("malformed", "slot exceeds 2^53-1");
+  at += 8;
   const payloadDigest = bytes.slice(at, at + DIGEST_LENGTH);
   at += DIGEST_LENGTH;
   const nonce = bytes.slice(at, at + NONCE_LENGTH);
   at += NONCE_LENGTH;
-  const timestampMs = readU53("timestampMs");
-  const a: Attestation = { version, validatorId, epoch, slot, payloadDigest, nonce, timestampMs };
-  assertWellFormed(a); // rejects non-canonical id characters
-  return a;
+  const timestampMs = readU53(bytes, at);
+  if (timestampMs < 0) throw new AttestationFormatError("malformed", "timestampMs exceeds 2^53-1");
+  return { version, validatorId, epoch, slot, payloadDigest, nonce, timestampMs };
 }
 
 /** BLAKE3-256 of a payload: the value carried in `payloadDigest`. */

@@ -10,7 +10,6 @@
  * rises to that timestamp, so anything as old as a forgotten entry is refused as stale: under a flood of unique
  * nonces the effective window shrinks, but a replay is never accepted.
  */
-import { toHex } from "./bytes";
 
 export interface ReplayWindowOptions {
   /** How far in the past a timestamp may lie (default 30 000 ms). */
@@ -24,7 +23,9 @@ export interface ReplayWindowOptions {
 export type ReplayVerdict = "ok" | "stale" | "replayed";
 
 interface Entry {
-  readonly key: string;
+  readonly validatorId: string;
+  /** The nonce as a 16-character binary (latin1) string. */
+  readonly nonce: string;
   readonly timestampMs: number;
 }
 
@@ -78,7 +79,9 @@ export class ReplayWindow {
   readonly windowMs: number;
   readonly maxClockSkewMs: number;
   readonly maxEntries: number;
-  private readonly seen = new Map<string, number>();
+  /** validatorId -> (nonce as a binary string -> timestamp). Binary keys: no hex encoding, no key concatenation. */
+  private readonly seen = new Map<string, Map<string, number>>();
+  private count = 0;
   private readonly byAge = new MinHeap();
   private floor = -1;
 
@@ -96,7 +99,7 @@ export class ReplayWindow {
 
   /** Number of remembered pairs (never above maxEntries). */
   get size(): number {
-    return this.seen.size;
+    return this.count;
   }
 
   /** Timestamps at or below this are refused as stale because evidence about them was dropped. */
@@ -110,23 +113,29 @@ export class ReplayWindow {
     if (timestampMs < now - this.windowMs || timestampMs > now + this.maxClockSkewMs || timestampMs <= this.floor) {
       return "stale";
     }
-    return this.seen.has(keyOf(validatorId, nonce)) ? "replayed" : "ok";
+    return this.seen.get(validatorId)?.has(nonceKey(nonce)) === true ? "replayed" : "ok";
   }
 
   /** Classifies and, when the verdict is "ok", remembers the pair. */
   admit(validatorId: string, nonce: Uint8Array, timestampMs: number, now: number): ReplayVerdict {
     const verdict = this.peek(validatorId, nonce, timestampMs, now);
     if (verdict !== "ok") return verdict;
-    while (this.seen.size >= this.maxEntries) {
+    while (this.count >= this.maxEntries) {
       const evicted = this.byAge.pop();
       if (evicted === undefined) break;
-      this.seen.delete(evicted.key);
+      this.forget(evicted);
       this.floor = Math.max(this.floor, evicted.timestampMs);
     }
     if (timestampMs <= this.floor) return "stale"; // evicting just now may have raised the floor past us
-    const key = keyOf(validatorId, nonce);
-    this.seen.set(key, timestampMs);
-    this.byAge.push({ key, timestampMs });
+    const key = nonceKey(nonce);
+    let forValidator = this.seen.get(validatorId);
+    if (forValidator === undefined) {
+      forValidator = new Map<string, number>();
+      this.seen.set(validatorId, forValidator);
+    }
+    forValidator.set(key, timestampMs);
+    this.count++;
+    this.byAge.push({ validatorId, nonce: key, timestampMs });
     return "ok";
   }
 
@@ -135,11 +144,23 @@ export class ReplayWindow {
     const oldest = now - this.windowMs;
     for (let top = this.byAge.peek(); top !== undefined && top.timestampMs < oldest; top = this.byAge.peek()) {
       this.byAge.pop();
-      this.seen.delete(top.key);
+      this.forget(top);
     }
+  }
+
+  private forget(e: Entry): void {
+    const forValidator = this.seen.get(e.validatorId);
+    if (forValidator === undefined || !forValidator.delete(e.nonce)) return;
+    this.count--;
+    if (forValidator.size === 0) this.seen.delete(e.validatorId);
   }
 }
 
-function keyOf(validatorId: string, nonce: Uint8Array): string {
-  return `${validatorId}/${toHex(nonce)}`;
+/** The nonce as a binary string, one char per byte (16 chars for the 16-byte nonces of attestations). */
+function nonceKey(nonce: Uint8Array): string {
+  if (nonce.length === 16) {
+    const n = nonce as unknown as number[];
+    return String.fromCharCode(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!, n[6]!, n[7]!, n[8]!, n[9]!, n[10]!, n[11]!, n[12]!, n[13]!, n[14]!, n[15]!);
+  }
+  return Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString("latin1");
 }

@@ -12,6 +12,7 @@
  */
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
+import { createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from "node:crypto";
 
 ed.hashes.sha512 = sha512;
 
@@ -50,13 +51,49 @@ export const nobleVerifier: SignatureVerifier = {
   verifyMany: (items) => items.map((i) => verifyZip215(i.publicKey, i.message, i.signature)),
 };
 
-/** The 32-byte public key of a 32-byte RFC 8032 secret seed. */
-export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
-  return ed.getPublicKey(secretKey);
+/** DER prefixes: PKCS#8 for a 32-byte Ed25519 seed, SPKI for a 32-byte public key (RFC 8410). */
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+const SPKI_ED25519_PREFIX_LENGTH = 12;
+const KEY_CACHE_MAX = 256;
+const keyCache = new Map<string, { key: KeyObject; publicKey: Uint8Array }>();
+
+/**
+ * The seed imported once as a PKCS#8 KeyObject (OpenSSL), plus its public key; cached per seed (bounded). Returns
+ * undefined for anything that is not a 32-byte seed, so callers fall back to noble and keep its errors.
+ */
+function opensslKey(secretKey: Uint8Array): { key: KeyObject; publicKey: Uint8Array } | undefined {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== SECRET_KEY_LENGTH) return undefined;
+  const id = Buffer.from(secretKey.buffer, secretKey.byteOffset, secretKey.byteLength).toString("latin1");
+  let entry = keyCache.get(id);
+  if (entry === undefined) {
+    const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, secretKey]), format: "der", type: "pkcs8" });
+    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+    entry = { key, publicKey: new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX_LENGTH)) };
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(id, entry);
+  }
+  return entry;
 }
 
-/** Deterministic RFC 8032 signature. */
+/** The 32-byte public key of a 32-byte RFC 8032 secret seed. */
+export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
+  const k = opensslKey(secretKey);
+  return k === undefined ? ed.getPublicKey(secretKey) : k.publicKey.slice();
+}
+
+/**
+ * Deterministic RFC 8032 signature. Computed by OpenSSL (node:crypto, the seed imported once as PKCS#8): RFC 8032
+ * signing is deterministic, so the bytes are identical to `@noble/ed25519`'s `sign` (test/poi/signature.test.ts
+ * checks the RFC vectors and random seeds/messages against noble).
+ */
 export function signMessage(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  const k = opensslKey(secretKey);
+  if (k === undefined) return ed.sign(message, secretKey);
+  return new Uint8Array(nodeSign(null, message, k.key));
+}
+
+/** The reference signer (@noble/ed25519), kept for the equivalence test. */
+export function signMessageNoble(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   return ed.sign(message, secretKey);
 }
 

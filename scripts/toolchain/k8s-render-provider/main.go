@@ -1,18 +1,22 @@
-// pulumi-resource-kubernetes (render-only stand-in), written for this project.
+// pulumi-resource-kubernetes (stand-in: render mode and cluster mode), written for this project.
 //
 // Why it exists: the Go module proxy reachable here refuses every version of
 // github.com/pulumi/pulumi-kubernetes/provider/v4 (403 "This module version is not available"), so the real
-// provider cannot be built on this machine. This plugin speaks the same ResourceProvider gRPC protocol for the one
-// mode this project uses locally: a Provider with `renderYamlToDirectory`. It never talks to a cluster.
+// provider cannot be built on this machine. This plugin speaks the same ResourceProvider gRPC protocol for the two
+// modes this project uses locally: render mode, a Provider with `renderYamlToDirectory` (this file), which never
+// talks to a cluster; and cluster mode (cluster.go), when a kubeconfig is given and renderYamlToDirectory is not:
+// server-side apply to a real API server, no readiness waits (the e2e tests run against a loopback kube-apiserver).
 //
-//   - Configure reads renderYamlToDirectory (from the Provider's args or `kubernetes:renderYamlToDirectory`).
+//   - Configure reads renderYamlToDirectory (from the Provider's args or `kubernetes:renderYamlToDirectory`), and
+//     kubeconfig / context (args, `kubernetes:kubeconfig` / `kubernetes:context`, else the KUBECONFIG env var).
 //   - Check fills metadata.name from the resource name plus a random suffix when it is missing (auto-naming).
 //   - Create/Update write one YAML file per object, laid out as the real provider does:
 //     <dir>/1-manifest/<apiVersion>-<kind>-<namespace>-<name>.yaml (CRDs under <dir>/0-crd/), "/" → "_".
 //     Preview writes nothing. Secret values are written in plain text, as the real provider does when rendering.
 //   - Delete removes the file. Diff compares inputs; a change of apiVersion, kind, name or namespace replaces.
 //
-// Anything else (Invoke, Construct, Call, cluster mode) answers "unimplemented" or a clear error.
+// In cluster mode Create/Update/Read/Delete go to the API server instead (see cluster.go); Check and Diff are shared.
+// Anything else (Invoke, Construct, Call) answers "unimplemented" or a clear error.
 package main
 
 import (
@@ -42,8 +46,10 @@ var Version = "0.0.0"
 
 type provider struct {
 	pulumirpc.UnimplementedResourceProviderServer
-	mu        sync.Mutex
-	renderDir string
+	mu         sync.Mutex
+	renderDir  string
+	cluster    *cluster // cluster mode: set when a kubeconfig is given and renderDir is not
+	clusterErr error    // a kubeconfig was given but could not be loaded
 }
 
 func main() {
@@ -100,18 +106,58 @@ func (p *provider) Configure(_ context.Context, req *pulumirpc.ConfigureRequest)
 			}
 		}
 	}
+	var cl *cluster
+	var clErr error
+	if dir == "" {
+		if kubeconfig, context := clusterSettings(req); kubeconfig != "" {
+			cl, clErr = newCluster(kubeconfig, context)
+		}
+	}
 	p.mu.Lock()
 	p.renderDir = dir
+	p.cluster, p.clusterErr = cl, clErr
 	p.mu.Unlock()
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
+}
+
+// clusterSettings reads kubeconfig and context from the Provider's args, the `kubernetes:` config, or KUBECONFIG.
+func clusterSettings(req *pulumirpc.ConfigureRequest) (kubeconfig, context string) {
+	args, _ := plugin.UnmarshalProperties(req.GetArgs(), plainOpt)
+	get := func(key string) string {
+		if v, ok := args[resource.PropertyKey(key)]; ok && v.IsString() && v.StringValue() != "" {
+			return v.StringValue()
+		}
+		for _, k := range []string{"kubernetes:config:" + key, "kubernetes:" + key} {
+			if v := req.GetVariables()[k]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	kubeconfig, context = get("kubeconfig"), get("context")
+	if kubeconfig == "" {
+		kubeconfig = strings.Split(os.Getenv("KUBECONFIG"), string(os.PathListSeparator))[0]
+	}
+	return kubeconfig, context
+}
+
+// clusterMode returns the API server client when the provider is in cluster mode.
+func (p *provider) clusterMode() (*cluster, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.renderDir != "" {
+		return nil, nil
+	}
+	return p.cluster, p.clusterErr
 }
 
 func (p *provider) dir() (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.renderDir == "" {
-		return "", fmt.Errorf("this kubernetes provider build only renders manifests: set renderYamlToDirectory " +
-			"on the Provider (the real provider could not be built on this machine)")
+		return "", fmt.Errorf("this kubernetes provider build only renders manifests or applies to the cluster of a " +
+			"kubeconfig: set renderYamlToDirectory or kubeconfig on the Provider (the real provider could not be " +
+			"built on this machine)")
 	}
 	return p.renderDir, nil
 }
@@ -280,6 +326,23 @@ func (p *provider) write(props *structpb.Struct) (string, error) {
 }
 
 func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	if cl, err := p.clusterMode(); err != nil {
+		return nil, err
+	} else if cl != nil && !req.GetPreview() {
+		obj, err := object(req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		live, err := cl.apply(obj)
+		if err != nil {
+			return nil, err
+		}
+		props, err := liveProperties(live)
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.CreateResponse{Id: objectID(obj), Properties: props}, nil
+	}
 	if req.GetPreview() {
 		obj, err := object(req.GetProperties())
 		if err != nil {
@@ -295,6 +358,23 @@ func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 }
 
 func (p *provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	if cl, err := p.clusterMode(); err != nil {
+		return nil, err
+	} else if cl != nil && !req.GetPreview() {
+		obj, err := object(req.GetNews())
+		if err != nil {
+			return nil, err
+		}
+		live, err := cl.apply(obj)
+		if err != nil {
+			return nil, err
+		}
+		props, err := liveProperties(live)
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.UpdateResponse{Properties: props}, nil
+	}
 	if !req.GetPreview() {
 		if old, err := object(req.GetOlds()); err == nil {
 			if dir, err := p.dir(); err == nil {
@@ -309,10 +389,42 @@ func (p *provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pul
 }
 
 func (p *provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	if cl, err := p.clusterMode(); err != nil {
+		return nil, err
+	} else if cl != nil {
+		obj, err := object(req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		if str(obj, "metadata", "name") == "" { // import by ID only: not supported by the stand-in
+			return nil, fmt.Errorf("the stand-in provider reads objects from their state only (no import by ID)")
+		}
+		live, err := cl.get(obj)
+		if err != nil {
+			return nil, err
+		}
+		if live == nil {
+			return &pulumirpc.ReadResponse{}, nil // gone
+		}
+		props, err := liveProperties(live)
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: req.GetInputs()}, nil
+	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
 }
 
 func (p *provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+	if cl, err := p.clusterMode(); err != nil {
+		return nil, err
+	} else if cl != nil {
+		obj, err := object(req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		return &emptypb.Empty{}, cl.delete(obj)
+	}
 	dir, err := p.dir()
 	if err != nil {
 		return &emptypb.Empty{}, nil // nothing was ever written by this provider
@@ -329,4 +441,17 @@ func (p *provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emp
 
 func (p *provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
+}
+
+// liveProperties turns the live object into resource outputs; a Secret's data stays secret in the state.
+func liveProperties(live map[string]any) (*structpb.Struct, error) {
+	pm := resource.NewPropertyMapFromMap(live)
+	if str(live, "kind") == "Secret" && str(live, "apiVersion") == "v1" {
+		for _, k := range []resource.PropertyKey{"data", "stringData"} {
+			if v, ok := pm[k]; ok {
+				pm[k] = resource.MakeSecret(v)
+			}
+		}
+	}
+	return plugin.MarshalProperties(pm, keepAll)
 }

@@ -14,6 +14,18 @@ export interface NativeAddon {
   verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   verifyBatch(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Uint8Array;
   verifyBatchAsync(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Promise<Uint8Array>;
+  /** BLAKE3-256 of each data[offsets[i]..offsets[i+1]] into out (32 bytes each). */
+  blake3Into(data: Uint8Array, offsets: Uint32Array, out: Uint8Array): void;
+  /** Hash each encoding (BLAKE3) and verify the signature over the digest; writes digests and 1/0 verdicts. */
+  verifyEncoded(
+    pubkeys: Uint8Array,
+    data: Uint8Array,
+    offsets: Uint32Array,
+    sigs: Uint8Array,
+    digests: Uint8Array,
+    verdicts: Uint8Array,
+    batch: boolean,
+  ): void;
   backendInfo(): Record<string, unknown>;
   readonly addonPath: string;
 }
@@ -97,5 +109,29 @@ export function nativeVerifier(addon: NativeAddon, options: NativeVerifierOption
       for (let k = 0; k < index.length; k++) out[index[k] as number] = res[k] === 1;
       return out;
     },
+  };
+}
+
+/**
+ * BLAKE3-256 of many messages with one addon call (the `blake3` crate): the messages are copied into one buffer and
+ * the digests come back as 32-byte views of one output buffer. Same bytes as `@noble/hashes` (test/poi/fast.test.ts).
+ */
+export function nativeDigests(addon: NativeAddon): (messages: readonly Uint8Array[]) => Uint8Array[] {
+  return (messages) => {
+    const n = messages.length;
+    const offsets = new Uint32Array(n + 1);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      offsets[i] = total;
+      total += (messages[i] as Uint8Array).length;
+    }
+    offsets[n] = total;
+    const data = Buffer.allocUnsafe(total);
+    for (let i = 0; i < n; i++) data.set(messages[i] as Uint8Array, offsets[i] as number);
+    const out = new Uint8Array(32 * n);
+    addon.blake3Into(data, offsets, out);
+    const digests: Uint8Array[] = new Array<Uint8Array>(n);
+    for (let i = 0; i < n; i++) digests[i] = out.subarray(32 * i, 32 * i + 32);
+    return digests;
   };
 }
