@@ -53,6 +53,13 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
   });
 }
 
+/** The lines of an engine run that say what went wrong (errors, policy violations), else its tail. */
+function failureLines(out: string): string {
+  const lines = out.split("\n");
+  const hits = lines.flatMap((l, i) => (/error|violat|mandatory|rejected|failed/i.test(l) ? lines.slice(i, i + 6) : []));
+  return (hits.length ? hits.join("\n") : lines.slice(-60).join("\n")).slice(-8000);
+}
+
 /** Why the test cannot run here, or undefined when the binaries are built. */
 function missingBinaries(): string | undefined {
   const k8s = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "k8s-toolchain.sh"), "paths"], { encoding: "utf8" });
@@ -217,7 +224,7 @@ describe("API server e2e: pulumi up / destroy of each stack against a real kube-
       const pulumi = (args: string[]) => run("pulumi", [...args, "--non-interactive"], { cwd: dir, env });
       const step = async (args: string[]) => {
         const r = await pulumi(args);
-        assert.equal(r.code, 0, `pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.out.slice(-8000)}`);
+        assert.equal(r.code, 0, `pulumi ${args.join(" ")} failed (exit ${r.code}):\n${failureLines(r.out)}`);
         return r;
       };
       await step(["stack", "init", stack]);

@@ -21,7 +21,7 @@ describe("evidence bundle (verify library and CLI)", () => {
     assert.equal(verifyEvidence(path.join(f.dir, "manifest.json"), opts).ok, true);
     const r = runVerifyCli([f.dir, "--trusted-key", f.key.publicKeyHex, "--commit", FIXTURE_COMMIT]);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /evidence OK: .*\n {2}5 artifacts: finality\.json, http-load\.json, poi\.json, verify-success\.json, wq-determinism\.json/);
+    assert.match(r.out, /evidence OK: .*\n {2}6 artifacts: finality\.json, http-load\.json, perf-bench\.json, poi\.json, verify-success\.json, wq-determinism\.json/);
   });
 
   it("names what is wrong and exits 1", () => {

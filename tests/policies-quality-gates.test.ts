@@ -41,10 +41,13 @@ describe("quality-gates pack", () => {
 
   it("tampering: a changed number in an artifact is a digest mismatch", async () => {
     const f = writeFixture();
-    const file = path.join(f.dir, "poi.json");
-    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"throughputPerSecond": 150000', '"throughputPerSecond": 150001'));
+    const file = path.join(f.dir, "perf-bench.json");
+    const before = fs.readFileSync(file, "utf8");
+    const after = before.replace(/"medianPerSecond": 150000\b/g, '"medianPerSecond": 150001');
+    assert.notEqual(after, before, "fixture perf-bench.json holds the throughput figure");
+    fs.writeFileSync(file, after);
     const v = await violations(f.config);
-    assertHasViolation(v.mandatory, /\[digest-mismatch\] poi\.json: BLAKE3 [0-9a-f]{64} differs from the manifest's/);
+    assertHasViolation(v.mandatory, /\[digest-mismatch\] perf-bench\.json: BLAKE3 [0-9a-f]{64} differs from the manifest's/);
     assertNoViolations(v.advisory);
   });
 
@@ -72,8 +75,8 @@ describe("quality-gates pack", () => {
 
   it("tampering: an artifact added after signing", async () => {
     const f = writeFixture();
-    fs.writeFileSync(path.join(f.dir, "perf-bench.json"), "{}");
-    assertHasViolation((await violations(f.config)).mandatory, "[extra-artifact] perf-bench.json: present in");
+    fs.writeFileSync(path.join(f.dir, "extra-bench.json"), "{}");
+    assertHasViolation((await violations(f.config)).mandatory, "[extra-artifact] extra-bench.json: present in");
   });
 
   it("evidence from another commit", async () => {
@@ -105,6 +108,19 @@ describe("quality-gates pack", () => {
     assertNoViolations(v.mandatory);
     assertHasViolation(v.advisory, "poi-verify-p99 (poiVerifyP99, warning): measured 0.002, threshold < 0.0004 seconds, artifact poi.json#results.verify.p99Seconds");
     assertHasViolation(v.advisory, "quality gates: 8/9 passed, score 88.9/100 (weights critical 3, consensus 3, warning 2, canary 1), grade B");
+  });
+
+  it("the throughput gate is defined once, by perf-bench.json (best 2-thread full-pipeline median), not by poi.json", async () => {
+    const arts = fixtureArtifacts();
+    const declaring = Object.entries(arts).filter(([, a]) => a.gates.some((g) => g.gate === "poi-verify-throughput")).map(([file]) => file);
+    assert.deepEqual(declaring, ["perf-bench.json"]);
+    assert.deepEqual(
+      REQUIRED_GATES.find((g) => g.gate === "poi-verify-throughput"),
+      { gate: "poi-verify-throughput", slo: "poiVerifyThroughput", file: "perf-bench.json", field: "results.best2Threads.medianPerSecond" },
+    );
+    const f = writeFixture({ numbers: { ...PASSING, poiVerifyThroughput: 36_000 } });
+    const v = await violations(f.config);
+    assertHasViolation([...v.mandatory, ...v.advisory], /poi-verify-throughput \(poiVerifyThroughput, \w+\): measured 36000, threshold >= 100000 .*artifact perf-bench\.json#results\.best2Threads\.medianPerSecond/);
   });
 
   it("thresholds come from the stack's SLO ConfigMap, not from defaults", async () => {

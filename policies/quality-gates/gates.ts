@@ -16,7 +16,7 @@ export const REQUIRED_GATES = [
   { gate: "finality-check-p99", slo: "finalityCheckP99", file: "finality.json", field: "results.p99Seconds" },
   { gate: "poi-generate-p99", slo: "poiGenerateP99", file: "poi.json", field: "results.generate.p99Seconds" },
   { gate: "poi-verify-p99", slo: "poiVerifyP99", file: "poi.json", field: "results.verify.p99Seconds" },
-  { gate: "poi-verify-throughput", slo: "poiVerifyThroughput", file: "poi.json", field: "results.verify.throughputPerSecond" },
+  { gate: "poi-verify-throughput", slo: "poiVerifyThroughput", file: "perf-bench.json", field: "results.best2Threads.medianPerSecond" },
   { gate: "poi-verify-success-rate", slo: "poiVerifySuccessRate", file: "verify-success.json", field: "results.successRate" },
   { gate: "api-p99-latency", slo: "apiP99Latency", file: "http-load.json", field: "results.latency.p99Seconds" },
   { gate: "api-error-rate", slo: "apiErrorRate", file: "http-load.json", field: "results.errorRate" },

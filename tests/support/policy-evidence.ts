@@ -61,11 +61,14 @@ export function fixtureArtifacts(n: FixtureNumbers = PASSING, commit = FIXTURE_C
     "poi.json": artifact("poi", [
       g("poi-generate-p99", "poiGenerateP99", "results.generate.p99Seconds"),
       g("poi-verify-p99", "poiVerifyP99", "results.verify.p99Seconds"),
-      g("poi-verify-throughput", "poiVerifyThroughput", "results.verify.throughputPerSecond"),
     ], {
       generate: { ...latency(n.poiGenerateP99), throughputPerSecond: 5000, wallSeconds: 0.2 },
       verify: { ...latency(n.poiVerifyP99), throughputPerSecond: n.poiVerifyThroughput, wallSeconds: 0.2, ok: 1000 },
       backend: "noble-zip215",
+    }, commit),
+    "perf-bench.json": artifact("perf-bench", [g("poi-verify-throughput", "poiVerifyThroughput", "results.best2Threads.medianPerSecond")], {
+      throughput: [{ label: "bizra pool, batching", threads: 2, batching: true, medianPerSecond: n.poiVerifyThroughput }],
+      best2Threads: { label: "bizra pool, batching", medianPerSecond: n.poiVerifyThroughput, ratioToSodium2Threads: 4 },
     }, commit),
     "finality.json": artifact("finality", [g("finality-check-p99", "finalityCheckP99", "results.p99Seconds")], { ...latency(n.finalityP99), validators: 10, votes: 100, blocks: 20 }, commit),
     "verify-success.json": artifact("verify-success", [g("poi-verify-success-rate", "poiVerifySuccessRate", "results.successRate")], {

@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   lines.push(`| generate with node:crypto signer (closed loop) p50 / p99 | ${us(lat.generateNodeCryptoSigner.p50Seconds)} / ${us(lat.generateNodeCryptoSigner.p99Seconds)} |`);
   lines.push(`| finality check p50 / p99 | ${us(r["finality"].p50Seconds)} / ${us(r["finality"].p99Seconds)} |`);
   lines.push(`| pipeline alone (no-op signature backend) | ${fmt(r["profile"].pipelineOnlyPerSecond)}/s = ${r["profile"].pipelineOnlyMicrosPerItem.toFixed(1)} µs/item |`);
+  lines.push(`| pipeline alone, hash-and-verify path (no-op verifyEncoded, still packs) | ${fmt(r["profile"].pipelineOnlyEncodedPerSecond)}/s = ${r["profile"].pipelineOnlyEncodedMicrosPerItem.toFixed(1)} µs/item |`);
   if (r["profile"].signatureOnly2ThreadsPerSecond !== null) lines.push(`| signatures alone, pool of 2, batch | ${fmt(r["profile"].signatureOnly2ThreadsPerSecond)}/s |`);
+  if (r["profile"].hashVerifyOnly2ThreadsPerSecond !== null) lines.push(`| BLAKE3 + signatures alone (verifyEncoded), pool of 2, batch | ${fmt(r["profile"].hashVerifyOnly2ThreadsPerSecond)}/s |`);
   lines.push(`| peak RSS | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
   lines.push("");
   for (const [k, t] of Object.entries(r["targets"] as Record<string, { target: number; measured: number; met: boolean }>)) {

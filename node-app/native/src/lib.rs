@@ -137,7 +137,7 @@ pub fn backend_info() -> String {
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
     format!(
-        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215)\",\"curve\":\"curve25519-dalek 5.0.0\",\"arch\":\"{}\",\"cpuAvx2\":{},\"singleThreshold\":{},\"hash\":\"blake3 1.8.7\"}}",
+        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215) single; cached-key cofactored batch equation on curve25519-dalek (zebra semantics)\",\"curve\":\"curve25519-dalek 5.0.0\",\"arch\":\"{}\",\"cpuAvx2\":{},\"singleThreshold\":{},\"hash\":\"blake3 1.8.7\"}}",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH,
         avx2,

@@ -1,6 +1,9 @@
-//! Pure-Rust verification core (no N-API types): ZIP-215 Ed25519 single and
-//! batch verification via `ed25519-zebra`, with per-item results on batch
-//! failure.
+//! Pure-Rust verification core (no N-API types): ZIP-215 Ed25519 single
+//! verification via `ed25519-zebra`, and a hand-written batch equation on
+//! curve25519-dalek with exactly zebra 5's semantics (see `batch_ok`) that
+//! uses a bounded per-thread cache of decompressed validator keys, with
+//! per-item results on batch failure (bisection; singles inside bisection
+//! use the same cofactored equation as zebra's `verify_prehashed`).
 //!
 //! Rules (ZIP-215, as implemented by ed25519-zebra 5 for BOTH the single and
 //! the batch path):
@@ -18,8 +21,14 @@
 //! bisecting so that each item gets its own answer and a bad item never makes
 //! an honest one fail.
 
-use ed25519_zebra::batch::{Item, Verifier};
-use ed25519_zebra::{Signature, VerificationKey, VerificationKeyBytes};
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_zebra::{Signature, VerificationKey};
+use rand::RngExt;
+use sha2::{Digest, Sha512};
+use std::collections::HashMap;
 
 /// Groups at or below this size are checked item by item instead of by a
 /// (sub-)batch during bisection.
@@ -101,32 +110,101 @@ pub fn verify_one(pk: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     vk.verify(&sig, msg).is_ok()
 }
 
-/// Builds a batch item (computes k = SHA-512(R || A || M) once), or `None`
-/// when the item cannot be valid for a reason that is cheap to see
-/// (wrong lengths, S >= L).
+/// Slots in the per-thread cache of decompressed public keys A (power of two).
+const POINT_CACHE_SLOTS: usize = 1024;
+
+thread_local! {
+    /// Direct-mapped, bounded cache: key bytes -> `CompressedEdwardsY(bytes).decompress()` (the exact point the
+    /// batch equation uses). A hit compares all 32 bytes, so it can only skip a decompression, never change an
+    /// answer. Bytes that do not decompress are not cached.
+    static POINT_CACHE: std::cell::RefCell<Vec<Option<([u8; 32], EdwardsPoint)>>> =
+        std::cell::RefCell::new(vec![None; POINT_CACHE_SLOTS]);
+}
+
+/// `CompressedEdwardsY::decompress` of a public key (ZIP-215: non-canonical encodings are accepted), cached.
+fn decompress_key(pk: &[u8; 32]) -> Option<EdwardsPoint> {
+    let slot = (u16::from_le_bytes([pk[0], pk[1]]) as usize ^ ((pk[31] as usize) << 2)) & (POINT_CACHE_SLOTS - 1);
+    POINT_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((bytes, p)) = &c[slot] {
+            if bytes == pk {
+                return Some(*p);
+            }
+        }
+        let p = CompressedEdwardsY(*pk).decompress()?;
+        c[slot] = Some((*pk, p));
+        Some(p)
+    })
+}
+
+/// One prepared batch item: A (cached decompression), R (decompressed), S (canonical), k = SHA-512(R || A || M)
+/// reduced mod L over the bytes AS RECEIVED (never re-encoded points), exactly as ed25519-zebra 5 computes them.
+pub struct Prepared {
+    a_bytes: [u8; 32],
+    a: EdwardsPoint,
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+/// Prepares an item, or `None` when it cannot be valid under ZIP-215 (wrong lengths, S >= L, A or R not a curve
+/// point): zebra rejects exactly these in both its single and batch paths.
 #[inline]
-pub fn make_item(pk: &[u8], msg: &[u8], sig: &[u8]) -> Option<Item> {
+pub fn make_item(pk: &[u8], msg: &[u8], sig: &[u8]) -> Option<Prepared> {
     if pk.len() != 32 || sig.len() != 64 || !s_is_canonical(&sig[32..]) {
         return None;
     }
-    let vkb = VerificationKeyBytes::from(to32(pk));
-    let sig = Signature::from_bytes(&to64(sig));
-    Some(Item::from((vkb, sig, msg)))
+    let a_bytes = to32(pk);
+    let r_bytes = to32(&sig[..32]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(to32(&sig[32..])))?;
+    let a = decompress_key(&a_bytes)?;
+    let r = CompressedEdwardsY(r_bytes).decompress()?;
+    let h = Sha512::new().chain_update(r_bytes).chain_update(a_bytes).chain_update(msg).finalize();
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&h);
+    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    Some(Prepared { a_bytes, a, r, s, k })
 }
 
-fn single(item: &Item) -> u8 {
-    item.clone().verify_single().is_ok() as u8
+/// Cofactored single check [8]([S]B - [k]A - R) == 0 (zebra's `verify_prehashed`).
+fn single(p: &Prepared) -> u8 {
+    let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&(-p.k), &p.a, &p.s);
+    (sb_minus_ka - p.r).mul_by_cofactor().is_identity() as u8
 }
 
-fn batch_ok(items: &[Option<Item>], idx: &[usize]) -> bool {
-    let mut v = Verifier::new();
+/// Cofactored batch equation with random 128-bit z_i, as ed25519-zebra 5 `batch::Verifier::verify`:
+/// [8]( [-sum z_i s_i]B + sum [z_i]R_i + sum_A [sum_{i: A_i = A} z_i k_i]A ) == 0, with the A terms coalesced per
+/// distinct key (n + m + 1 points for n signatures by m keys).
+fn batch_ok(items: &[Option<Prepared>], idx: &[usize]) -> bool {
+    let mut rng = rand::rng();
+    let mut b_coeff = Scalar::ZERO;
+    let mut a_at: HashMap<[u8; 32], usize> = HashMap::with_capacity(idx.len());
+    let mut a_coeffs: Vec<Scalar> = Vec::with_capacity(idx.len());
+    let mut a_pts: Vec<EdwardsPoint> = Vec::with_capacity(idx.len());
+    let mut r_coeffs: Vec<Scalar> = Vec::with_capacity(idx.len());
+    let mut r_pts: Vec<EdwardsPoint> = Vec::with_capacity(idx.len());
     for &i in idx {
         // Only indices of `Some` items are ever passed in.
-        if let Some(it) = &items[i] {
-            v.queue(it.clone());
-        }
+        let p = match &items[i] {
+            Some(p) => p,
+            None => return false,
+        };
+        let z = Scalar::from(rng.random::<u128>());
+        b_coeff -= z * p.s;
+        r_pts.push(p.r);
+        r_coeffs.push(z);
+        let j = *a_at.entry(p.a_bytes).or_insert_with(|| {
+            a_pts.push(p.a);
+            a_coeffs.push(Scalar::ZERO);
+            a_pts.len() - 1
+        });
+        a_coeffs[j] += z * p.k;
     }
-    v.verify(rand::rng()).is_ok()
+    let check = EdwardsPoint::vartime_multiscalar_mul(
+        std::iter::once(&b_coeff).chain(a_coeffs.iter()).chain(r_coeffs.iter()),
+        std::iter::once(&ED25519_BASEPOINT_POINT).chain(a_pts.iter()).chain(r_pts.iter()),
+    );
+    check.mul_by_cofactor().is_identity()
 }
 
 /// Per-item resolution of a batch, by bisection with a work budget.
@@ -138,7 +216,7 @@ fn batch_ok(items: &[Option<Item>], idx: &[usize]) -> bool {
 /// once spent, the remaining groups are verified item by item, so the worst
 /// case stays a small multiple of plain single verification.
 struct Resolver<'a> {
-    items: &'a [Option<Item>],
+    items: &'a [Option<Prepared>],
     out: Vec<u8>,
     budget: usize,
 }
@@ -211,7 +289,7 @@ impl Resolver<'_> {
 }
 
 /// Verify prepared items, giving one 1/0 per item.
-pub fn verify_items(items: &[Option<Item>]) -> Vec<u8> {
+pub fn verify_items(items: &[Option<Prepared>]) -> Vec<u8> {
     let idx: Vec<usize> = (0..items.len()).filter(|&i| items[i].is_some()).collect();
     let mut r = Resolver {
         items,
@@ -290,7 +368,7 @@ pub fn check_shape(pks_len: usize, msgs: &Msgs, sigs_len: usize) -> Result<usize
 
 /// Whole batch: shape must already be checked.
 pub fn verify_batch(pks: &[u8], msgs: &Msgs, sigs: &[u8], n: usize) -> Vec<u8> {
-    let items: Vec<Option<Item>> = (0..n)
+    let items: Vec<Option<Prepared>> = (0..n)
         .map(|i| {
             make_item(
                 &pks[i * 32..i * 32 + 32],

@@ -32,6 +32,25 @@ export interface SignatureVerifier {
   verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   /** Per-item results, same order and length as `items`. May be async (worker pool, native addon). */
   verifyMany(items: readonly SignatureItem[]): boolean[] | Promise<boolean[]>;
+  /**
+   * Optional hash-and-verify for attestation batches (native backends): digest i = BLAKE3-256(encodings[i]) and
+   * verdict i = ZIP-215 verification of signatures[i] by keys[i] over that digest (the same rule as verifyMany).
+   * Callers pass only 32-byte keys and 64-byte signatures.
+   */
+  verifyEncoded?(batch: EncodedBatch): EncodedResult | Promise<EncodedResult>;
+}
+
+/** Parallel arrays, one entry per attestation: the validator's key, the signature and the canonical encoding. */
+export interface EncodedBatch {
+  readonly keys: readonly Uint8Array[];
+  readonly signatures: readonly Uint8Array[];
+  readonly encodings: readonly Uint8Array[];
+}
+
+/** digests[i]: BLAKE3-256 of encodings[i] (32 bytes); verdicts[i]: 1 valid, 0 invalid. */
+export interface EncodedResult {
+  readonly digests: readonly Uint8Array[];
+  readonly verdicts: Uint8Array;
 }
 
 /** ZIP-215 verification; false (never an exception) for wrong lengths or undecodable points. */

@@ -194,4 +194,62 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
     }
     if (addon === null) console.log(`      (native backends skipped: ${SKIP_MSG})`);
   });
+
+  it("hash-and-verify path (verifyEncoded, packed buffer, in the workers): same verdicts and digests as noble, edge keys included", async function () {
+    if (addon === null) this.skip();
+    const seeds = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
+    const keys = new Map<string, Uint8Array>(seeds.map((s, i) => [`v${i}`, publicKeyOf(s)]));
+    // ZIP-215 edge keys: the identity point (small order) and a non-canonical encoding of it (y = p + 1). With
+    // R = identity and S = 0 the cofactored equation holds for ANY message; S = L (non-canonical) must fail.
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const nonCanonical = hex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+    keys.set("small", identity);
+    keys.set("noncanon", nonCanonical);
+    const sZero = new Uint8Array(64);
+    sZero.set(identity, 0);
+    const sIsL = Uint8Array.from(sZero);
+    sIsL.set(hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"), 32);
+    const now = Date.now();
+    const att = (id: string, i: number) => ({ version: 1 as const, validatorId: id, epoch: 2, slot: i, payloadDigest: new Uint8Array(32).fill(i & 255), nonce: new Uint8Array(randomBytes(16)), timestampMs: now });
+    const submitted: Array<{ encoding: Uint8Array; signature: Uint8Array }> = [];
+    for (let i = 0; i < 150; i++) {
+      if (i % 37 === 5) submitted.push({ encoding: signAttestation(att("small", i), seeds[0] as Uint8Array).encoding, signature: sZero });
+      else if (i % 37 === 6) submitted.push({ encoding: signAttestation(att("noncanon", i), seeds[0] as Uint8Array).encoding, signature: sZero });
+      else if (i % 37 === 7) submitted.push({ encoding: signAttestation(att("small", i), seeds[0] as Uint8Array).encoding, signature: sIsL });
+      else if (i % 37 === 8) {
+        const it = signAttestation(att(`v${i % 6}`, i), seeds[i % 6] as Uint8Array);
+        const forged = Uint8Array.from(it.signature);
+        forged[3] = (forged[3] as number) ^ 1;
+        submitted.push({ encoding: it.encoding, signature: forged });
+      } else submitted.push(signAttestation(att(`v${i % 6}`, i), seeds[i % 6] as Uint8Array));
+    }
+    submitted.push(submitted[0] as { encoding: Uint8Array; signature: Uint8Array }); // replay of an honest item
+    const run = async (backend: SignatureVerifier, oneAtATime: boolean) => {
+      const v = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), backend, now: () => now });
+      const res = oneAtATime ? await Promise.all(submitted.map((s) => v.verify(s))) : await v.verifyBatch(submitted);
+      return { encoded: v.encoded, res: res.map((r) => (r.ok ? `ok ${Buffer.from(r.digest).toString("hex")}` : r.reason)) };
+    };
+    const ref = await run(nobleVerifier, false);
+    assert.equal(ref.encoded, false);
+    assert.equal(ref.res.filter((r) => r === "bad_signature").length, 8, "reference: the S = L and forged items fail");
+    assert.equal(ref.res.filter((r) => r.startsWith("ok")).length, 142, "reference: small-order and non-canonical keys with R = identity, S = 0 pass (ZIP-215)");
+    const backends: SignatureVerifier[] = [
+      nativeVerifier(addon as NativeAddon, { batch: false }),
+      nativeVerifier(addon as NativeAddon, { batch: true }),
+      poolSingle as VerifyPool,
+      poolBatch as VerifyPool,
+      new BatchingVerifier(poolBatch as VerifyPool, { maxItems: 32, maxWaitMicros: 300 }),
+      new BatchingVerifier(nativeVerifier(addon as NativeAddon, { batch: true }), { maxItems: 32, maxWaitMicros: 300 }),
+    ];
+    for (const backend of backends) {
+      for (const oneAtATime of [false, true]) {
+        const got = await run(backend, oneAtATime);
+        assert.equal(got.encoded, true, backend.name);
+        // One at a time, the replayed copy may be admitted first, so compare only the first 150 then.
+        if (oneAtATime) assert.deepEqual(got.res.slice(0, 150).filter((r, i) => i !== 0), ref.res.slice(0, 150).filter((r, i) => i !== 0), `${backend.name} (one at a time)`);
+        else assert.deepEqual(got.res, ref.res, backend.name);
+      }
+    }
+  });
 });

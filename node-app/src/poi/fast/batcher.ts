@@ -12,7 +12,7 @@
  * Every caller gets exactly its own results, in order; an invalid item costs honest items nothing but time, because
  * the inner backend answers per item.
  */
-import type { SignatureItem, SignatureVerifier } from "../signature";
+import type { EncodedBatch, EncodedResult, SignatureItem, SignatureVerifier } from "../signature";
 
 export interface BatchingOptions {
   /** Close a batch at this many items (default 256). */
@@ -29,6 +29,12 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+interface EncodedWaiter {
+  readonly batch: EncodedBatch;
+  resolve(out: EncodedResult): void;
+  reject(err: unknown): void;
+}
+
 type Inner = SignatureVerifier & { idle?(): boolean };
 
 const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -39,7 +45,13 @@ export class BatchingVerifier implements SignatureVerifier {
   readonly maxWaitMicros: number;
   readonly flushWhenIdle: boolean;
   private queue: Waiter[] = [];
+  private encQueue: EncodedWaiter[] = [];
   private count = 0;
+  /**
+   * Hash-and-verify, coalesced like verifyMany (present only when the inner backend has it): the batch's parallel
+   * arrays are concatenated (references only) and the inner backend packs them once.
+   */
+  readonly verifyEncoded?: (batch: EncodedBatch) => Promise<EncodedResult>;
   private deadline = 0;
   private scheduled = false;
   /** Batches handed to the inner backend, and items in them (for tests and metrics). */
@@ -54,6 +66,26 @@ export class BatchingVerifier implements SignatureVerifier {
     this.maxWaitMicros = Math.max(0, options.maxWaitMicros ?? 200);
     this.flushWhenIdle = options.flushWhenIdle ?? true;
     this.name = `batched(${inner.name}, ${this.maxItems} items / ${this.maxWaitMicros} us)`;
+    if (typeof inner.verifyEncoded === "function") {
+      this.verifyEncoded = (batch) => {
+        if (batch.keys.length === 0) return Promise.resolve({ digests: [], verdicts: new Uint8Array(0) });
+        return new Promise<EncodedResult>((resolve, reject) => {
+          this.enqueued();
+          this.encQueue.push({ batch, resolve, reject });
+          this.added(batch.keys.length);
+        });
+      };
+    }
+  }
+
+  private enqueued(): void {
+    if (this.queue.length === 0 && this.encQueue.length === 0) this.deadline = nowMicros() + this.maxWaitMicros;
+  }
+
+  private added(n: number): void {
+    this.count += n;
+    if (this.count >= this.maxItems) this.flush();
+    else this.schedule();
   }
 
   verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
@@ -63,20 +95,19 @@ export class BatchingVerifier implements SignatureVerifier {
   verifyMany(items: readonly SignatureItem[]): Promise<boolean[]> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise<boolean[]>((resolve, reject) => {
-      if (this.queue.length === 0) this.deadline = nowMicros() + this.maxWaitMicros;
+      this.enqueued();
       this.queue.push({ items, resolve, reject });
-      this.count += items.length;
-      if (this.count >= this.maxItems) this.flush();
-      else this.schedule();
+      this.added(items.length);
     });
   }
 
   /** Closes the open batch now. */
   flush(): void {
+    this.count = 0;
+    if (this.encQueue.length > 0) this.flushEncoded();
     if (this.queue.length === 0) return;
     const waiters = this.queue;
     this.queue = [];
-    this.count = 0;
     const all: SignatureItem[] = waiters.length === 1 ? (waiters[0] as Waiter).items.slice() : [];
     if (waiters.length > 1) for (const w of waiters) for (const it of w.items) all.push(it);
     this.batches++;
@@ -107,6 +138,56 @@ export class BatchingVerifier implements SignatureVerifier {
     );
   }
 
+  private flushEncoded(): void {
+    const waiters = this.encQueue;
+    this.encQueue = [];
+    let all: EncodedBatch;
+    if (waiters.length === 1) all = (waiters[0] as EncodedWaiter).batch;
+    else {
+      const keys: Uint8Array[] = [];
+      const signatures: Uint8Array[] = [];
+      const encodings: Uint8Array[] = [];
+      for (const w of waiters) {
+        const b = w.batch;
+        for (let i = 0; i < b.keys.length; i++) {
+          keys.push(b.keys[i] as Uint8Array);
+          signatures.push(b.signatures[i] as Uint8Array);
+          encodings.push(b.encodings[i] as Uint8Array);
+        }
+      }
+      all = { keys, signatures, encodings };
+    }
+    const n = all.keys.length;
+    this.batches++;
+    this.batchedItems += n;
+    let result: EncodedResult | Promise<EncodedResult>;
+    try {
+      result = (this.inner.verifyEncoded as (b: EncodedBatch) => EncodedResult | Promise<EncodedResult>)(all);
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    Promise.resolve(result).then(
+      (out) => {
+        if (out.digests.length !== n || out.verdicts.length !== n) {
+          const err = new Error("inner backend returned the wrong number of results");
+          for (const w of waiters) w.reject(err);
+          return;
+        }
+        if (waiters.length === 1) return (waiters[0] as EncodedWaiter).resolve(out);
+        let at = 0;
+        for (const w of waiters) {
+          const m = w.batch.keys.length;
+          w.resolve({ digests: out.digests.slice(at, at + m), verdicts: out.verdicts.subarray(at, at + m) });
+          at += m;
+        }
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -118,7 +199,7 @@ export class BatchingVerifier implements SignatureVerifier {
       return;
     }
     const check = (): void => {
-      if (this.queue.length === 0) {
+      if (this.queue.length === 0 && this.encQueue.length === 0) {
         this.scheduled = false;
         return;
       }

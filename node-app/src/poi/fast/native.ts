@@ -7,7 +7,14 @@
  * answered `false` here and never reach the addon, so the addon's shape checks cannot throw.
  */
 import * as path from "node:path";
-import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type SignatureItem, type SignatureVerifier } from "../signature";
+import {
+  PUBLIC_KEY_LENGTH,
+  SIGNATURE_LENGTH,
+  type EncodedBatch,
+  type EncodedResult,
+  type SignatureItem,
+  type SignatureVerifier,
+} from "../signature";
 
 /** The addon's API (see node-app/native/index.d.ts). */
 export interface NativeAddon {
@@ -92,6 +99,75 @@ export interface NativeVerifierOptions {
   readonly batch?: boolean;
 }
 
+/**
+ * Layout of one hash-and-verify batch in ONE buffer (offsets first, so the Uint32Array view is aligned):
+ *   [(n+1) u32 offsets into data][n*32 keys][n*64 signatures][n*32 digests][n verdicts][data = the encodings]
+ * The pool transfers this buffer to a worker and back (no copy); the worker's `verifyEncoded` reads keys,
+ * signatures and encodings in place and writes digests and verdicts in place.
+ */
+export function encodedLayout(n: number, dataBytes: number): {
+  keys: number;
+  sigs: number;
+  digests: number;
+  verdicts: number;
+  data: number;
+  total: number;
+} {
+  const keys = 4 * (n + 1);
+  const sigs = keys + 32 * n;
+  const digests = sigs + 64 * n;
+  const verdicts = digests + 32 * n;
+  const data = verdicts + n;
+  return { keys, sigs, digests, verdicts, data, total: data + dataBytes };
+}
+
+/** Packs items [from, to) of `batch` straight into one transferable buffer (see `encodedLayout`). */
+export function packEncoded(batch: EncodedBatch, from: number, to: number): ArrayBuffer {
+  const n = to - from;
+  let dataBytes = 0;
+  for (let i = from; i < to; i++) dataBytes += (batch.encodings[i] as Uint8Array).length;
+  const L = encodedLayout(n, dataBytes);
+  const buf = new ArrayBuffer(L.total);
+  const u8 = new Uint8Array(buf);
+  const offs = new Uint32Array(buf, 0, n + 1);
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    const i = from + k;
+    u8.set(batch.keys[i] as Uint8Array, L.keys + 32 * k);
+    u8.set(batch.signatures[i] as Uint8Array, L.sigs + 64 * k);
+    const e = batch.encodings[i] as Uint8Array;
+    offs[k] = at;
+    u8.set(e, L.data + at);
+    at += e.length;
+  }
+  offs[n] = at;
+  return buf;
+}
+
+/** Runs the addon over a packed buffer (in place). */
+export function runPackedEncoded(addon: NativeAddon, buf: ArrayBuffer, n: number, batch: boolean): void {
+  const u8 = new Uint8Array(buf);
+  const offs = new Uint32Array(buf, 0, n + 1);
+  const L = encodedLayout(n, (offs[n] as number) - (offs[0] as number));
+  addon.verifyEncoded(
+    u8.subarray(L.keys, L.sigs),
+    u8.subarray(L.data, L.total),
+    offs,
+    u8.subarray(L.sigs, L.digests),
+    u8.subarray(L.digests, L.verdicts),
+    u8.subarray(L.verdicts, L.data),
+    batch,
+  );
+}
+
+/** Digest views and verdicts of a packed buffer after `verifyEncoded` ran over it, written into `into` at `at`. */
+export function unpackEncoded(buf: ArrayBuffer, n: number, digests: Uint8Array[], verdicts: Uint8Array, at: number): void {
+  const L = encodedLayout(n, 0);
+  const u8 = new Uint8Array(buf);
+  for (let k = 0; k < n; k++) digests[at + k] = u8.subarray(L.digests + 32 * k, L.digests + 32 * k + 32);
+  verdicts.set(u8.subarray(L.verdicts, L.verdicts + n), at);
+}
+
 /** A SignatureVerifier over the addon, verifying on the calling thread. */
 export function nativeVerifier(addon: NativeAddon, options: NativeVerifierOptions = {}): SignatureVerifier {
   const batch = options.batch ?? true;
@@ -108,6 +184,15 @@ export function nativeVerifier(addon: NativeAddon, options: NativeVerifierOption
       const res = addon.verifyBatch(pubkeys, msgs, sigs);
       for (let k = 0; k < index.length; k++) out[index[k] as number] = res[k] === 1;
       return out;
+    },
+    verifyEncoded(b: EncodedBatch): EncodedResult {
+      const n = b.keys.length;
+      const buf = packEncoded(b, 0, n);
+      runPackedEncoded(addon, buf, n, batch);
+      const digests: Uint8Array[] = new Array<Uint8Array>(n);
+      const verdicts = new Uint8Array(n);
+      unpackEncoded(buf, n, digests, verdicts, 0);
+      return { digests, verdicts };
     },
   };
 }

@@ -10,8 +10,8 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../signature";
-import { NATIVE_LOADER, wellFormedIndex } from "./native";
+import { nobleVerifier, type EncodedBatch, type EncodedResult, type SignatureItem, type SignatureVerifier } from "../signature";
+import { NATIVE_LOADER, packEncoded, unpackEncoded, wellFormedIndex } from "./native";
 
 export type PoolEngine = "native" | "sodium";
 
@@ -33,10 +33,16 @@ export interface VerifyPoolOptions {
 const WORKER_SOURCE = `
 "use strict";
 const { parentPort, workerData } = require("node:worker_threads");
-let verifyOne, verifyBatch = null;
+let verifyOne, verifyBatch = null, verifyEncoded = null;
 if (workerData.engine === "native") {
   const addon = require(workerData.loader).loadNative();
   if (!addon) throw new Error("native addon not available in worker (not built, or BIZRA_USE_RUST=false)");
+  // Same layout as encodedLayout() in native.ts: [(n+1) u32 offsets][n*32 keys][n*64 sigs][n*32 digests][n verdicts][data].
+  verifyEncoded = (buf, n, batch) => {
+    const u8 = new Uint8Array(buf), offs = new Uint32Array(buf, 0, n + 1);
+    const keys = 4 * (n + 1), sigs = keys + 32 * n, digests = sigs + 64 * n, verdicts = digests + 32 * n, data = verdicts + n;
+    addon.verifyEncoded(u8.subarray(keys, sigs), u8.subarray(data), offs, u8.subarray(sigs, digests), u8.subarray(digests, verdicts), u8.subarray(verdicts, data), batch);
+  };
   verifyOne = (p, m, s) => addon.verifyOne(p, m, s);
   verifyBatch = (p, m, s) => addon.verifyBatch(p, m, s);
 } else if (workerData.engine === "sodium") {
@@ -47,6 +53,17 @@ if (workerData.engine === "native") {
 }
 parentPort.on("message", (job) => {
   const { id, n, buf, offs, batch } = job;
+  if (job.enc) {
+    // Hash-and-verify batch (layout: see encodedLayout in native.ts): one addon call, results written in place.
+    try {
+      if (verifyEncoded === null) throw new Error("engine " + workerData.engine + " has no verifyEncoded");
+      verifyEncoded(buf, n, batch);
+      parentPort.postMessage({ id, buf }, [buf]);
+    } catch (e) {
+      parentPort.postMessage({ id, error: String((e && e.stack) || e) });
+    }
+    return;
+  }
   try {
     const u8 = new Uint8Array(buf);
     const pks = u8.subarray(0, 32 * n), sigs = u8.subarray(32 * n, 96 * n), res = u8.subarray(96 * n, 97 * n);
@@ -75,10 +92,12 @@ parentPort.postMessage({ ready: true });
 `;
 
 interface Job {
+  /** Result bytes (verifyMany) or the whole returned buffer (verifyEncoded). */
   resolve(res: Uint8Array): void;
   reject(err: Error): void;
   slot: Slot;
   n: number;
+  enc: boolean;
 }
 
 interface Slot {
@@ -121,6 +140,8 @@ export class VerifyPool implements SignatureVerifier {
   private readonly jobs = new Map<number, Job>();
   private nextId = 1;
   private closed = false;
+  /** Hash-and-verify in the workers; present for the native engine only (see `encodedMany`). */
+  readonly verifyEncoded?: (batch: EncodedBatch) => Promise<EncodedResult>;
   /** Resolves when every worker has loaded its engine (rejects if one cannot). */
   readonly ready: Promise<void>;
 
@@ -132,6 +153,7 @@ export class VerifyPool implements SignatureVerifier {
     this.local = options.local ?? nobleVerifier;
     this.sodiumPath = options.engine === "sodium" ? (options.sodiumPath ?? require.resolve("sodium-native")) : undefined;
     this.name = `pool-${this.engine}${this.engine === "native" ? (this.batch ? "-batch" : "-single") : ""}x${this.threads}`;
+    if (this.engine === "native") this.verifyEncoded = (b) => this.encodedMany(b);
     const readies: Promise<void>[] = [];
     for (let i = 0; i < this.threads; i++) readies.push(this.spawn());
     this.ready = Promise.all(readies).then(() => undefined);
@@ -156,7 +178,7 @@ export class VerifyPool implements SignatureVerifier {
         this.jobs.delete(m.id as number);
         this.settle(slot);
         if (m.error !== undefined || m.buf === undefined) job.reject(new Error(`verify worker failed: ${m.error ?? "no result"}`));
-        else job.resolve(new Uint8Array(m.buf, 96 * job.n, job.n));
+        else job.resolve(job.enc ? new Uint8Array(m.buf) : new Uint8Array(m.buf, 96 * job.n, job.n));
       });
     });
     worker.on("error", (err) => this.fail(slot, err));
@@ -226,11 +248,47 @@ export class VerifyPool implements SignatureVerifier {
     const { buf, offs, n } = packTransfer(items);
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject, slot, n });
+      this.jobs.set(id, { resolve, reject, slot, n, enc: false });
       if (slot.inflight === 0) slot.worker.ref();
       slot.inflight++;
       const transfer: ArrayBuffer[] = offs ? [buf, offs] : [buf];
       slot.worker.postMessage({ id, n, buf, offs, batch: this.batch }, transfer);
+    });
+  }
+
+  /**
+   * Hash-and-verify (native engine only): each part of the batch is packed straight into one transferable buffer
+   * (keys, signatures, encodings); the worker computes BLAKE3 digests and ZIP-215 verdicts in one addon call.
+   */
+  private async encodedMany(b: EncodedBatch): Promise<EncodedResult> {
+    if (this.closed) throw new Error("verify pool is closed");
+    const n = b.keys.length;
+    const digests: Uint8Array[] = new Array<Uint8Array>(n);
+    const verdicts = new Uint8Array(n);
+    if (n === 0) return { digests, verdicts };
+    const order = this.slots.filter((s) => !s.dead).sort((a, c) => a.inflight - c.inflight);
+    if (order.length === 0) throw new Error("verify pool has no live worker");
+    const parts = Math.max(1, Math.min(order.length, Math.floor(n / this.minSplit)));
+    const size = Math.ceil(n / parts);
+    const runs: Promise<void>[] = [];
+    for (let p = 0; p < parts; p++) {
+      const from = p * size;
+      const to = Math.min(n, from + size);
+      if (to <= from) break;
+      const buf = packEncoded(b, from, to);
+      runs.push(this.post(order[p] as Slot, buf, to - from).then((u8) => unpackEncoded(u8.buffer as ArrayBuffer, to - from, digests, verdicts, from)));
+    }
+    await Promise.all(runs);
+    return { digests, verdicts };
+  }
+
+  private post(slot: Slot, buf: ArrayBuffer, n: number): Promise<Uint8Array> {
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject, slot, n, enc: true });
+      if (slot.inflight === 0) slot.worker.ref();
+      slot.inflight++;
+      slot.worker.postMessage({ id, n, buf, enc: true, batch: this.batch }, [buf]);
     });
   }
 
