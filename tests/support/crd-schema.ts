@@ -22,7 +22,7 @@ import addFormats from "ajv-formats";
 import { fullFormats } from "ajv-formats/dist/formats";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseAllDocuments } from "yaml";
+import { loadAll } from "js-yaml";
 
 export const CRD_DIR = path.resolve(__dirname, "..", "..", "..", "shared", "crds");
 
@@ -114,8 +114,10 @@ export interface CrdVersionSchema {
 export function loadCrdSchemas(dir = CRD_DIR): CrdVersionSchema[] {
   const out: CrdVersionSchema[] = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
-    for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8"))) {
-      const crd = doc.toJS() as Schema | null;
+    // js-yaml, not `yaml`: the upstream Flagger file continues quoted scalars at the key's own indentation, which
+    // Go's YAML parser (and so the API server) accepts and the stricter `yaml` package rejects.
+    for (const doc of loadAll(fs.readFileSync(path.join(dir, file), "utf8"))) {
+      const crd = doc as Schema | null;
       if (crd?.kind !== "CustomResourceDefinition") continue;
       for (const v of crd.spec.versions as Schema[]) {
         out.push({ group: crd.spec.group, kind: crd.spec.names.kind, version: v.name, schema: v.schema.openAPIV3Schema });
