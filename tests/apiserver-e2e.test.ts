@@ -176,6 +176,7 @@ describe("API server e2e: pulumi up / destroy of each stack against a real kube-
   before(async function () {
     const missing = missingBinaries();
     if (missing) {
+      if (process.env["BIZRA_REQUIRE_ENGINE"] === "1") throw new Error(`BIZRA_REQUIRE_ENGINE=1 (set by .ci/run) but ${missing}`);
       console.log(`    skipped: ${missing}`);
       this.skip();
     }
