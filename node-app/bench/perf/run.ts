@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const dir = positional[0] === undefined ? DEFAULT_EVIDENCE_DIR : path.resolve(process.env["INIT_CWD"] ?? process.cwd(), positional[0]);
 
   const artifact = await measureArtifact(() => measurePerf({ runs, scale, log: (l) => process.stdout.write(`${l}\n`) }));
-  const r = artifact.results as Awaited<ReturnType<typeof measurePerf>>["results"] & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = artifact.results as Awaited<ReturnType<typeof measurePerf>>["results"] & Record<string, any>;  
   const lines: string[] = [];
   lines.push("");
   lines.push(`| path | threads | batching | verified/s (median of ${runs}) | × sodium-native (same threads) |`);
