@@ -15,27 +15,10 @@ import {
   type SignatureItem,
   type SignatureVerifier,
 } from "../signature";
+import type { NativeVerifier } from "../../../native";
 
-/** The addon's API (see node-app/native/index.d.ts). */
-export interface NativeAddon {
-  verifyOne(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
-  verifyBatch(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Uint8Array;
-  verifyBatchAsync(pubkeys: Uint8Array, msgs: Uint8Array | Uint8Array[], sigs: Uint8Array): Promise<Uint8Array>;
-  /** BLAKE3-256 of each data[offsets[i]..offsets[i+1]] into out (32 bytes each). */
-  blake3Into(data: Uint8Array, offsets: Uint32Array, out: Uint8Array): void;
-  /** Hash each encoding (BLAKE3) and verify the signature over the digest; writes digests and 1/0 verdicts. */
-  verifyEncoded(
-    pubkeys: Uint8Array,
-    data: Uint8Array,
-    offsets: Uint32Array,
-    sigs: Uint8Array,
-    digests: Uint8Array,
-    verdicts: Uint8Array,
-    batch: boolean,
-  ): void;
-  backendInfo(): Record<string, unknown>;
-  readonly addonPath: string;
-}
+/** The addon's API, declared once in node-app/native/index.d.ts. */
+export type NativeAddon = NativeVerifier;
 
 /** node-app/native (the loader `index.js`); the same relative path from src/poi/fast and dist/poi/fast. */
 export const NATIVE_DIR = path.resolve(__dirname, "..", "..", "..", "native");
