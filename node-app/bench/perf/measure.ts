@@ -7,6 +7,7 @@
  * "threads" = threads that verify signatures. 1 thread: everything on the main thread. 2 threads: two worker
  * threads verify signatures while the main thread runs the rest of the pipeline (the machine has 2 cores).
  */
+import { Worker } from "node:worker_threads";
 import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { ValidatorSet } from "../../src/consensus/validator-set";
 import { VoteTally } from "../../src/consensus/vote-tally";
@@ -51,6 +52,31 @@ function workload(set: Validator[], n: number, now: number): SignedAttestation[]
     };
     const encoding = encodeAttestation(a);
     out.push({ encoding, signature: new Uint8Array(nodeSign(null, attestationDigest(encoding), v.key)) });
+  }
+  return out;
+}
+
+/**
+ * The same workload stored compactly, as a server sees request bodies: each encoding and signature is a view into a
+ * shared 1 MiB slab (like Node's pooled Buffers) instead of its own ArrayBuffer; keeps the latency runs' tens of
+ * thousands of fresh attestations from dominating the peak RSS.
+ */
+function compactWorkload(set: Validator[], n: number, now: number): SignedAttestation[] {
+  const out: SignedAttestation[] = [];
+  let slab = new Uint8Array(1 << 20);
+  let at = 0;
+  const keep = (u: Uint8Array): Uint8Array => {
+    if (at + u.length > slab.length) {
+      slab = new Uint8Array(1 << 20);
+      at = 0;
+    }
+    const v = slab.subarray(at, at + u.length);
+    v.set(u);
+    at += u.length;
+    return v;
+  };
+  for (let from = 0; from < n; from += 1024) {
+    for (const it of workload(set, Math.min(1024, n - from), now)) out.push({ encoding: keep(it.encoding), signature: keep(it.signature) });
   }
   return out;
 }
@@ -116,46 +142,163 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-/** Open-loop arrivals at `rate`/s for `count` items; latency from each item's scheduled arrival to its result. */
-async function openLoop(count: number, rate: number, op: (i: number) => Promise<unknown> | unknown): Promise<number[]> {
+export type Arrivals = "poisson" | "fixed";
+
+/** Deterministic PRNG (mulberry32) so the Poisson arrival schedule is reproducible for a given seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Scheduled arrival offsets (seconds from the start) of `count` arrivals at mean `rate`/s: "poisson" = exponential
+ * inter-arrival times (seeded), "fixed" = exactly 1/rate apart.
+ */
+export function arrivalSchedule(count: number, rate: number, kind: Arrivals, seed = 6): Float64Array {
+  const at = new Float64Array(count);
+  const u = rng(seed);
+  let t = 0;
+  for (let i = 0; i < count; i++) {
+    t += kind === "fixed" ? 1 / rate : -Math.log(1 - u()) / rate;
+    at[i] = t;
+  }
+  return at;
+}
+
+export interface OpenLoopResult {
+  /** Per-call latency in seconds, from the moment the generator sent the arrival to the call's result (hrtime). */
+  readonly latency: number[];
+  /** How late the generator sent each arrival after its scheduled time (its own wake-up slack), seconds. */
+  readonly sendLag: number[];
+  /** How long each arrival waited in the main thread's event loop before its call started, seconds. */
+  readonly queueDelay: number[];
+  /** Achieved arrival rate: calls / (last send - first send). */
+  readonly offeredPerSecond: number;
+}
+
+/**
+ * The load generator runs in its own thread, like a client on the other end of a socket: it sleeps until the next
+ * scheduled arrival (Atomics.wait, sub-millisecond), then posts every arrival that is due, with its send time. So the
+ * main thread sleeps in the event loop between arrivals (as a server does) instead of polling, and is never asked
+ * whether it is ready: arrivals keep coming while calls are in flight (open loop).
+ */
+const GENERATOR_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const at = workerData.at;
+const startN = workerData.startN;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const n = at.length;
+let i = 0;
+while (i < n) {
+  const nowN = Number(process.hrtime.bigint());
+  const dueN = startN + at[i] * 1e9;
+  if (dueN > nowN) { Atomics.wait(sleeper, 0, 0, (dueN - nowN) / 1e6); continue; }
+  let j = i + 1;
+  while (j < n && startN + at[j] * 1e9 <= nowN) j++;
+  parentPort.postMessage([i, j, Number(process.hrtime.bigint())]);
+  i = j;
+}
+`;
+
+/** Open loop: `op(i)` at each scheduled arrival `at[i]` (seconds from the start), sent by the generator thread. */
+async function openLoop(at: Float64Array, op: (i: number) => Promise<unknown> | unknown): Promise<OpenLoopResult> {
+  const count = at.length;
   const lat: number[] = new Array<number>(count);
-  const start = process.hrtime.bigint();
-  let issued = 0;
+  const sendLag: number[] = new Array<number>(count);
+  const queueDelay: number[] = new Array<number>(count);
+  const startN = Number(process.hrtime.bigint()) + 20e6; // first arrival 20 ms from now (generator thread start-up)
+  let firstSent = 0;
+  let lastSent = 0;
   let done = 0;
-  return new Promise<number[]>((resolve, reject) => {
-    const tick = (): void => {
-      const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-      const due = Math.min(count, Math.floor(elapsed * rate) + 1);
-      while (issued < due) {
-        const i = issued++;
-        const arrival = start + BigInt(Math.round((i / rate) * 1e9));
-        Promise.resolve(op(i)).then(() => {
-          lat[i] = Number(process.hrtime.bigint() - arrival) / 1e9;
-          if (++done === count) resolve(lat);
-        }, reject);
-      }
-      if (issued < count) setImmediate(tick);
-    };
-    tick();
-  });
+  const gen = new Worker(GENERATOR_SOURCE, { eval: true, workerData: { at, startN } });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      gen.once("error", reject);
+      gen.on("message", (m: [number, number, number]) => {
+        const [from, to, sentN] = m;
+        if (from === 0) firstSent = sentN;
+        lastSent = sentN;
+        for (let i = from; i < to; i++) {
+          const startedN = Number(process.hrtime.bigint());
+          sendLag[i] = (sentN - (startN + (at[i] as number) * 1e9)) / 1e9;
+          queueDelay[i] = (startedN - sentN) / 1e9;
+          const r = op(i);
+          if (r instanceof Promise) {
+            r.then(() => {
+              lat[i] = (Number(process.hrtime.bigint()) - sentN) / 1e9;
+              if (++done === count) resolve();
+            }, reject);
+          } else {
+            lat[i] = (Number(process.hrtime.bigint()) - sentN) / 1e9;
+            if (++done === count) resolve();
+          }
+        }
+      });
+    });
+  } finally {
+    await gen.terminate();
+  }
+  return { latency: lat, sendLag, queueDelay, offeredPerSecond: count / Math.max(1e-9, (lastSent - firstSent) / 1e9) };
+}
+
+/** Closed loop: `concurrency` clients, each awaiting its call before making the next, until `count` calls; calls/s. */
+async function closedLoop(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const client = async (): Promise<void> => {
+    while (next < count) await op(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, client));
+  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
 const summary = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { samples: s.length, p50Seconds: percentile(s, 50), p99Seconds: percentile(s, 99), maxSeconds: s[s.length - 1] as number };
+  return {
+    samples: s.length,
+    minSeconds: s[0] as number,
+    p50Seconds: percentile(s, 50),
+    p90Seconds: percentile(s, 90),
+    p99Seconds: percentile(s, 99),
+    p999Seconds: percentile(s, 99.9),
+    maxSeconds: s[s.length - 1] as number,
+  };
 };
+
+/** Stability check of an open-loop run: p50 of the first and the last fifth of the calls (a growing queue shows here). */
+const drift = (xs: number[]) => {
+  const k = Math.max(1, Math.floor(xs.length / 5));
+  const p50 = (ys: number[]) => percentile([...ys].sort((a, b) => a - b), 50);
+  return { firstFifthP50Seconds: p50(xs.slice(0, k)), lastFifthP50Seconds: p50(xs.slice(xs.length - k)) };
+};
+
+/** Raw samples for the artifact, compact: microseconds at 0.1 µs resolution, comma-separated, in arrival order. */
+const rawMicros = (xs: number[]): string => xs.map((x) => (Math.round(x * 1e7) / 10).toString()).join(",");
 
 export interface PerfOptions {
   readonly runs?: number;
   readonly validators?: number;
   readonly scale?: number;
+  /** Arrival process of the latency runs (default "poisson"). */
+  readonly arrivals?: Arrivals;
+  /** Seconds of arrivals per measured latency run (default 2 × scale, at least 0.5). */
+  readonly latencySeconds?: number;
+  /** Development only: skip the throughput table and stage profile (the artifact then lacks the gate field). */
+  readonly latencyOnly?: boolean;
   readonly log?: (line: string) => void;
 }
 
 export async function measurePerf(options: PerfOptions = {}): Promise<Measured> {
   const runs = Math.max(5, options.runs ?? 5);
   const scale = options.scale ?? 0.5;
-  const log = options.log ?? (() => undefined);
+  const log0 = options.log ?? (() => undefined);
+  const log = (line: string): void => log0(`${line}  [max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB]`);
   const set = validators(options.validators ?? 128);
   const addon = loadNativeVerifier(true);
   if (addon === null) log("native addon not built: project rows fall back to noble (run: bash node-app/native/build.sh)");
@@ -180,7 +323,7 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
   const items = workload(set, maxItems, now);
 
   const rows: Array<{ label: string; threads: number; batching: boolean; baseline: string; backend: string; items: number; runs: number[]; medianPerSecond: number; ok: number }> = [];
-  for (const c of configs) {
+  for (const c of options.latencyOnly ? [] : configs) {
     const made = c.make();
     await made.ready;
     const work = items.slice(0, c.items);
@@ -234,7 +377,7 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
   const pipelineOnlyEncoded = median(pipelineOnlyEncodedRuns);
   let signatureOnly2: number | undefined;
   let hashVerifyOnly2: number | undefined;
-  if (addon !== null) {
+  if (addon !== null && !options.latencyOnly) {
     const p = new VerifyPool({ threads: 2, batch: true });
     await p.ready;
     const keys = new Map(set.map((v) => [v.id, v.publicKey]));
@@ -264,31 +407,172 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
     await p.close();
   }
 
-  // Latency at 50 % of the measured peak: open-loop single verify() calls through the batcher and the pool.
-  const peak = best2?.medianPerSecond ?? best?.medianPerSecond ?? rows[0]!.medianPerSecond;
-  const rate = peak / 2;
-  const latCount = Math.min(items.length, Math.round(rate * 1.5 * scale));
-  const fresh = workload(set, latCount, Date.now());
-  const pool = addon !== null ? new VerifyPool({ threads: 2, batch: true }) : undefined;
-  await pool?.ready;
-  const latBackend: SignatureVerifier = pool ? new BatchingVerifier(pool, { maxItems: 256, maxWaitMicros: 200 }) : nobleVerifier;
+  // Latency at 50 % of the measured peak, on ONE path: single AttestationVerifier.verify() calls (one per request, as
+  // the HTTP handler makes them) through the production backend (createSignatureBackend: BatchingVerifier in front of
+  // a VerifyPool of 2 native workers, POI_BATCH_MAX_ITEMS / POI_BATCH_MAX_WAIT_US defaults). Peak = closed loop on
+  // that path at several concurrencies (best median); latency = open loop at half that peak, per-call hrtime samples.
+  const arrivals: Arrivals = options.arrivals ?? "poisson";
+  const latSeconds = options.latencySeconds ?? Math.max(0.5, 2 * scale);
+  const warmSeconds = 0.25;
   const keys = new Map(set.map((v) => [v.id, v.publicKey]));
-  const latVerifier = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend: latBackend });
-  let latOk = 0;
-  const verifyLat = await openLoop(latCount, rate, (i) => latVerifier.verify(fresh[i] as SignedAttestation).then((r) => { if (r.ok) latOk++; }));
-  await pool?.close();
-  const batcherStats = latBackend instanceof BatchingVerifier ? { batches: latBackend.batches, meanBatchItems: latBackend.batchedItems / Math.max(1, latBackend.batches) } : undefined;
+  const DEFAULT_WAIT_US = 200;
+  // ONE pool for every latency run (peak, open loops, instrumented run), built exactly as createSignatureBackend builds
+  // it for startNode; each run puts its own BatchingVerifier in front (worker churn would inflate the peak RSS).
+  const latPool = addon !== null ? new VerifyPool({ threads: 2, engine: "native", batch: true, local: nativeVerifier(addon, { batch: true }) }) : undefined;
+  await latPool?.ready;
+  const batchedPath = (maxBatchWaitMicros: number): SignatureVerifier =>
+    latPool ? new BatchingVerifier(latPool, { maxItems: 256, maxWaitMicros: maxBatchWaitMicros }) : nobleVerifier;
+  const verifierOn = (backend: SignatureVerifier, clock?: () => number) =>
+    new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, ...(clock ? { now: clock } : {}) });
 
-  // Generate (encode + BLAKE3 + Ed25519 sign with the project's signAttestation) at 50 % of its own peak.
+  const peakItems = items.slice(0, sz(32768));
+  const concurrencies = [16, 64, 256, 1024];
+  const verifyPeakPath = batchedPath(DEFAULT_WAIT_US);
+  {
+    const v = verifierOn(verifyPeakPath, () => now);
+    await closedLoop(Math.min(4096, peakItems.length), 256, (i) => v.verify(peakItems[i] as SignedAttestation)); // warm-up
+  }
+  const verifyPeakByConcurrency: Array<{ concurrency: number; runsPerSecond: number[]; medianPerSecond: number }> = [];
+  for (const c of concurrencies) {
+    const xs: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const v = verifierOn(verifyPeakPath, () => now);
+      let okPeak = 0;
+      xs.push(await closedLoop(peakItems.length, c, (i) => v.verify(peakItems[i] as SignedAttestation).then((res) => { if (res.ok) okPeak++; })));
+      if (okPeak !== peakItems.length) throw new Error(`verify peak: only ${okPeak} of ${peakItems.length} valid attestations verified`);
+    }
+    verifyPeakByConcurrency.push({ concurrency: c, runsPerSecond: xs, medianPerSecond: median(xs) });
+    log(`  verify() closed loop, concurrency ${c}: median ${Math.round(median(xs))}/s over ${runs} runs`);
+  }
+  const bestConc = verifyPeakByConcurrency.reduce((x, y) => (y.medianPerSecond > x.medianPerSecond ? y : x));
+  const verifyPeak = bestConc.medianPerSecond;
+  const rate = verifyPeak / 2;
+
+  // One set of fresh attestations (timestamped now, real clock in the verifier) for all open-loop verify runs; each
+  // run gets a fresh replay window, so no item is a replay.
+  const warmN = Math.max(100, Math.round(rate * warmSeconds));
+  const n = Math.round(rate * latSeconds);
+  const signed = compactWorkload(set, warmN + n, Date.now());
+  /** One open-loop verify run at `rate` through a fresh production backend with the given batch wait. */
+  const verifyOpenLoop = async (maxBatchWaitMicros: number) => {
+    const backend = batchedPath(maxBatchWaitMicros);
+    const v = verifierOn(backend);
+    await openLoop(arrivalSchedule(warmN, rate, arrivals, 1), (i) => v.verify(signed[i] as SignedAttestation)); // warm-up, discarded
+    const batcher = backend instanceof BatchingVerifier ? backend : undefined;
+    const b0 = batcher?.batches ?? 0;
+    const i0 = batcher?.batchedItems ?? 0;
+    let okN = 0;
+    const res = await openLoop(arrivalSchedule(n, rate, arrivals, 2), (i) => v.verify(signed[warmN + i] as SignedAttestation).then((r) => { if (r.ok) okN++; }));
+    const batches = (batcher?.batches ?? 0) - b0;
+    const batchStats = batcher ? { batches, meanBatchItems: ((batcher.batchedItems ?? 0) - i0) / Math.max(1, batches) } : null;
+    const backendName = backend.name;
+    if (okN !== n) throw new Error(`verify latency: only ${okN} of ${n} valid attestations verified`);
+    return { res, ok: okN, batchStats, backendName };
+  };
+  const vl = await verifyOpenLoop(DEFAULT_WAIT_US);
+  const verifyLat = vl.res.latency;
+  const olLog = (what: string, r: Awaited<ReturnType<typeof verifyOpenLoop>>): void => {
+    const s1 = summary(r.res.latency);
+    const d = drift(r.res.latency);
+    log(`  ${what}: p50 ${(s1.p50Seconds * 1e6).toFixed(1)} µs, p99 ${(s1.p99Seconds * 1e6).toFixed(1)} µs; first/last fifth p50 ${(d.firstFifthP50Seconds * 1e6).toFixed(1)} / ${(d.lastFifthP50Seconds * 1e6).toFixed(1)} µs; batches ${r.batchStats?.batches ?? 0}, mean ${(r.batchStats?.meanBatchItems ?? 0).toFixed(1)} items; send lag p99 ${(summary(r.res.sendLag).p99Seconds * 1e6).toFixed(1)} µs, event-loop queue p99 ${(summary(r.res.queueDelay).p99Seconds * 1e6).toFixed(1)} µs, offered ${Math.round(r.res.offeredPerSecond)}/s`);
+  };
+  olLog(`verify() open loop at ${Math.round(rate)}/s (${arrivals}), wait ${DEFAULT_WAIT_US} us`, vl);
+  // Does the batcher's bounded wait dominate? The same run with POI_BATCH_MAX_WAIT_US=0 (flush at the next turn).
+  const vl0 = await verifyOpenLoop(0);
+  olLog(`verify() open loop at ${Math.round(rate)}/s (${arrivals}), wait 0 us`, vl0);
+
+  // Where a call's time goes at that rate: the same open loop on the same stack (batcher 256 / default wait in front of
+  // a pool of 2 native workers, built as createSignatureBackend builds it) with timestamps taken by thin pass-through
+  // wrappers around the batcher and the pool (a separate run, so the headline figures carry no instrumentation).
+  let breakdown: Record<string, { p50Seconds: number; p99Seconds: number }> | null = null;
+  if (latPool !== undefined) {
+    const pool = latPool;
+    const tEnq = new Float64Array(warmN + n);
+    const tFlush = new Float64Array(warmN + n);
+    const tDone = new Float64Array(warmN + n);
+    const tStart = new Float64Array(warmN + n);
+    let current = -1;
+    let pending: number[] = [];
+    const hr = (): number => Number(process.hrtime.bigint());
+    const poolEnc = pool.verifyEncoded as NonNullable<VerifyPool["verifyEncoded"]>;
+    const inner: SignatureVerifier & { idle(): boolean } = {
+      name: pool.name,
+      verifyOne: (a, b, c) => pool.verifyOne(a, b, c),
+      verifyMany: (xs) => pool.verifyMany(xs),
+      idle: () => pool.idle(),
+      verifyEncoded: (b) => {
+        const t = hr();
+        const calls = pending;
+        pending = [];
+        for (const c of calls) tFlush[c] = t;
+        const out = poolEnc(b);
+        out.then(() => {
+          const d = hr();
+          for (const c of calls) tDone[c] = d;
+        }, () => undefined);
+        return out;
+      },
+    };
+    const batcher = new BatchingVerifier(inner, { maxItems: 256, maxWaitMicros: DEFAULT_WAIT_US });
+    const batchEnc = batcher.verifyEncoded as NonNullable<BatchingVerifier["verifyEncoded"]>;
+    const outer: SignatureVerifier = {
+      name: batcher.name,
+      verifyOne: (a, b, c) => batcher.verifyOne(a, b, c),
+      verifyMany: (xs) => batcher.verifyMany(xs),
+      verifyEncoded: (b) => {
+        tEnq[current] = hr();
+        pending.push(current);
+        return batchEnc(b);
+      },
+    };
+    const v = verifierOn(outer);
+    const op = (i: number) => {
+      current = i;
+      tStart[i] = hr();
+      return v.verify(signed[i] as SignedAttestation);
+    };
+    await openLoop(arrivalSchedule(warmN, rate, arrivals, 1), op);
+    const r = await openLoop(arrivalSchedule(n, rate, arrivals, 2), (i) => op(warmN + i));
+    const comp = (f: (i: number) => number) => {
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) xs.push(f(warmN + i) / 1e9);
+      const t = summary(xs);
+      return { p50Seconds: t.p50Seconds, p99Seconds: t.p99Seconds };
+    };
+    breakdown = {
+      total: comp((i) => (r.latency[i - warmN] as number) * 1e9),
+      eventLoopQueue: comp((i) => (r.queueDelay[i - warmN] as number) * 1e9),
+      decodeToBatcher: comp((i) => (tEnq[i] as number) - (tStart[i] as number)),
+      batcherWait: comp((i) => (tFlush[i] as number) - (tEnq[i] as number)),
+      poolRoundTrip: comp((i) => (tDone[i] as number) - (tFlush[i] as number)),
+      afterPool: comp((i) => (tStart[i] as number) + ((r.latency[i - warmN] as number) - (r.queueDelay[i - warmN] as number)) * 1e9 - (tDone[i] as number)),
+    };
+    const f = (k: string) => `${k} ${((breakdown?.[k]?.p50Seconds ?? 0) * 1e6).toFixed(1)}/${((breakdown?.[k]?.p99Seconds ?? 0) * 1e6).toFixed(1)}`;
+    log(`  verify() breakdown (instrumented run, p50/p99 µs): ${Object.keys(breakdown).map(f).join(", ")}`);
+  }
+
+  await latPool?.close();
+
+  // Generate (encode + BLAKE3 + Ed25519 sign with the project's signAttestation): synchronous on the calling thread, so
+  // its closed-loop peak is back-to-back calls; then open loop at half that peak with the same arrival process.
   const signer = set[0] as Validator;
   const genAtt = (i: number): Attestation => ({ version: 1, validatorId: signer.id, epoch: 0, slot: i, payloadDigest: new Uint8Array(32).fill(i & 255), nonce: new Uint8Array(randomBytes(16)), timestampMs: now });
-  let g0 = process.hrtime.bigint();
-  const genPeakN = 400;
-  for (let i = 0; i < genPeakN; i++) signAttestation(genAtt(i), signer.seed);
-  const genPeak = genPeakN / (Number(process.hrtime.bigint() - g0) / 1e9);
-  const genLat = await openLoop(Math.round(genPeak * 1.5), genPeak / 2, (i) => signAttestation(genAtt(i), signer.seed));
-  // The same work with OpenSSL's Ed25519 (same RFC 8032 signature bytes): what a native signer would give.
-  g0 = process.hrtime.bigint();
+  const genOp = (i: number) => signAttestation(genAtt(i), signer.seed);
+  for (let i = 0; i < 2000; i++) genOp(i); // warm-up
+  const genPeakN = Math.max(1000, Math.round(8000 * scale));
+  const genPeakRuns: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const g0 = process.hrtime.bigint();
+    for (let i = 0; i < genPeakN; i++) genOp(i);
+    genPeakRuns.push(genPeakN / (Number(process.hrtime.bigint() - g0) / 1e9));
+  }
+  const genPeak = median(genPeakRuns);
+  const genRate = genPeak / 2;
+  await openLoop(arrivalSchedule(Math.max(100, Math.round(genRate * warmSeconds)), genRate, arrivals, 3), genOp); // warm-up, discarded
+  const gl = await openLoop(arrivalSchedule(Math.round(genRate * latSeconds), genRate, arrivals, 4), genOp);
+  const genLat = gl.latency;
+  log(`  generate open loop at ${Math.round(genRate)}/s (${arrivals}): p50 ${(summary(genLat).p50Seconds * 1e6).toFixed(1)} µs, p99 ${(summary(genLat).p99Seconds * 1e6).toFixed(1)} µs; send lag p99 ${(summary(gl.sendLag).p99Seconds * 1e6).toFixed(1)} µs, offered ${Math.round(gl.offeredPerSecond)}/s`);
+  // The same work with OpenSSL's Ed25519 called directly (same RFC 8032 signature bytes), closed loop.
   const nodeGen: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const t = process.hrtime.bigint();
@@ -338,9 +622,58 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
       note: "pipelineOnly = the same verifyBatch loop with a no-op signature backend (main-thread cost per item, digests on the main thread); pipelineOnlyEncoded = the same with a no-op verifyEncoded backend that still packs the transfer buffer (main-thread cost of the hash-and-verify path); signatureOnly = VerifyPool.verifyMany on prepared (key, digest, signature) items, 2 workers; hashVerifyOnly = VerifyPool.verifyEncoded on prepared (key, signature, encoding) arrays, 2 workers",
     },
     latencyAtHalfPeak: {
-      verify: { rate, ...summary(verifyLat), ok: latOk, backend: latBackend.name, batcher: batcherStats ?? null },
-      generate: { peakPerSecond: genPeak, rate: genPeak / 2, ...summary(genLat), signer: "signAttestation (node:crypto / OpenSSL Ed25519, seed imported once as PKCS#8; same RFC 8032 bytes as @noble/ed25519)" },
-      generateNodeCryptoSigner: { ...summary(nodeGen), note: "encode + BLAKE3 + node:crypto Ed25519 sign (identical RFC 8032 bytes), closed loop" },
+      arrivals,
+      arrivalsNote: arrivals === "poisson" ? "Poisson arrivals: exponential inter-arrival times at the stated mean rate (seeded mulberry32)" : "fixed-interval arrivals, exactly 1/rate apart",
+      secondsPerRun: latSeconds,
+      warmUpSeconds: warmSeconds,
+      verify: {
+        path: "AttestationVerifier.verify(), one call per arrival (as the HTTP handler calls it), through the stack createSignatureBackend({threads: 2, batchVerify: true}) builds: BatchingVerifier (256 items / POI_BATCH_MAX_WAIT_US) in front of a VerifyPool of 2 native workers (batch equation); one pool shared by the peak and latency runs",
+        peakPerSecond: verifyPeak,
+        peakMethod: `closed loop on the same path: N clients each awaiting its verify() before the next, ${peakItems.length} calls per run, median of ${runs} runs per N; peak = best N`,
+        peakConcurrency: bestConc.concurrency,
+        peakByConcurrency: verifyPeakByConcurrency,
+        rate,
+        offeredPerSecond: vl.res.offeredPerSecond,
+        maxBatchWaitMicros: DEFAULT_WAIT_US,
+        ...summary(verifyLat),
+        sendLag: summary(vl.res.sendLag),
+        queueDelay: summary(vl.res.queueDelay),
+        drift: drift(verifyLat),
+        ok: vl.ok,
+        backend: vl.backendName,
+        batcher: vl.batchStats,
+        samplesMicrosCsv: rawMicros(verifyLat),
+      },
+      verifyBatchWait0: {
+        note: "the same open-loop run (same rate and arrival process) with POI_BATCH_MAX_WAIT_US=0: what the bounded wait adds",
+        rate,
+        maxBatchWaitMicros: 0,
+        ...summary(vl0.res.latency),
+        sendLag: summary(vl0.res.sendLag),
+        queueDelay: summary(vl0.res.queueDelay),
+        drift: drift(vl0.res.latency),
+        ok: vl0.ok,
+        backend: vl0.backendName,
+        batcher: vl0.batchStats,
+      },
+      verifyBreakdown: breakdown === null ? null : {
+        note: "a separate instrumented open-loop run at the same rate: total = send -> result; eventLoopQueue = send -> call start; decodeToBatcher = call start -> batcher (decode, key lookup, replay peek); batcherWait = -> batch handed to the pool; poolRoundTrip = -> pool result on the main thread (pack, postMessage, worker BLAKE3 + ZIP-215, message back, event loop); afterPool = -> verify() resolved (replay admit, promise chain)",
+        ...breakdown,
+      },
+      generate: {
+        path: "signAttestation (encode + BLAKE3 + node:crypto / OpenSSL Ed25519, seed imported once as PKCS#8; same RFC 8032 bytes as @noble/ed25519), synchronous on the main thread",
+        peakPerSecond: genPeak,
+        peakMethod: `closed loop: ${genPeakN} back-to-back calls per run (a synchronous call cannot overlap another), median of ${runs} runs`,
+        peakRunsPerSecond: genPeakRuns,
+        rate: genRate,
+        offeredPerSecond: gl.offeredPerSecond,
+        ...summary(genLat),
+        sendLag: summary(gl.sendLag),
+        queueDelay: summary(gl.queueDelay),
+        drift: drift(genLat),
+        samplesMicrosCsv: rawMicros(genLat),
+      },
+      generateNodeCryptoSigner: { ...summary(nodeGen), note: "encode + BLAKE3 + node:crypto Ed25519 sign (identical RFC 8032 bytes), closed loop, per-call hrtime" },
     },
     finality: { ...summary(fin), validators: 100, blocks: hashes.length },
     maxRssBytes,
@@ -362,8 +695,11 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
       `Each configuration verifies its items through AttestationVerifier.verifyBatch (chunks of 256, 4 calls in flight, a fresh replay window per run) ` +
       `${runs} times after a warm-up; the figure is the median of the runs (items / wall time). "threads" counts threads verifying signatures: ` +
       `1 = all on the main thread, 2 = two worker threads (the main thread runs the rest of the pipeline). Ratios are to sodium-native on the same ` +
-      `number of threads in the same run. Latency: open-loop arrivals at 50 % of the best 2-thread median, one verify() per arrival through the ` +
-      `batcher (256 items / 200 us) and the pool, measured from the scheduled arrival; generate likewise at 50 % of signAttestation's own peak. ` +
+      `number of threads in the same run. Latency: peak and latency on ONE path, single AttestationVerifier.verify() calls through the production ` +
+      `backend (batcher 256 items / ${DEFAULT_WAIT_US} us in front of a pool of 2 native workers); peak = closed loop (concurrency ${concurrencies.join("/")}, best median); ` +
+      `then ${arrivals === "poisson" ? "Poisson" : "fixed-interval"} open-loop arrivals at 50 % of that peak for ${latSeconds} s after a ${warmSeconds} s warm-up, ` +
+      `latency per call from its scheduled arrival to its result (hrtime, raw samples, nearest-rank percentiles); repeated with a 0 us batch wait. ` +
+      `Generate: signAttestation, peak = back-to-back calls, then the same open loop at 50 % of it. ` +
       `Finality: 20000 VoteTally.finalityOf calls (100 validators, 400 blocks). Peak RSS: process.resourceUsage().maxRSS (workers included).`,
     // The one throughput gate: the best 2-thread full-pipeline median (poi.json measures single verify() calls only).
     gates: [{ gate: "poi-verify-throughput", slo: "poiVerifyThroughput", field: "results.best2Threads.medianPerSecond" }],
