@@ -216,7 +216,7 @@ async function openLoop(at: Float64Array, op: (i: number) => Promise<unknown> | 
   let firstSent = 0;
   let lastSent = 0;
   let done = 0;
-  const gen = new Worker(GENERATOR_SOURCE, { eval: true, workerData: { at, startN } });
+  const gen = new Worker(GENERATOR_SOURCE, { eval: true, workerData: { at, startN }, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } });
   try {
     await new Promise<void>((resolve, reject) => {
       gen.once("error", reject);
