@@ -7,9 +7,10 @@ import * as path from "node:path";
 import { ImageAdmission } from "./components/admission";
 import { alertRuleConfig, alertRuleSummary, NodeAlerts } from "./components/alerts";
 import { NodeAutoscaler } from "./components/autoscaler";
-import { canarySummary, meshServiceName, NodeCanary } from "./components/canary";
+import { canarySummary, meshServiceName, NodeCanary, resolvedHoldGateUrl } from "./components/canary";
 import { loadStackConfig } from "./components/config";
 import { NodeImage } from "./components/image";
+import { HoldGate } from "./components/hold-gate";
 import { nodeLabels } from "./components/labels";
 import { NodeNamespace } from "./components/namespace";
 import { NodeNetworkPolicy } from "./components/network-policy";
@@ -63,7 +64,21 @@ const dashboard = new NodeDashboard("dashboard", {
   labels,
 });
 const admission = new ImageAdmission("admission", { config, labels });
-new NodeCanary("canary", { config, namespace: namespace.name, labels }, { dependsOn: [node, autoscaler] });
+const holdGate = new HoldGate(
+  "hold-gate",
+  {
+    config,
+    namespace: namespace.name,
+    namespaceName: config.namespace,
+    image: image.reference,
+    serviceAccountName: config.appName,
+    flaggerNamespace: config.canary.flaggerNamespace,
+    labels,
+  },
+  { dependsOn: [node] },
+);
+// The Canary's webhooks call the gate; create it first so Flagger never calls a missing Service.
+new NodeCanary("canary", { config, namespace: namespace.name, labels }, { dependsOn: [node, autoscaler, holdGate] });
 const validator = new EvidenceValidator(
   "evidence-verify",
   {
@@ -95,5 +110,5 @@ export const alertRules = alertRuleSummary(alerts.groups);
 export const dashboardJson = dashboard.json;
 export const promqlQueries = dashboardQueries(config.slos, config.namespace);
 export const kyvernoPolicy = { name: admission.policyName, mode: admission.mode };
-export const canary = canarySummary(config.canary.stages, config.canary.holdGateUrl);
+export const canary = canarySummary(config.canary.stages, resolvedHoldGateUrl(config));
 export const validatorJob = validator.status;

@@ -12,10 +12,10 @@
  *   `nextStepWeight` looks up the FIRST index whose weight equals the current one and returns the difference to the
  *   next entry, which is 0 for a repeat, and a 0 step never advances nor promotes (the canary would stall).
  * - the hold: Flagger calls `confirm-traffic-increase` webhooks after each successful check and before raising the
- *   weight, and `confirm-promotion` before promoting at the last weight. A hold gate (`bizra:canary.holdGateUrl`)
- *   that answers 200 only once the current weight has passed its stage's holdMinutes checks makes Flagger walk
- *   exactly the expanded schedule; the schedule is in the webhooks' metadata. Without a gate, Flagger holds each
- *   stage for one check, and the `canary` stack output says so.
+ *   weight, and `confirm-promotion` before promoting at the last weight. The hold gate (components/hold-gate.ts,
+ *   deployed by default; `bizra:canary.holdGateUrl` overrides the URL) answers 200 only once the current weight has
+ *   passed its stage's holdMinutes checks, so Flagger walks exactly the expanded schedule; a `pre-rollout` webhook
+ *   arms it at 0 %. The schedule is in the webhooks' metadata.
  * - `threshold` = failedChecksBeforeRollback. Flagger counts failed checks over the whole analysis (a successful
  *   check does not reset the count), so 5 failures roll back whether or not they are consecutive: never later than
  *   "5 consecutive failed checks", possibly sooner.
@@ -26,6 +26,7 @@ import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";
 import { counterRate, counterRateOrZero, histogramQuantile, poiSuccessRatio, promNumber } from "./alerts";
+import { holdGateUrl as inClusterHoldGateUrl } from "./hold-gate";
 import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
 
@@ -124,6 +125,14 @@ export function canaryMetrics(slos: SloTable, t: Pick<CanaryTarget, "appName" | 
   }));
 }
 
+/** The Canary's webhooks to the hold gate, in the order Flagger meets them. */
+export const HOLD_GATE_HOOKS = ["pre-rollout", "confirm-traffic-increase", "confirm-promotion"] as const;
+
+/** The gate the Canary calls: `bizra:canary.holdGateUrl`, else the in-cluster gate the program deploys. */
+export function resolvedHoldGateUrl(cfg: Pick<StackConfig, "appName" | "namespace" | "canary">): string {
+  return cfg.canary.holdGateUrl ?? inClusterHoldGateUrl(cfg.appName, cfg.namespace);
+}
+
 /** Flagger's analysis for the stages (mapping in the header comment). Pure. */
 export function canaryAnalysis(
   stages: readonly CanaryStage[],
@@ -131,13 +140,14 @@ export function canaryAnalysis(
 ): CanaryAnalysis {
   const weights = stages.map((s) => s.weight);
   if (weights.some((w, i) => i > 0 && w <= weights[i - 1])) throw new Error(`stage weights must be strictly increasing: ${weights.join(", ")}`);
+  // pre-rollout arms the gate for the revision at 0 %; the confirm hooks are counted (node-app/src/canary/hold.ts).
   const webhooks: CanaryWebhook[] | undefined = opts.holdGateUrl
-    ? (["confirm-traffic-increase", "confirm-promotion"] as const).map((type) => ({
+    ? HOLD_GATE_HOOKS.map((type) => ({
         name: `hold-${type}`,
         type,
         url: opts.holdGateUrl as string,
         timeout: "10s",
-        metadata: { schedule: scheduleText(stages), interval: CANARY_INTERVAL },
+        metadata: { schedule: scheduleText(stages), interval: CANARY_INTERVAL, hook: type },
       }))
     : undefined;
   return {
@@ -177,7 +187,7 @@ export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>
       analysis: canaryAnalysis(cfg.canary.stages, {
         failedChecksBeforeRollback: cfg.canary.failedChecksBeforeRollback,
         metrics: canaryMetrics(cfg.slos, cfg),
-        holdGateUrl: cfg.canary.holdGateUrl,
+        holdGateUrl: resolvedHoldGateUrl(cfg),
       }),
     },
   };
@@ -192,7 +202,7 @@ export function canarySummary(stages: readonly CanaryStage[], holdGateUrl: strin
     plannedChecks: checks.length,
     stepWeights: stages.map((s) => s.weight),
     holds: holdGateUrl
-      ? `enforced by the hold gate ${holdGateUrl}`
+      ? `enforced by the hold gate ${holdGateUrl}: each stage held its holdMinutes one-minute checks before the next step`
       : "not enforced: no bizra:canary.holdGateUrl, Flagger advances after one successful check per stage (docs/canary.md)",
   };
 }
@@ -213,6 +223,6 @@ export class NodeCanary extends pulumi.ComponentResource {
       registerCustomResource(t.metadata.name, t, { parent: this }, args.namespace),
     );
     registerCustomResource(name, canaryResource(cfg, args.labels), { parent: this, dependsOn: templates }, args.namespace);
-    this.registerOutputs(canarySummary(cfg.canary.stages, cfg.canary.holdGateUrl));
+    this.registerOutputs(canarySummary(cfg.canary.stages, resolvedHoldGateUrl(cfg)));
   }
 }

@@ -118,10 +118,13 @@ export const configSchema = z
         "http://prometheus-operated.monitoring:9090",
       ),
       /**
-       * Optional hold gate (docs/canary.md): a `confirm-traffic-increase` / `confirm-promotion` webhook that approves
-       * the next step only after the current stage's holdMinutes checks. Without it Flagger advances every interval.
+       * The hold gate (docs/canary.md) the Canary's `pre-rollout` / `confirm-traffic-increase` / `confirm-promotion`
+       * webhooks call; it approves the next step only after the current stage's holdMinutes checks. Unset: the gate
+       * the program deploys, `http://<appName>-hold-gate.<namespace>.svc.cluster.local/gate`.
        */
       holdGateUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the canary hold gate").optional(),
+      /** Namespace Flagger runs in: the only one allowed to reach the hold gate. */
+      flaggerNamespace: dnsLabel.default("flagger-system"),
     }),
     kyverno: z.strictObject({
       mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, thresholdRange } from "../components/canary";
+import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { HOLD_GATE_COMMAND } from "../node-app/src/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
 import { byType, configOf } from "./observability.test";
@@ -22,9 +23,10 @@ describe("canary stage expansion", () => {
   });
   it("adds hold-gate webhooks with the schedule when a gate is configured", () => {
     const a = canaryAnalysis(configOf("production").canary.stages, { failedChecksBeforeRollback: 5, metrics: [], holdGateUrl: "http://gate.flagger/hold" });
-    assert.deepEqual(a.webhooks?.map((w) => [w.type, w.metadata?.schedule]), [
-      ["confirm-traffic-increase", "10:60,50:120,100:180"],
-      ["confirm-promotion", "10:60,50:120,100:180"],
+    assert.deepEqual(a.webhooks?.map((w) => [w.type, w.metadata?.schedule, w.metadata?.hook]), [
+      ["pre-rollout", "10:60,50:120,100:180", "pre-rollout"],
+      ["confirm-traffic-increase", "10:60,50:120,100:180", "confirm-traffic-increase"],
+      ["confirm-promotion", "10:60,50:120,100:180", "confirm-promotion"],
     ]);
   });
 });
@@ -70,6 +72,32 @@ for (const stack of STACKS) {
     it("the canary stack output reports the planned checks", () => {
       const out = run.outputs.canary as { plannedChecks: number };
       assert.equal(out.plannedChecks, expandStages(cfg.canary.stages).length);
+    });
+    it("deploys the hold gate by default and the Canary's webhooks call it", () => {
+      const url = `http://${cfg.appName}-hold-gate.${cfg.namespace}.svc.cluster.local/gate`;
+      const a = byType(run, "Canary")[0].spec.analysis;
+      assert.deepEqual(a.webhooks.map((w: any) => [w.type, w.url, w.metadata.schedule]), ["pre-rollout", "confirm-traffic-increase", "confirm-promotion"].map((t) => [t, url, scheduleText(cfg.canary.stages)]));
+      assert.match((run.outputs.canary as { holds: string }).holds, new RegExp(`^enforced by the hold gate ${url.replace(/[.]/g, "\\.")}`));
+      const d = byType(run, "Deployment").find((o) => o.metadata.name === `${cfg.appName}-hold-gate`);
+      assert.ok(d, "hold gate Deployment");
+      assert.equal(d.spec.replicas, 1);
+      assert.equal(d.spec.strategy.type, "Recreate");
+      const c = d.spec.template.spec.containers[0];
+      assert.deepEqual(c.command, [...HOLD_GATE_COMMAND]);
+      assert.equal(c.image, byType(run, "Deployment").find((o) => o.metadata.name === cfg.appName)!.spec.template.spec.containers[0].image);
+      assert.equal(c.readinessProbe.httpGet.path, "/healthz");
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+      assert.equal(d.spec.template.spec.securityContext.runAsNonRoot, true);
+      const svc = byType(run, "Service").find((o) => o.metadata.name === `${cfg.appName}-hold-gate`)!;
+      assert.deepEqual(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]), [["http", 80, "http"]]);
+      assert.deepEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [["http", 8090]]);
+      const np = byType(run, "NetworkPolicy").find((o) => o.metadata.name === `${cfg.appName}-hold-gate-from-flagger`)!;
+      assert.deepEqual(np.spec.podSelector.matchLabels, svc.spec.selector);
+      assert.equal(np.spec.ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"], "flagger-system");
+      assert.deepEqual(np.spec.ingress[0].ports, [{ protocol: "TCP", port: 8090 }]);
+      // the gate's pods are not node pods: no node Service or node policy selects them
+      const nodeSvc = byType(run, "Service").find((o) => o.metadata.name === cfg.appName)!;
+      assert.ok(!Object.entries(nodeSvc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
     });
   });
 }

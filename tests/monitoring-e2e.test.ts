@@ -14,6 +14,7 @@ import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { signVote } from "../node-app/src/consensus/vote-encoding";
 import { ENV, METRICS_PATH, ROUTES } from "../node-app/src/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
@@ -153,7 +154,10 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
     const scrapeSeconds = Number(/^(\d+)s$/.exec(sm.spec.endpoints[0].interval)?.[1]);
     assert.ok(scrapeSeconds > 0, `scrape interval ${sm.spec.endpoints[0].interval}`);
     const block = "ab".repeat(32);
-    await post(n.apiPort, ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: block });
+    // votes must be signed by the validator's key (here the node's own: node0 holds SEED)
+    const vote = { validatorId: "node0", slot: 1, blockHash: block };
+    const signature = Buffer.from(signVote(vote, Buffer.from(SEED, "hex")).signature).toString("hex");
+    await post(n.apiPort, ROUTES.votes, { ...vote, signature });
     const until = Date.now() + 3.5 * scrapeSeconds * 1000;
     let slot = 0;
     while (Date.now() < until || sent.good === 0) {

@@ -50,6 +50,10 @@ export const ENV = {
   bodyLimitBytes: "BIZRA_BODY_LIMIT_BYTES",
   verifyCacheEntries: "BIZRA_VERIFY_CACHE_ENTRIES",
   maxConcurrentVerifications: "BIZRA_MAX_CONCURRENT_VERIFICATIONS",
+  /** Port of the canary hold gate (`HOLD_GATE_COMMAND`); default `DEFAULT_HOLD_GATE_PORT`. */
+  holdGatePort: "BIZRA_HOLD_GATE_PORT",
+  /** Canaries the hold gate remembers (least recently called dropped first); default 1024. */
+  holdGateMaxCanaries: "BIZRA_HOLD_GATE_MAX_CANARIES",
 } as const;
 
 /** Prometheus metric names exported on `:9464/metrics`. Exact names from ARCHITECTURE.md. */
@@ -66,6 +70,8 @@ export const METRICS = {
   consensusQuorumFailuresTotal: "bizra_consensus_quorum_failures_total",
   consensusEquivocationsTotal: "bizra_consensus_equivocations_total",
   consensusReplayRejectedTotal: "bizra_consensus_replay_rejected_total",
+  /** Votes refused before tallying, by `reason`: bad_signature, unknown_validator, malformed. */
+  consensusVoteRejectedTotal: "bizra_consensus_vote_rejected_total",
   httpRequestDurationSeconds: "bizra_http_request_duration_seconds",
   httpRequestsTotal: "bizra_http_requests_total",
 } as const;
@@ -92,3 +98,8 @@ export const LATENCY_BUCKETS_SECONDS = [
 
 /** The CLI that verifies a signed evidence bundle (used by the PoI attestation validator Job). */
 export const EVIDENCE_VERIFY_COMMAND = ["node", "dist/cli/evidence-verify.js"] as const;
+
+/** The canary hold gate (Flagger webhooks, docs/canary.md): port, route and the command that runs it from the node image. */
+export const DEFAULT_HOLD_GATE_PORT = 8090;
+export const HOLD_GATE_ROUTE = "/gate";
+export const HOLD_GATE_COMMAND = ["node", "dist/cli/hold-gate.js"] as const;

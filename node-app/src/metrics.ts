@@ -1,5 +1,6 @@
 /** Prometheus metrics of one node instance, in their own registry, served on the metrics port. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { VOTE_REJECT_REASONS } from "./consensus/vote-encoding";
 import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS, REJECT_REASONS } from "./contract";
 
 export class NodeMetrics {
@@ -16,6 +17,7 @@ export class NodeMetrics {
   readonly consensusQuorumFailuresTotal: Counter;
   readonly consensusEquivocationsTotal: Counter;
   readonly consensusReplayRejectedTotal: Counter;
+  readonly consensusVoteRejectedTotal: Counter<typeof FAIL_REASON_LABEL>;
   readonly httpRequestDurationSeconds: Histogram<"route" | "method" | "status_code">;
   readonly httpRequestsTotal: Counter<"route" | "method" | "status_code">;
 
@@ -36,6 +38,8 @@ export class NodeMetrics {
     this.consensusQuorumFailuresTotal = new Counter({ name: METRICS.consensusQuorumFailuresTotal, help: "Finality checks of a block below the fast-finality quorum", registers });
     this.consensusEquivocationsTotal = new Counter({ name: METRICS.consensusEquivocationsTotal, help: "Equivocating votes rejected", registers });
     this.consensusReplayRejectedTotal = new Counter({ name: METRICS.consensusReplayRejectedTotal, help: "Attestations rejected as replayed", registers });
+    this.consensusVoteRejectedTotal = new Counter({ name: METRICS.consensusVoteRejectedTotal, help: "Votes refused before tallying, by reason", labelNames: [FAIL_REASON_LABEL], registers });
+    for (const reason of VOTE_REJECT_REASONS) this.consensusVoteRejectedTotal.inc({ [FAIL_REASON_LABEL]: reason }, 0);
     this.httpRequestDurationSeconds = new Histogram({ name: METRICS.httpRequestDurationSeconds, help: "HTTP request duration", labelNames: ["route", "method", "status_code"], buckets, registers });
     this.httpRequestsTotal = new Counter({ name: METRICS.httpRequestsTotal, help: "HTTP requests", labelNames: ["route", "method", "status_code"], registers });
   }

@@ -1,5 +1,6 @@
-/** Weighted-quorum consensus: validator set, basis-point finality, deterministic head, equivocation. */
+/** Weighted-quorum consensus: validator set, basis-point finality, deterministic head, equivocation, signed votes. */
 export * from "./determinism";
 export * from "./quorum";
 export * from "./validator-set";
 export * from "./vote-tally";
+export * from "./vote-encoding";

@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { FAIL_REASON_LABEL, ROUTES } from "../contract";
-import type { VoteTally } from "../consensus/vote-tally";
+import { voteSignatureItem, VoteFormatError, type VoteRejectReason } from "../consensus/vote-encoding";
+import type { Vote, VoteTally } from "../consensus/vote-tally";
 import type { NodeMetrics } from "../metrics";
 import { ATTESTATION_VERSION, payloadDigest, type Attestation } from "../poi/attestation";
 import { fromHex, toHex } from "../poi/bytes";
@@ -39,6 +40,8 @@ interface VoteRequest {
   validatorId: string;
   slot: number;
   blockHash: string;
+  /** Ed25519 by the validator's key over BLAKE3(encodeVote({validatorId, slot, blockHash})), 128 hex digits. */
+  signature: string;
 }
 type WireAttestation = { encoding: string; signature: string };
 
@@ -99,6 +102,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation && error.validation.length > 0) {
+      if (request.routeOptions.url === ROUTES.votes) m.consensusVoteRejectedTotal.inc({ [FAIL_REASON_LABEL]: "malformed" });
       const v = error.validation[0] as { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> };
       const extra = v.params["missingProperty"] ?? v.params["additionalProperty"];
       return reply.code(400).send({
@@ -197,16 +201,59 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     },
   );
 
+  /**
+   * A vote counts only with a valid signature by the validator's registered key, checked before the tally by the
+   * attestation rule (ZIP-215, the same backend and circuit breaker). Order: schema (400, field and rule) ->
+   * unknown validator or no registered key (422) -> bad signature (403, field body.signature) -> tally.
+   */
   app.post<{ Body: VoteRequest }>(ROUTES.votes, { schema: { body: voteBody } }, async (request, reply) => {
-    const outcome = deps.tally.addVote(request.body);
+    const b = request.body;
+    const vote: Vote = { validatorId: b.validatorId, slot: b.slot, blockHash: b.blockHash };
+    const refuse = (reason: VoteRejectReason) => {
+      m.consensusVoteRejectedTotal.inc({ [FAIL_REASON_LABEL]: reason });
+      m.consensusVotesTotal.inc({ outcome: reason });
+    };
+    const publicKey = deps.tally.validators.get(vote.validatorId)?.publicKey;
+    if (publicKey === undefined) {
+      refuse("unknown_validator");
+      const known = deps.tally.validators.has(vote.validatorId);
+      return reply.code(422).send({
+        error: "unknown_validator",
+        message: known ? `validator ${vote.validatorId} has no registered public key` : `validator ${vote.validatorId} is not in the set`,
+      });
+    }
+    let valid: boolean;
+    try {
+      const item = voteSignatureItem(vote, publicKey, fromHex(b.signature));
+      const [verdict] = await deps.breaker.run(async () => deps.verifier.backend.verifyMany([item]));
+      valid = verdict === true;
+    } catch (err) {
+      if (err instanceof BreakerOpenError) return sendUnavailable(reply, err);
+      if (err instanceof VoteFormatError) {
+        refuse("malformed");
+        return reply.code(400).send({ error: "invalid_request", field: `body.${err.field}`, rule: err.rule, message: err.message });
+      }
+      throw err;
+    }
+    if (!valid) {
+      refuse("bad_signature");
+      return reply.code(403).send({
+        error: "bad_signature",
+        field: "body.signature",
+        rule: "bad_signature",
+        message: `body.signature is not a valid Ed25519 (ZIP-215) signature by ${vote.validatorId} over this vote`,
+      });
+    }
+    const outcome = deps.tally.addVote(vote);
     if (!outcome.accepted) {
       m.consensusVotesTotal.inc({ outcome: outcome.reason });
       if (outcome.reason === "equivocation") m.consensusEquivocationsTotal.inc();
+      else m.consensusVoteRejectedTotal.inc({ [FAIL_REASON_LABEL]: outcome.reason });
       const status = outcome.reason === "equivocation" ? 409 : 422;
       return reply.code(status).send({ error: outcome.reason, message: outcome.detail });
     }
     m.consensusVotesTotal.inc({ outcome: outcome.duplicate ? "duplicate" : "accepted" });
-    return reply.code(202).send({ accepted: true, duplicate: outcome.duplicate, finality: deps.tally.finalityOf(request.body.blockHash) });
+    return reply.code(202).send({ accepted: true, duplicate: outcome.duplicate, finality: deps.tally.finalityOf(vote.blockHash) });
   });
 
   app.get<{ Params: { blockHash: string } }>(ROUTES.finality, { schema: { params: finalityParams } }, async (request, reply) => {

@@ -39,14 +39,16 @@ export function verifyBatchBody(maxBatchSize: number) {
   } as const;
 }
 
+/** A signed vote: Ed25519 by the validator's key over BLAKE3(encodeVote(vote)) (src/consensus/vote-encoding.ts). */
 export const voteBody = {
   type: "object",
   additionalProperties: false,
-  required: ["validatorId", "slot", "blockHash"],
+  required: ["validatorId", "slot", "blockHash", "signature"],
   properties: {
     validatorId: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
     slot: U53,
     blockHash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    signature: { type: "string", pattern: "^[0-9a-f]{128}$" },
   },
 } as const;
 

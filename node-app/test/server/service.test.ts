@@ -5,13 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { loadConfig, type NodeConfig } from "../../src/config";
+import { signVote, type Vote } from "../../src/consensus";
 import { ENV, METRICS, METRICS_PATH, ROUTES } from "../../src/contract";
 import { startNode, type RunningNode } from "../../src/main";
 import { nobleVerifier, publicKeyOf, toHex, type SignatureVerifier } from "../../src/poi";
 import { hex } from "../helpers";
 
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const PEER_PUB = toHex(publicKeyOf(hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")));
+const PEER_SEED = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+const PEER_PUB = toHex(publicKeyOf(hex(PEER_SEED)));
+/** The wire body of `vote` signed with `seed` (hex): `{validatorId, slot, blockHash, signature}`. */
+const signedVote = (seed: string, vote: Vote) => ({ ...vote, signature: toHex(signVote(vote, hex(seed)).signature) });
 
 function testConfig(extra: Record<string, string> = {}): NodeConfig {
   const dir = mkdtempSync(join(tmpdir(), "bizra-"));
@@ -92,7 +96,12 @@ describe("node service over HTTP", () => {
       ["POST", ROUTES.attestationsVerifyBatch, { items: [] }, 400, "body.items", "minItems"],
       ["POST", ROUTES.attestationsVerifyBatch, { items: Array(5).fill({ encoding: "00", signature: "0".repeat(128) }) }, 400, "body.items", "maxItems"],
       ["POST", ROUTES.attestationsVerifyBatch, { items: [{ encoding: "0", signature: "0".repeat(128) }] }, 400, "body.items[0].encoding", "minLength"],
-      ["POST", ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: "nothex" }, 400, "body.blockHash", "pattern"],
+      ["POST", ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: "nothex", signature: "0".repeat(128) }, 400, "body.blockHash", "pattern"],
+      ["POST", ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: "ab".repeat(32) }, 400, "body.signature", "required"],
+      ["POST", ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: "ab".repeat(32), signature: "AB".repeat(64) }, 400, "body.signature", "pattern"],
+      ["POST", ROUTES.votes, { validatorId: "node0", slot: 1, blockHash: "ab".repeat(32), signature: "ab".repeat(63) }, 400, "body.signature", "pattern"],
+      ["POST", ROUTES.votes, { validatorId: "node 0", slot: 1, blockHash: "ab".repeat(32), signature: "ab".repeat(64) }, 400, "body.validatorId", "pattern"],
+      ["POST", ROUTES.votes, { validatorId: "node0", slot: -1, blockHash: "ab".repeat(32), signature: "ab".repeat(64) }, 400, "body.slot", "minimum"],
       ["GET", "/v1/consensus/finality/xyz", undefined, 400, "params.blockHash", "pattern"],
     ];
     for (const [method, path, body, status, field, rule] of cases) {
@@ -121,21 +130,65 @@ describe("node service over HTTP", () => {
     assert.equal(r2.body.reason, "unknown_validator");
   });
 
-  it("takes votes, reports finality and head, and rejects equivocation (409) and unknown validators (422)", async () => {
+  it("takes signed votes, reports finality and head, and rejects equivocation (409) and unknown validators (422)", async () => {
     const block = "ab".repeat(32);
-    const v1 = await call(node, "POST", ROUTES.votes, { validatorId: "peer1", slot: 10, blockHash: block });
+    const v1 = await call(node, "POST", ROUTES.votes, signedVote(PEER_SEED, { validatorId: "peer1", slot: 10, blockHash: block }));
     assert.deepEqual([v1.status, v1.body.finality.supportBp, v1.body.finality.fast], [202, 3_300, false]);
-    const v2 = await call(node, "POST", ROUTES.votes, { validatorId: "node0", slot: 10, blockHash: block });
+    const v2 = await call(node, "POST", ROUTES.votes, signedVote(SEED, { validatorId: "node0", slot: 10, blockHash: block }));
     assert.deepEqual([v2.body.finality.supportBp, v2.body.finality.fast, v2.body.finality.economic], [10_000, true, true]);
-    const eq = await call(node, "POST", ROUTES.votes, { validatorId: "peer1", slot: 10, blockHash: "cd".repeat(32) });
+    const dup = await call(node, "POST", ROUTES.votes, signedVote(SEED, { validatorId: "node0", slot: 10, blockHash: block }));
+    assert.deepEqual([dup.status, dup.body.duplicate], [202, true]);
+    const eq = await call(node, "POST", ROUTES.votes, signedVote(PEER_SEED, { validatorId: "peer1", slot: 10, blockHash: "cd".repeat(32) }));
     assert.deepEqual([eq.status, eq.body.error], [409, "equivocation"]);
-    const unk = await call(node, "POST", ROUTES.votes, { validatorId: "ghost", slot: 10, blockHash: block });
+    const unk = await call(node, "POST", ROUTES.votes, signedVote(PEER_SEED, { validatorId: "ghost", slot: 10, blockHash: block }));
     assert.deepEqual([unk.status, unk.body.error], [422, "unknown_validator"]);
     const fin = await call(node, "GET", `/v1/consensus/finality/${block}`);
     assert.deepEqual([fin.status, fin.body.finality.supportWeight], [200, 6_700]); // peer1's support withdrawn
     assert.equal((await call(node, "GET", `/v1/consensus/finality/${"ee".repeat(32)}`)).status, 404);
     const head = await call(node, "GET", ROUTES.head);
     assert.equal(head.body.head.blockHash, block);
+  });
+
+  it("refuses unsigned, forged and replayed-elsewhere votes with 403 bad_signature before tallying, and counts them", async () => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${node.metricsPort}${METRICS_PATH}`)).text();
+    const count = (text: string, reason: string) => {
+      const series = `${METRICS.consensusVoteRejectedTotal}{reason="${reason}"} `;
+      const line = text.split("\n").find((l) => l.startsWith(series));
+      return line === undefined ? undefined : Number(line.slice(series.length));
+    };
+    const before = await scrape();
+    assert.equal(typeof count(before, "bad_signature"), "number", "the series exists before any rejection");
+    const block = "5e".repeat(32);
+    const good = signedVote(PEER_SEED, { validatorId: "peer1", slot: 20, blockHash: block });
+    const forged: Record<string, unknown>[] = [
+      { ...good, signature: "0".repeat(128) }, // garbage signature
+      { ...good, signature: good.signature.slice(0, 127) + (good.signature.endsWith("0") ? "1" : "0") }, // one bit flipped
+      signedVote(SEED, { validatorId: "peer1", slot: 20, blockHash: block }), // node0's key voting as peer1
+      { ...good, slot: 21 }, // peer1's signature moved to another slot
+      { ...good, blockHash: "5f".repeat(32) }, // ... or to another block
+      { ...good, validatorId: "node0" }, // ... or to another validator
+    ];
+    const att = await sign({ slot: 20 });
+    forged.push({ validatorId: "node0", slot: 20, blockHash: block, signature: att.signature }); // an attestation signature
+    for (const body of forged) {
+      const res = await call(node, "POST", ROUTES.votes, body);
+      assert.deepEqual(
+        [res.status, res.body.error, res.body.field, res.body.rule],
+        [403, "bad_signature", "body.signature", "bad_signature"],
+        JSON.stringify(body),
+      );
+    }
+    assert.equal((await call(node, "GET", `/v1/consensus/finality/${block}`)).status, 404, "no forged vote was tallied");
+    assert.equal((await call(node, "GET", `/v1/consensus/finality/${"5f".repeat(32)}`)).status, 404);
+    const ok = await call(node, "POST", ROUTES.votes, good);
+    assert.deepEqual([ok.status, ok.body.accepted, ok.body.finality.supportWeight], [202, true, 3_300]);
+    await call(node, "POST", ROUTES.votes, { ...good, signature: "zz" });
+    await call(node, "POST", ROUTES.votes, signedVote(SEED, { validatorId: "ghost", slot: 20, blockHash: block }));
+    const after = await scrape();
+    assert.equal(count(after, "bad_signature"), (count(before, "bad_signature") ?? 0) + forged.length);
+    assert.equal(count(after, "malformed"), (count(before, "malformed") ?? 0) + 1);
+    assert.equal(count(after, "unknown_validator"), (count(before, "unknown_validator") ?? 0) + 1);
+    assert.ok(after.includes(`${METRICS.consensusVotesTotal}{outcome="bad_signature"}`));
   });
 
   it("exports the contract metrics on the metrics port, and counters move", async () => {
@@ -175,7 +228,14 @@ describe("node service over HTTP", () => {
       fc.record({ encoding: hexStr, signature: hexStr }, { requiredKeys: [] }),
       fc.record({ items: fc.array(fc.record({ encoding: hexStr, signature: fc.constant("0".repeat(128)) }), { maxLength: 5 }) }),
       fc.record({ epoch: fc.oneof(fc.integer(), fc.double()), slot: fc.nat(), payload: hexStr, nonce: hexStr, timestampMs: fc.integer() }, { requiredKeys: [] }),
-      fc.record({ validatorId: fc.string(), slot: fc.integer(), blockHash: hexStr }, { requiredKeys: [] }),
+      fc.record({ validatorId: fc.string(), slot: fc.integer(), blockHash: hexStr, signature: hexStr }, { requiredKeys: [] }),
+      // well-formed votes with arbitrary signatures: they reach the signature check
+      fc.record({
+        validatorId: fc.constantFrom("node0", "peer1", "ghost"),
+        slot: fc.nat(),
+        blockHash: fc.stringMatching(/^[0-9a-f]{64}$/),
+        signature: fc.oneof(fc.stringMatching(/^[0-9a-f]{128}$/), fc.constant("f".repeat(128)), fc.constant("0".repeat(128))),
+      }),
     );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), body, fc.string({ maxLength: 70 }), async ([method, path], b, suffix) => {
@@ -255,6 +315,10 @@ describe("overload and readiness", () => {
       assert.deepEqual([ready.status, ready.body.checks.signingKeyLoaded], [503, false]);
       const s = await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "" });
       assert.deepEqual([s.status, s.body.error], [503, "key_not_loaded"]);
+      // the node is in its own set without a key: its votes cannot be verified, so they are refused
+      const v = await call(node, "POST", ROUTES.votes, signedVote(SEED, { validatorId: "node0", slot: 1, blockHash: "ab".repeat(32) }));
+      assert.deepEqual([v.status, v.body.error], [422, "unknown_validator"]);
+      assert.match(v.body.message, /no registered public key/);
     } finally {
       await node.close();
     }
