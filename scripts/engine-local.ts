@@ -12,6 +12,7 @@
  * stack file plus `kubernetes:renderYamlToDirectory: rendered/<stack>`), so no committed file is written.
  */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   engineEnv,
@@ -43,6 +44,12 @@ function run(mode: Mode, stack: string): void {
 
   if (mode !== "destroy") {
     ensurePackDeps(say);
+    if (!fs.existsSync(path.join(REPO_ROOT, "node-app", "native", "bizra_native.node"))) {
+      // Without the addon the perf bench inside `npm run evidence` runs the pure-TypeScript path for minutes.
+      say("building the native verifier: bash node-app/native/build.sh (cargo; about a minute cold)");
+      const b = spawnSync("bash", [path.join("node-app", "native", "build.sh")], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
+      if (b.status !== 0) fail("building node-app/native failed; see above");
+    }
     const problems = evidenceProblems();
     if (problems.length > 0) {
       say(`evidence/ is not usable for this commit:\n  - ${problems.join("\n  - ")}`);

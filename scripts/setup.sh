@@ -5,11 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
-step "npm ci (Pulumi program, tests)"
+step "npm ci (Pulumi program, tests; its postinstall runs npm ci in node-app, whose code the program imports)"
 npm ci --no-audit --no-fund
-
-step "npm ci (node-app)"
-npm --prefix node-app ci --no-audit --no-fund
 
 step "npm ci (policy packs: policies/quality-gates, policies/k8s-hardening; the engine runs each pack from its own node_modules)"
 for pack in policies/quality-gates policies/k8s-hardening; do
