@@ -95,11 +95,7 @@ export const configSchema = z
         minReplicas: int(1, 100),
         maxReplicas: int(1, 100),
         /** Scale out when a pod's verify rate passes this share of the throughput SLO. */
-        targetShareOfThroughputSlo: z
-          .number({ error: "a share, > 0 and <= 1" })
-          .gt(0, { error: "a share, > 0 and <= 1" })
-          .max(1, { error: "a share, > 0 and <= 1" })
-          .default(0.6),
+        targetShareOfThroughputSlo: share.default(0.6),
       })
       .refine((h) => h.minReplicas <= h.maxReplicas, { error: "minReplicas <= maxReplicas" }),
     canary: z.strictObject({
