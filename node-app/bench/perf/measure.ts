@@ -27,7 +27,7 @@ const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 interface Validator { id: string; seed: Uint8Array; publicKey: Uint8Array; key: KeyObject }
 
 /** Keys from random 32-byte seeds imported as PKCS#8 (generateKeyPairSync in a loop can deadlock on Node 20.20.2). */
-function validators(n: number): Validator[] {
+export function validators(n: number): Validator[] {
   return Array.from({ length: n }, (_, i) => {
     const seed = new Uint8Array(randomBytes(32));
     const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
@@ -37,7 +37,7 @@ function validators(n: number): Validator[] {
 }
 
 /** Attestations from the validator set, round robin, distinct random nonces; RFC 8032 signatures (OpenSSL, same bytes as noble). */
-function workload(set: Validator[], n: number, now: number): SignedAttestation[] {
+export function workload(set: Validator[], n: number, now: number): SignedAttestation[] {
   const out: SignedAttestation[] = [];
   for (let i = 0; i < n; i++) {
     const v = set[i % set.length] as Validator;
@@ -117,7 +117,7 @@ interface Config {
 const inProc = (backend: SignatureVerifier) => ({ backend, ready: Promise.resolve(), close: () => Promise.resolve() });
 
 /** Verified attestations per second through AttestationVerifier.verifyBatch, chunks of `chunk`, `depth` calls in flight. */
-async function throughput(backend: SignatureVerifier, set: Validator[], items: SignedAttestation[], now: number, chunk = 256, depth = 4): Promise<{ perSecond: number; ok: number }> {
+export async function throughput(backend: SignatureVerifier, set: Validator[], items: SignedAttestation[], now: number, chunk = 256, depth = 4): Promise<{ perSecond: number; ok: number }> {
   const keys = new Map(set.map((v) => [v.id, v.publicKey]));
   const verifier = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, now: () => now });
   let ok = 0;

@@ -24,6 +24,12 @@ export interface VerifyPoolOptions {
   readonly batch?: boolean;
   /** A call is split across workers only when every part gets at least this many items (default 64). */
   readonly minSplit?: number;
+  /**
+   * Split a call across busy workers too (default false: a call is split only across workers with nothing in
+   * flight; when fewer than two are idle it goes whole to the least-loaded worker, so under load each batch is one
+   * message and one batch equation, not two half-size ones).
+   */
+  readonly splitBusy?: boolean;
   /** Used for the synchronous `verifyOne` (default: noble). */
   readonly local?: SignatureVerifier;
   /** Absolute path of sodium-native, for engine "sodium" (default: require.resolve("sodium-native")). */
@@ -100,9 +106,20 @@ interface Job {
   enc: boolean;
 }
 
+function splitPlan(slots: readonly Slot[], n: number, minSplit: number, splitBusy: boolean): Slot[] {
+  const live = slots.filter((s) => !s.dead);
+  if (live.length === 0) throw new Error("verify pool has no live worker");
+  live.sort((a, b) => a.load - b.load);
+  const idle = splitBusy ? live : live.filter((s) => s.inflight === 0);
+  const parts = Math.max(1, Math.min(idle.length, Math.floor(n / minSplit)));
+  return parts === 1 ? [live[0] as Slot] : idle.slice(0, parts);
+}
+
 interface Slot {
   worker: Worker;
   inflight: number;
+  /** Items in flight (least-loaded choice). */
+  load: number;
   dead: boolean;
 }
 
@@ -134,6 +151,7 @@ export class VerifyPool implements SignatureVerifier {
   readonly batch: boolean;
   private readonly engine: PoolEngine;
   private readonly minSplit: number;
+  private readonly splitBusy: boolean;
   private readonly local: SignatureVerifier;
   private readonly sodiumPath: string | undefined;
   private readonly slots: Slot[] = [];
@@ -150,6 +168,7 @@ export class VerifyPool implements SignatureVerifier {
     this.engine = options.engine ?? "native";
     this.batch = options.batch ?? true;
     this.minSplit = Math.max(1, options.minSplit ?? 64);
+    this.splitBusy = options.splitBusy ?? false;
     this.local = options.local ?? nobleVerifier;
     this.sodiumPath = options.engine === "sodium" ? (options.sodiumPath ?? require.resolve("sodium-native")) : undefined;
     this.name = `pool-${this.engine}${this.engine === "native" ? (this.batch ? "-batch" : "-single") : ""}x${this.threads}`;
@@ -165,7 +184,7 @@ export class VerifyPool implements SignatureVerifier {
       eval: true,
       workerData: { engine: this.engine, loader: NATIVE_LOADER, sodiumPath: this.sodiumPath },
     });
-    const slot: Slot = { worker, inflight: 0, dead: false };
+    const slot: Slot = { worker, inflight: 0, load: 0, dead: false };
     if (at === undefined) this.slots.push(slot);
     else this.slots[at] = slot;
     worker.unref();
@@ -176,7 +195,7 @@ export class VerifyPool implements SignatureVerifier {
         const job = this.jobs.get(m.id as number);
         if (job === undefined) return;
         this.jobs.delete(m.id as number);
-        this.settle(slot);
+        this.settle(slot, job.n);
         if (m.error !== undefined || m.buf === undefined) job.reject(new Error(`verify worker failed: ${m.error ?? "no result"}`));
         else job.resolve(job.enc ? new Uint8Array(m.buf) : new Uint8Array(m.buf, 96 * job.n, job.n));
       });
@@ -186,8 +205,9 @@ export class VerifyPool implements SignatureVerifier {
     return ready;
   }
 
-  private settle(slot: Slot): void {
+  private settle(slot: Slot, n: number): void {
     slot.inflight--;
+    slot.load -= n;
     if (slot.inflight === 0) slot.worker.unref();
   }
 
@@ -225,9 +245,8 @@ export class VerifyPool implements SignatureVerifier {
     const index = wellFormedIndex(items);
     if (index.length === 0) return out;
     const good = index.map((i) => items[i] as SignatureItem);
-    const order = this.slots.filter((s) => !s.dead).sort((a, b) => a.inflight - b.inflight);
-    if (order.length === 0) throw new Error("verify pool has no live worker");
-    const parts = Math.max(1, Math.min(order.length, Math.floor(good.length / this.minSplit)));
+    const order = splitPlan(this.slots, good.length, this.minSplit, this.splitBusy);
+    const parts = order.length;
     const size = Math.ceil(good.length / parts);
     const runs: Promise<void>[] = [];
     for (let p = 0; p < parts; p++) {
@@ -251,6 +270,7 @@ export class VerifyPool implements SignatureVerifier {
       this.jobs.set(id, { resolve, reject, slot, n, enc: false });
       if (slot.inflight === 0) slot.worker.ref();
       slot.inflight++;
+      slot.load += n;
       const transfer: ArrayBuffer[] = offs ? [buf, offs] : [buf];
       slot.worker.postMessage({ id, n, buf, offs, batch: this.batch }, transfer);
     });
@@ -266,9 +286,8 @@ export class VerifyPool implements SignatureVerifier {
     const digests: Uint8Array[] = new Array<Uint8Array>(n);
     const verdicts = new Uint8Array(n);
     if (n === 0) return { digests, verdicts };
-    const order = this.slots.filter((s) => !s.dead).sort((a, c) => a.inflight - c.inflight);
-    if (order.length === 0) throw new Error("verify pool has no live worker");
-    const parts = Math.max(1, Math.min(order.length, Math.floor(n / this.minSplit)));
+    const order = splitPlan(this.slots, n, this.minSplit, this.splitBusy);
+    const parts = order.length;
     const size = Math.ceil(n / parts);
     const runs: Promise<void>[] = [];
     for (let p = 0; p < parts; p++) {
@@ -288,6 +307,7 @@ export class VerifyPool implements SignatureVerifier {
       this.jobs.set(id, { resolve, reject, slot, n, enc: true });
       if (slot.inflight === 0) slot.worker.ref();
       slot.inflight++;
+      slot.load += n;
       slot.worker.postMessage({ id, n, buf, enc: true, batch: this.batch }, [buf]);
     });
   }
