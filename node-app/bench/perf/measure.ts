@@ -298,7 +298,13 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
   const runs = Math.max(5, options.runs ?? 5);
   const scale = options.scale ?? 0.5;
   const log0 = options.log ?? (() => undefined);
-  const log = (line: string): void => log0(`${line}  [max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB]`);
+  // Each phase's garbage is collected before the next starts (`npm run bench` passes --expose-gc), so the peak RSS
+  // is the largest phase's working set, not the sum of leftovers.
+  const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+  const log = (line: string): void => {
+    collect();
+    log0(`${line}  [max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB]`);
+  };
   const set = validators(options.validators ?? 128);
   const addon = loadNativeVerifier(true);
   if (addon === null) log("native addon not built: project rows fall back to noble (run: bash node-app/native/build.sh)");
