@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { imageReferences } from "../components/admission";
 import { runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf } from "./observability.test";
+import { byType, configOf } from "./support/stack";
 
 const MODE: Record<string, string> = { testnet: "Audit", production: "Enforce" };
 

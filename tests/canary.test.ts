@@ -3,7 +3,7 @@ import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleT
 import { HOLD_GATE_COMMAND } from "../node-app/src/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf } from "./observability.test";
+import { byType, configOf } from "./support/stack";
 
 describe("canary stage expansion", () => {
   it("production: 360 one-minute checks, 10 % x 60, 50 % x 120, 100 % x 180, in order", () => {

@@ -12,20 +12,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
-import { parseStackConfig, type StackConfig } from "../components/config";
+import type { StackConfig } from "../components/config";
 import type { RuleGroup } from "../components/crds/monitoring";
 import { resolveSlos } from "../components/slo";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
 import { alertCases, FOR_MINUTES, PLAIN_SEVERITY, promtoolTestFile, SLO_ALERTS, type AlertTestTarget } from "./promtool/generate";
 import { promtool, PROMTOOL_BIN, requireBinary } from "./support/prometheus";
+import { configOf } from "./support/stack";
 
 const ALERTS = Object.keys(FOR_MINUTES);
 
-function stackConfig(stack: string, overrides: Record<string, unknown> = {}) {
-  const raw = offlineStackConfig(stack, overrides);
-  return parseStackConfig(stack, raw.values, raw.secretKeys);
-}
 
 export function alertTestTarget(cfg: Pick<StackConfig, "namespace" | "appName" | "resources" | "alerts">): AlertTestTarget {
   return {
@@ -87,7 +84,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
 
   for (const stack of STACKS) {
     describe(`stack ${stack}`, () => {
-      const cfg = stackConfig(stack);
+      const cfg = configOf(stack);
       const target = alertTestTarget(cfg);
       let groups: RuleGroup[];
       before(async () => {
@@ -129,7 +126,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
 
   describe("the checks can fail", () => {
     const stack = "testnet";
-    const cfg = stackConfig(stack);
+    const cfg = configOf(stack);
     const target = alertTestTarget(cfg);
     let groups: RuleGroup[];
     before(async () => {
@@ -174,7 +171,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
     it("and passes when the program renders the rules with the changed SLO table (the rules follow the table)", async () => {
       const overrides = { "bizra:slo": { finalityCheckP99: 0.0015, poiVerifySuccessRate: 0.95, poiGenerateP99: 0.00015 } };
       const changed = await renderedRuleGroups(stack, overrides);
-      const changedCfg = stackConfig(stack, overrides);
+      const changedCfg = configOf(stack, overrides);
       const r = promtoolTest(changed, (f) => promtoolTestFile(f, changed, alertCases(changedCfg.slos, alertTestTarget(changedCfg)), changedCfg.alerts.runbookBaseUrl));
       assert.equal(r.status, 0, r.output);
     });

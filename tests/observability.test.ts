@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import { alertRuleConfig, alertRuleGroups, cpuCores, memoryBytes } from "../components/alerts";
-import { parseStackConfig } from "../components/config";
 import { dashboardModel, dashboardPanels } from "../components/dashboard";
 import { KEEP_REGEX } from "../components/service-monitor";
 import { SLO_CONFIGMAP_KEY } from "../components/slo-configmap";
@@ -8,6 +7,8 @@ import { violationOperator } from "../components/slo";
 import { METRICS, METRICS_PATH } from "../node-app/src/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { SLO_ALERTS } from "./promtool/generate";
+import { byType, configOf } from "./support/stack";
 
 const GROUPS: Record<string, [string, string[]]> = {
   bizra_finality_sla: ["finality", ["FinalityCheckP99Violation", "FinalityCheckStalled"]],
@@ -16,20 +17,6 @@ const GROUPS: Record<string, [string, string[]]> = {
   bizra_health_checks: ["health", ["MetricsEndpointDown", "PrometheusScrapeSlow"]],
   bizra_consensus_security: ["consensus", ["ConsensusQuorumFailure", "ReplayAttackDetected"]],
 };
-/** Alert -> the SLO it enforces. */
-const SLO_OF = {
-  FinalityCheckP99Violation: "finalityCheckP99",
-  PoIGenerationP99Violation: "poiGenerateP99",
-  PoIVerificationP99Violation: "poiVerifyP99",
-  PoIThroughputDegraded: "poiVerifyThroughput",
-  PoISuccessRateCritical: "poiVerifySuccessRate",
-} as const;
-
-export function configOf(stack: string, overrides: Record<string, unknown> = {}) {
-  const raw = offlineStackConfig(stack, overrides);
-  return parseStackConfig(stack, raw.values, raw.secretKeys);
-}
-export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
 
 for (const stack of STACKS) {
   describe(`observability (${stack})`, () => {
@@ -66,7 +53,7 @@ for (const stack of STACKS) {
 
     it("SLO alerts take severity and threshold from the SLO table, with histogram and counter PromQL", () => {
       const rules = byType(run, "PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
-      for (const [alert, id] of Object.entries(SLO_OF)) {
+      for (const [alert, id] of Object.entries(SLO_ALERTS)) {
         const r = rules.find((x: any) => x.alert === alert);
         const slo = cfg.slos[id];
         assert.equal(r.labels.severity, slo.severity, alert);

@@ -6,7 +6,7 @@ import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJ
 import { EVIDENCE_VERIFY_COMMAND } from "../node-app/src/contract";
 import { runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig } from "../scripts/lib/stack-config";
-import { configOf } from "./observability.test";
+import { configOf } from "./support/stack";
 
 function bundleDir(manifest: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-evidence-"));

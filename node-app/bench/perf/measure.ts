@@ -9,6 +9,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { seededRandom } from "../../src/consensus/determinism";
 import { ValidatorSet } from "../../src/consensus/validator-set";
 import { VoteTally } from "../../src/consensus/vote-tally";
 import { percentile } from "../../src/evidence/stats";
@@ -144,17 +145,6 @@ const median = (xs: number[]): number => {
 
 export type Arrivals = "poisson" | "fixed";
 
-/** Deterministic PRNG (mulberry32) so the Poisson arrival schedule is reproducible for a given seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Scheduled arrival offsets (seconds from the start) of `count` arrivals at mean `rate`/s: "poisson" = exponential
@@ -162,7 +152,7 @@ function rng(seed: number): () => number {
  */
 export function arrivalSchedule(count: number, rate: number, kind: Arrivals, seed = 6): Float64Array {
   const at = new Float64Array(count);
-  const u = rng(seed);
+  const u = seededRandom(seed); // reproducible Poisson schedule for a given seed
   let t = 0;
   for (let i = 0; i < count; i++) {
     t += kind === "fixed" ? 1 / rate : -Math.log(1 - u()) / rate;
