@@ -19,7 +19,7 @@ import { NodeDashboard, promqlQueries as dashboardQueries } from "./components/d
 import { NodeServiceMonitor } from "./components/service-monitor";
 import { SloConfigMap } from "./components/slo-configmap";
 import { EvidenceValidator, readEvidenceBundle } from "./components/validator-job";
-import { localPublicKeyHex } from "./node-app/src/evidence/key";
+import { trustedKeysOrLocal } from "@bizra/evidence";
 
 const config = loadStackConfig();
 const labels = nodeLabels(config.appName, config.stack);
@@ -84,7 +84,7 @@ const validator = new EvidenceValidator(
   {
     config,
     bundle: readEvidenceBundle(path.join(__dirname, "evidence")),
-    trustedKeys: config.evidenceTrustedKeys ?? [localPublicKeyHex()].filter((k): k is string => k !== undefined),
+    trustedKeys: trustedKeysOrLocal(config.evidenceTrustedKeys),
     namespace: namespace.name,
     image: image.reference,
     serviceAccountName: config.appName,

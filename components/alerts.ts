@@ -3,11 +3,11 @@
  * resolved SLO table. `alertRuleGroups` is pure; the component only registers what it returns.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { FAIL_REASON_LABEL, METRICS } from "../node-app/src/contract";
+import { FAIL_REASON_LABEL, METRICS } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { MONITORING_API_VERSION, type AlertingRule, type PrometheusRule, type RuleGroup } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
-import { violationOperator, type Slo, type SloTable } from "./slo";
+import { comparisonSymbol, violationOperator, type Slo, type SloTable } from "./slo";
 
 /** The rate window of every alert expression. */
 export const ALERT_RATE_WINDOW = "5m";
@@ -89,11 +89,11 @@ export function poiSuccessRatio(selector: string, window: string): string {
 function sloAlert(alert: string, slo: Slo, measured: string, forDuration: string, summary: string, runbooks: string): AlertingRule {
   return {
     alert,
-    expr: `${measured} ${violationOperator(slo)} ${promNumber(slo.value)}`,
+    expr: `${measured} ${violationOperator(slo.comparison)} ${promNumber(slo.value)}`,
     for: forDuration,
     labels: { severity: slo.severity, slo: slo.id },
     annotations: {
-      summary: `${summary} (SLO: ${slo.comparison === "gte" ? ">=" : slo.comparison === "lte" ? "<=" : "<"} ${humanSlo(slo)})`,
+      summary: `${summary} (SLO: ${comparisonSymbol(slo.comparison)} ${humanSlo(slo)})`,
       description: `${slo.description}: {{ $value }} ${slo.unit}; the SLO table (bizra:slo.${slo.id}) requires ${slo.comparison} ${slo.value} ${slo.unit}.`,
       runbook_url: `${runbooks}#${alert.toLowerCase()}`,
     },

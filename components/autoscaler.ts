@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS } from "../node-app/src/contract";
+import { METRICS } from "@bizra/contract";
 import type { Slo } from "./slo";
 
 /** The Pods metric the HPA reads: what prometheus-adapter serves for `rate(bizra_poi_verify_total[1m])` under its

@@ -21,7 +21,7 @@
  *   "5 consecutive failed checks", possibly sooner.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS } from "../node-app/src/contract";
+import { METRICS } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";

@@ -6,7 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT } from "../node-app/src/contract";
+import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT } from "@bizra/contract";
+import { LOCAL_TRUST_STACKS, localKeyTrustAllowed } from "@bizra/evidence";
 import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, type SloTable } from "./slo";
 
 /** Config keys live in this namespace: `bizra:replicas`, `bizra:image`, ... */
@@ -138,7 +139,10 @@ export const configSchema = z
      * cluster: `pulumi up` would report success before the node is ready.
      */
     skipAwait: bool.default(false),
-    /** Ed25519 public keys (hex) the validator Job trusts for evidence; unset: the local `.evidence-key`. */
+    /**
+     * Ed25519 public keys (hex) the validator Job trusts for evidence. Required outside testnet; on testnet, unset
+     * means the local `.evidence-key` (`trustedKeysOrLocal` in @bizra/evidence).
+     */
     evidenceTrustedKeys: z
       .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
       .optional(),
@@ -305,6 +309,12 @@ export function parseStackConfig(
   }
 
   for (const p of crossKeyProblems(input)) problems.push(`${keyName(p.path)}: ${describeFound(p.found)}; allowed: ${p.allowed}`);
+  if (input["evidenceTrustedKeys"] === undefined && !localKeyTrustAllowed(stack)) {
+    problems.push(
+      `${keyName(["evidenceTrustedKeys"])}: missing; allowed: a list of the release's Ed25519 public keys (64 hex digits each), ` +
+        `required on stack "${stack}": only ${LOCAL_TRUST_STACKS.join(", ")} may trust the deployer's local evidence key`,
+    );
+  }
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stack, problems);
   const { slo, ...rest } = parsed.data;

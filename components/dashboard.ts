@@ -4,7 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS } from "../node-app/src/contract";
+import { METRICS } from "@bizra/contract";
 import { counterRate, histogramQuantile, poiSuccessRatio } from "./alerts";
 import type { Slo, SloTable } from "./slo";
 

@@ -11,7 +11,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "../node-app/src/contract";
+import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "@bizra/contract";
 import { skipAwaitMetadata } from "./config";
 import { API_PORT_NAME, nodePodSpec, type NodeWorkloadConfig } from "./node";
 

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, METRICS_PATH, ROUTES } from "../node-app/src/contract";
+import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { skipAwaitMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
 

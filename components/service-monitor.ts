@@ -3,7 +3,7 @@
  * only the node's own series plus the process metrics the resource alerts read. Pure builder, thin component.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS_PATH } from "../node-app/src/contract";
+import { METRICS_PATH } from "@bizra/contract";
 import { MONITORING_API_VERSION, type ServiceMonitor } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
 import { selectorLabels } from "./labels";

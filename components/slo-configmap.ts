@@ -4,16 +4,10 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { SloComparison, SloId, SloSeverity, SloTable, SloUnit } from "./slo";
+import { SLO_CONFIGMAP_KEY, type SloDocumentEntry } from "@bizra/contract";
+import type { SloId, SloTable } from "./slo";
 
-export const SLO_CONFIGMAP_KEY = "slo.json";
-
-export interface SloDocumentEntry {
-  readonly value: number;
-  readonly unit: SloUnit;
-  readonly comparison: SloComparison;
-  readonly severity: SloSeverity;
-}
+export { SLO_CONFIGMAP_KEY };
 
 /** id -> value, unit, comparison, severity. Pure. */
 export function sloDocument(slos: SloTable): Record<SloId, SloDocumentEntry> {

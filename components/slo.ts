@@ -6,13 +6,17 @@
  * basis points) so that PromQL can compare against them without conversion.
  */
 
-export type SloUnit = "seconds" | "ratio" | "per_second" | "basis_points";
+import {
+  DEFAULT_ECONOMIC_FINALITY_BP,
+  DEFAULT_FAST_FINALITY_BP,
+  type SloComparison,
+  type SloSeverity,
+  type SloUnit,
+} from "@bizra/contract";
 
-/** Who enforces the SLO: an alert severity, a canary metric check, or a consensus rule. */
-export type SloSeverity = "critical" | "warning" | "canary" | "consensus";
-
-/** How a measured value is compared with the bound: `lt` means "measured must be < bound". */
-export type SloComparison = "lt" | "lte" | "gte";
+// The unit, severity and comparison vocabulary, and the comparison rule itself, are part of the published SLO
+// document (@bizra/contract), which the policy packs read.
+export { comparisonSymbol, meetsSlo, violationOperator, type SloComparison, type SloSeverity, type SloUnit } from "@bizra/contract";
 
 export interface SloDefinition {
   /** What is measured, in words. */
@@ -86,14 +90,14 @@ export const SLO_DEFINITIONS = {
     unit: "basis_points",
     comparison: "gte",
     severity: "consensus",
-    default: 6700,
+    default: DEFAULT_FAST_FINALITY_BP,
   },
   economicFinalityBp: {
     description: "economic finality: share of total validator weight, in basis points",
     unit: "basis_points",
     comparison: "gte",
     severity: "consensus",
-    default: 8000,
+    default: DEFAULT_ECONOMIC_FINALITY_BP,
   },
 } as const satisfies Record<string, SloDefinition>;
 
@@ -137,28 +141,4 @@ export function resolveSlos(overrides: SloOverrides = {}): SloTable {
     return [id, Object.freeze({ ...def, id, value })] as const;
   });
   return Object.freeze(Object.fromEntries(entries)) as SloTable;
-}
-
-/** True when `measured` meets the SLO. */
-export function meetsSlo(slo: Pick<Slo, "comparison" | "value">, measured: number): boolean {
-  switch (slo.comparison) {
-    case "lt":
-      return measured < slo.value;
-    case "lte":
-      return measured <= slo.value;
-    case "gte":
-      return measured >= slo.value;
-  }
-}
-
-/** The PromQL comparison operator that is TRUE when the SLO is violated (for alert expressions). */
-export function violationOperator(slo: Pick<Slo, "comparison">): ">=" | ">" | "<" {
-  switch (slo.comparison) {
-    case "lt":
-      return ">=";
-    case "lte":
-      return ">";
-    case "gte":
-      return "<";
-  }
 }

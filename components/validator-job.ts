@@ -13,8 +13,8 @@ import { createHash } from "node:crypto";
 import { skipAwaitMetadata } from "./config";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { EVIDENCE_VERIFY_COMMAND } from "../node-app/src/contract";
-import { TRUSTED_KEYS_ENV } from "../node-app/src/cli/evidence-verify";
+import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
+import { TRUSTED_KEYS_ENV } from "@bizra/evidence";
 import { nodePodSpec, type NodeWorkloadConfig } from "./node";
 
 export const EVIDENCE_MANIFEST = "manifest.json";

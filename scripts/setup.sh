@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
-step "npm ci (Pulumi program, tests; its postinstall runs npm ci in node-app, whose code the program imports)"
+step "npm ci (Pulumi program, tests, and the local packages node-app/contract and node-app/evidence)"
 npm ci --no-audit --no-fund
 
-step "npm ci (policy packs: policies/quality-gates, policies/k8s-hardening; the engine runs each pack from its own node_modules)"
-for pack in policies/quality-gates policies/k8s-hardening; do
+step "npm ci (node-app; policy packs policies/quality-gates, policies/k8s-hardening: the engine runs each pack from its own node_modules)"
+for pack in node-app policies/quality-gates policies/k8s-hardening; do
   # Skipped when package-lock.json is not newer than the installed tree (npm writes node_modules/.package-lock.json).
   if [ -f "$pack/node_modules/.package-lock.json" ] && ! [ "$pack/package-lock.json" -nt "$pack/node_modules/.package-lock.json" ]; then
     echo "$pack: node_modules up to date"
@@ -21,6 +21,9 @@ done
 step "native Ed25519 verifier (Rust N-API addon: node-app/native/bizra_native.node)"
 # cargo build --release --locked; fetches crates from crates.io on first run, then incremental (seconds).
 bash node-app/native/build.sh
+
+step "CRD schemas for the schema tests, at pinned versions from the Go module proxy (scripts/crds.sh -> .toolchain/crds/)"
+bash scripts/crds.sh
 
 step "Python venv for schema validation (requirements.txt)"
 if [ ! -x .toolchain/venv/bin/python ] || ! .toolchain/venv/bin/pip freeze 2>/dev/null | grep -qxF -f <(grep -v '^#' requirements.txt | grep .); then

@@ -25,8 +25,8 @@ import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, readStackFile, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { startApiServer, type ApiServer } from "./support/apiserver";
 import { Kube, type KubeObject } from "./support/kube";
+import { CRD_DIR } from "./support/crd-schema";
 
-const CRD_DIR = path.resolve(REPO_ROOT, "..", "shared", "crds");
 const PACKS = ["quality-gates", "k8s-hardening"].map((p) => path.join(REPO_ROOT, "policies", p));
 const PASSPHRASE = "bizra-apiserver-e2e"; // protects a throw-away key in a throw-away backend
 const SIGNING_KEY_FILE = "signing-key";

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
-import { HOLD_GATE_COMMAND } from "../node-app/src/contract";
+import { HOLD_GATE_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
 import { byType, configOf } from "./support/stack";

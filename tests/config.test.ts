@@ -106,6 +106,16 @@ describe("stack config", () => {
     assert.equal(err.problems.length, keys.length);
   });
 
+  it("requires bizra:evidenceTrustedKeys outside testnet: the local key is no trust root for production", () => {
+    const err = problemsWith("production", { "bizra:evidenceTrustedKeys": undefined });
+    assert.equal(err.problems.length, 1, err.message);
+    assert.match(err.problems[0] as string, /^bizra:evidenceTrustedKeys: missing; allowed: .*required on stack "production": only testnet may trust/);
+    const { "bizra:evidenceTrustedKeys": _keys, ...values } = offlineStackConfig("production").values;
+    assert.throws(() => parseStackConfig("staging", values, offlineStackConfig("production").secretKeys), /bizra:evidenceTrustedKeys: missing; allowed: .*stack "staging"/);
+    const testnet = offlineStackConfig("testnet");
+    assert.equal(parseStackConfig("testnet", testnet.values, testnet.secretKeys).evidenceTrustedKeys, undefined);
+  });
+
   it("never echoes a secret value in an error", () => {
     const secret = "not-hex-" + "z".repeat(56);
     const err = problemsWith("testnet", { "bizra:signingKey": secret });

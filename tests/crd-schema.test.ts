@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
-import { crdValidator, toJsonSchema } from "./support/crd-schema";
+import * as fs from "node:fs";
+import { crdValidator, loadCrdSchemas, SHARED_CRD_DIR, toJsonSchema } from "./support/crd-schema";
 
 const validate = crdValidator();
 const CUSTOM_KINDS = ["ServiceMonitor", "PrometheusRule", "ClusterPolicy", "Canary", "MetricTemplate"];
@@ -56,5 +57,21 @@ describe("CRD schemas (strict)", () => {
     assert.equal(toJsonSchema({ type: "object", properties: { a: { type: "string" } }, "x-kubernetes-preserve-unknown-fields": true }).additionalProperties, undefined);
     assert.deepEqual(toJsonSchema({ type: "string", nullable: true }).type, ["string", "null"]);
     assert.equal(toJsonSchema({ type: "string", format: "int" }).format, undefined);
+  });
+
+  it("every kind the program renders has its schema in the fetched CRDs", () => {
+    const kinds = new Set(loadCrdSchemas().map((c) => c.kind));
+    for (const kind of [...CUSTOM_KINDS, "VirtualService", "DestinationRule"]) assert.ok(kinds.has(kind), kind);
+  });
+
+  // Optional cross-check: where a copy of the CRDs sits beside the repository (../shared/crds), the schemas of the
+  // kinds the program renders must be the same as the pinned ones. Skipped when there is no such folder.
+  it("matches the optional copies in ../shared/crds for the rendered kinds", function () {
+    if (!fs.existsSync(SHARED_CRD_DIR)) this.skip();
+    const key = (c: { group: string; version: string; kind: string }) => `${c.group}/${c.version}/${c.kind}`;
+    const pinned = new Map(loadCrdSchemas().map((c) => [key(c), c.schema]));
+    const shared = loadCrdSchemas(SHARED_CRD_DIR).filter((c) => CUSTOM_KINDS.includes(c.kind));
+    assert.ok(shared.length > 0);
+    for (const c of shared) assert.deepEqual(pinned.get(key(c)), c.schema, key(c));
   });
 });

@@ -14,9 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { headCommit } from "../node-app/src/evidence/environment";
-import { loadEvidenceKey } from "../node-app/src/evidence/key";
-import { signEvidence } from "../node-app/src/evidence/manifest";
+import { headCommit, loadEvidenceKey, signEvidence } from "@bizra/evidence";
 import {
   engineEnv,
   ensurePackDeps,

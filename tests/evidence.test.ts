@@ -1,9 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { canonicalJson } from "../node-app/src/evidence/canonical";
-import { verifyEvidence } from "../node-app/src/evidence/verify";
-import { runVerifyCli } from "../node-app/src/cli/evidence-verify";
+import { canonicalJson, runVerifyCli, verifyEvidence } from "@bizra/evidence";
 import { cleanupTempDirs, FIXTURE_COMMIT, writeFixture } from "./support/policy-evidence";
 
 describe("evidence bundle (verify library and CLI)", () => {
@@ -41,7 +39,7 @@ describe("evidence bundle (verify library and CLI)", () => {
     fs.writeFileSync(file, JSON.stringify(a));
     // re-sign so only the schema is wrong
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require("../node-app/src/evidence/manifest").signEvidence(f.dir, { key: f.key, git: { commit: FIXTURE_COMMIT, dirty: false } });
+    require("@bizra/evidence").signEvidence(f.dir, { key: f.key, git: { commit: FIXTURE_COMMIT, dirty: false } });
     const report = verifyEvidence(f.dir, { trustedKeys: [f.key.publicKeyHex] });
     assert.equal(report.ok, false);
     assert.ok(report.problems.some((p) => p.code === "malformed-artifact" && p.file === "http-load.json" && p.field === "machine"), JSON.stringify(report.problems));

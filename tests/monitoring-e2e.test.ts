@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { signVote } from "../node-app/src/consensus/vote-encoding";
-import { ENV, METRICS_PATH, ROUTES } from "../node-app/src/contract";
+import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
 import {

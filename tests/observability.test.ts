@@ -4,7 +4,7 @@ import { dashboardModel, dashboardPanels } from "../components/dashboard";
 import { KEEP_REGEX } from "../components/service-monitor";
 import { SLO_CONFIGMAP_KEY } from "../components/slo-configmap";
 import { violationOperator } from "../components/slo";
-import { METRICS, METRICS_PATH } from "../node-app/src/contract";
+import { METRICS, METRICS_PATH } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
 import { SLO_ALERTS } from "./promtool/generate";
@@ -57,7 +57,7 @@ for (const stack of STACKS) {
         const r = rules.find((x: any) => x.alert === alert);
         const slo = cfg.slos[id];
         assert.equal(r.labels.severity, slo.severity, alert);
-        assert.ok(r.expr.endsWith(` ${violationOperator(slo)} ${slo.value}`), `${alert}: ${r.expr}`);
+        assert.ok(r.expr.endsWith(` ${violationOperator(slo.comparison)} ${slo.value}`), `${alert}: ${r.expr}`);
         assert.ok(r.annotations.summary && r.annotations.runbook_url.startsWith(cfg.alerts.runbookBaseUrl), alert);
       }
       const q = (a: string) => rules.find((x: any) => x.alert === a).expr as string;

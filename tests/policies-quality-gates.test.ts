@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { advisoryGates, assessQualityGates, evidenceAndCriticalGates, qualityGatePolicies } from "../policies/quality-gates/policies";
 import { evaluateGates, REQUIRED_GATES, summarizeGates } from "../policies/quality-gates/gates";
-import { loadEvidenceKey } from "../node-app/src/evidence/key";
+import { loadEvidenceKey } from "@bizra/evidence";
 import { resolveSlos } from "../components/slo";
 import { sloDocument } from "../components/slo-configmap";
 import { assertHasViolation, assertNoViolations, packViolations, programResources, stackArgs, stackViolations, type PlainResource } from "./support/policy";

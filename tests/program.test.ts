@@ -4,7 +4,7 @@ import { DIGEST_REFERENCE } from "../components/config";
 import { HPA_METRIC_NAME } from "../components/autoscaler";
 import { componentLabels } from "../components/labels";
 import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, SIGNING_KEY_DIR } from "../components/node";
-import { ENV, ROUTES } from "../node-app/src/contract";
+import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, readStackFile, STACKS } from "../scripts/lib/stack-config";
 import { isBuiltIn, validateBuiltIn } from "./support/k8s-schema";

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec } from "../components/validator-job";
-import { EVIDENCE_VERIFY_COMMAND } from "../node-app/src/contract";
+import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig } from "../scripts/lib/stack-config";
 import { configOf } from "./support/stack";

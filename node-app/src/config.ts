@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, ENV } from "./contract";
+import { BP_DENOMINATOR, DEFAULT_API_PORT, DEFAULT_ECONOMIC_FINALITY_BP, DEFAULT_FAST_FINALITY_BP, DEFAULT_METRICS_PORT, ENV } from "@bizra/contract";
 import { validateThresholds } from "./consensus/quorum";
 import { VALIDATOR_ID_PATTERN } from "./poi/attestation";
 import { fromHex, toHex } from "./poi/bytes";
@@ -102,8 +102,8 @@ const EnvSchema = z.object({
   [ENV.replayWindowMs]: int(1, 3_600_000, 30_000),
   [ENV.maxClockSkewMs]: int(0, 600_000, 2_000),
   [ENV.replayCacheEntries]: int(1, 10_000_000, 100_000),
-  [ENV.fastFinalityBp]: int(1, 10_000, 6_700),
-  [ENV.economicFinalityBp]: int(1, 10_000, 8_000),
+  [ENV.fastFinalityBp]: int(1, BP_DENOMINATOR, DEFAULT_FAST_FINALITY_BP),
+  [ENV.economicFinalityBp]: int(1, BP_DENOMINATOR, DEFAULT_ECONOMIC_FINALITY_BP),
   [ENV.validatorSetFile]: z.string().min(1, "must be a file path").optional(),
   [ENV.maxBatchSize]: int(1, 10_000, 256),
   [ENV.bodyLimitBytes]: int(1_024, 64 * 1024 * 1024, 256 * 1024),

@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { ConfigError, loadConfig, type NodeConfig } from "./config";
-import { METRICS_PATH } from "./contract";
+import { METRICS_PATH } from "@bizra/contract";
 import { ValidatorSet } from "./consensus/validator-set";
 import { VoteTally } from "./consensus/vote-tally";
 import { NodeMetrics } from "./metrics";

@@ -1,7 +1,7 @@
 /** Prometheus metrics of one node instance, in their own registry, served on the metrics port. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { VOTE_REJECT_REASONS } from "./consensus/vote-encoding";
-import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS, REJECT_REASONS } from "./contract";
+import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS, REJECT_REASONS } from "@bizra/contract";
 
 export class NodeMetrics {
   readonly registry = new Registry();

@@ -3,6 +3,7 @@
  * policy's description says what it checks, the remediation how to fix it; messages name the object and field.
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { comparisonSymbol } from "@bizra/contract";
 import { readSloTable, stackName } from "../shared/stack";
 import { containersOf, isWorkload, podSpecOf, workloadName } from "./workloads";
 
@@ -223,8 +224,8 @@ export const canaryThresholds: StackValidationPolicy = {
         if (slo.comparison === "gte") {
           if (typeof range.min !== "number") reportViolation(`${where}: no thresholdRange.min, SLO ${id} requires >= ${slo.value}`, canary.urn);
           else if (range.min < slo.value) reportViolation(`${where}: thresholdRange.min ${range.min} is looser than SLO ${id} >= ${slo.value}`, canary.urn);
-        } else if (typeof range.max !== "number") reportViolation(`${where}: no thresholdRange.max, SLO ${id} requires ${slo.comparison === "lt" ? "<" : "<="} ${slo.value}`, canary.urn);
-        else if (range.max > slo.value) reportViolation(`${where}: thresholdRange.max ${range.max} is looser than SLO ${id} ${slo.comparison === "lt" ? "<" : "<="} ${slo.value}`, canary.urn);
+        } else if (typeof range.max !== "number") reportViolation(`${where}: no thresholdRange.max, SLO ${id} requires ${comparisonSymbol(slo.comparison)} ${slo.value}`, canary.urn);
+        else if (range.max > slo.value) reportViolation(`${where}: thresholdRange.max ${range.max} is looser than SLO ${id} ${comparisonSymbol(slo.comparison)} ${slo.value}`, canary.urn);
       }
     }
   },

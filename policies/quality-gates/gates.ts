@@ -7,9 +7,9 @@
  * consensus 3, warning 2, canary 1; grade A >= 90, B >= 80, C >= 70, D >= 60, else F, and F whenever a mandatory
  * gate fails.
  */
-import type { EvidenceReport } from "../../node-app/src/evidence/verify";
-import { valueAt } from "../../node-app/src/evidence/schema";
-import { comparisonText, type StackSlo, type StackSloTable } from "../shared/stack";
+import { valueAt, type EvidenceReport } from "@bizra/evidence";
+import { comparisonSymbol, meetsSlo } from "@bizra/contract";
+import type { StackSloTable } from "../shared/stack";
 
 /** Gates a release must measure: gate -> SLO id and the artifact/field `npm run evidence` writes it to. */
 export const REQUIRED_GATES = [
@@ -54,9 +54,6 @@ export function isMandatory(severity: string): boolean {
   return severity !== "warning" && severity !== "canary"; // critical, consensus, and anything unknown (fail closed)
 }
 
-function meets(slo: StackSlo, measured: number): boolean {
-  return slo.comparison === "lt" ? measured < slo.value : slo.comparison === "lte" ? measured <= slo.value : measured >= slo.value;
-}
 
 /** Judges every gate of the verified artifacts, plus a failing entry for each required gate nobody measured. */
 export function evaluateGates(report: Pick<EvidenceReport, "artifacts">, table: StackSloTable): GateResult[] {
@@ -84,10 +81,10 @@ export function evaluateGates(report: Pick<EvidenceReport, "artifacts">, table: 
         continue;
       }
       if (typeof measured !== "number" || !Number.isFinite(measured)) {
-        results.push({ ...base, measured: undefined, threshold: `${comparisonText(slo.comparison)} ${slo.value} ${slo.unit}`, passed: false, note: `${file} has no number at ${ref.field}` });
+        results.push({ ...base, measured: undefined, threshold: `${comparisonSymbol(slo.comparison)} ${slo.value} ${slo.unit}`, passed: false, note: `${file} has no number at ${ref.field}` });
         continue;
       }
-      results.push({ ...base, measured, threshold: `${comparisonText(slo.comparison)} ${slo.value} ${slo.unit}`, passed: meets(slo, measured) });
+      results.push({ ...base, measured, threshold: `${comparisonSymbol(slo.comparison)} ${slo.value} ${slo.unit}`, passed: meetsSlo(slo, measured) });
     }
   }
   for (const req of REQUIRED_GATES) {

@@ -2,15 +2,13 @@
  * The quality-gates stack policies. Evidence integrity (signature, trusted key, digests, completeness, commit, age)
  * and mandatory gates fail `pulumi preview/up`; warning and canary gates are advisory.
  *
- * Trust decision: by default the pack trusts the public key of the local `.evidence-key` (the developer who
- * measured is the one deploying). CI and production set `trustedPublicKeys` to the release key in the policy
- * config; with no key configured and no local key, nothing is trusted and the gate fails.
+ * Trust decision (`trustedKeysOrLocal` in @bizra/evidence): `trustedPublicKeys` from the policy config, else the
+ * public key of the local `.evidence-key`. CI and production set `trustedPublicKeys` to the release key; with no
+ * key configured and no local key, nothing is trusted and the gate fails.
  */
 import type { PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
-import { headCommit } from "../../node-app/src/evidence/environment";
-import { localPublicKeyHex } from "../../node-app/src/evidence/key";
-import { verifyEvidence, type EvidenceReport } from "../../node-app/src/evidence/verify";
+import { headCommit, trustedKeysOrLocal, verifyEvidence, type EvidenceReport } from "@bizra/evidence";
 import { readSloTable } from "../shared/stack";
 import { describeGate, evaluateGates, summarizeGates, summaryLine, type GateResult, type GateSummary } from "./gates";
 
@@ -26,10 +24,9 @@ export interface QualityGatesConfig {
 
 /** Defaults, resolved when the pack loads: repo-root evidence/, the local key, 24 h, the current HEAD. */
 export function defaultQualityGatesConfig(): QualityGatesConfig {
-  const local = localPublicKeyHex();
   return {
     evidenceDir: path.resolve(__dirname, "..", "..", "evidence"),
-    trustedPublicKeys: local ? [local] : [],
+    trustedPublicKeys: trustedKeysOrLocal(undefined),
     maxAgeHours: 24,
     requireCommit: headCommit() ?? "",
   };

@@ -1,12 +1,11 @@
 /**
  * Reading the stack being deployed, shared by both packs: its name (from resource URNs) and its SLO table (the
- * `<appName>-slo` ConfigMap, data key `slo.json`, rendered by components/slo-configmap.ts from components/slo.ts).
+ * `<appName>-slo` ConfigMap, data key `SLO_CONFIGMAP_KEY` of @bizra/contract, rendered by components/slo-configmap.ts).
  */
 import type { PolicyResource } from "@pulumi/policy";
-import type { SloComparison, SloSeverity } from "../../components/slo";
+import { SLO_COMPARISONS, SLO_CONFIGMAP_KEY, SLO_SEVERITIES, type SloComparison, type SloSeverity } from "@bizra/contract";
 
 export const SLO_CONFIGMAP_TYPE = "kubernetes:core/v1:ConfigMap";
-export const SLO_CONFIGMAP_KEY = "slo.json";
 
 export interface StackSlo {
   readonly value: number;
@@ -40,10 +39,10 @@ export function readSloTable(resources: readonly Pick<PolicyResource, "type" | "
   for (const [id, e] of Object.entries(doc as Record<string, any>)) {
     if (
       typeof e?.value !== "number" ||
-      !["lt", "lte", "gte"].includes(e?.comparison) ||
-      !["critical", "warning", "canary", "consensus"].includes(e?.severity)
+      !(SLO_COMPARISONS as readonly unknown[]).includes(e?.comparison) ||
+      !(SLO_SEVERITIES as readonly unknown[]).includes(e?.severity)
     ) {
-      return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY}.${id} needs a numeric value, comparison lt|lte|gte and a severity` };
+      return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY}.${id} needs a numeric value, comparison ${SLO_COMPARISONS.join("|")} and a severity (${SLO_SEVERITIES.join(", ")})` };
     }
     table[id] = { value: e.value, unit: String(e.unit ?? ""), comparison: e.comparison, severity: e.severity };
   }
@@ -70,8 +69,4 @@ export function stackName(resources: readonly Pick<PolicyResource, "urn">[], exp
   } catch {
     return undefined;
   }
-}
-
-export function comparisonText(c: SloComparison): string {
-  return c === "lt" ? "<" : c === "lte" ? "<=" : ">=";
 }

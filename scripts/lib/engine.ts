@@ -9,9 +9,7 @@ import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { headCommit } from "../../node-app/src/evidence/environment";
-import { localPublicKeyHex } from "../../node-app/src/evidence/key";
-import { verifyEvidence, type EvidenceProblem } from "../../node-app/src/evidence/verify";
+import { headCommit, trustedKeysOrLocal, verifyEvidence, type EvidenceProblem } from "@bizra/evidence";
 import { REPO_ROOT } from "./stack-config";
 
 /**
@@ -81,9 +79,8 @@ export function writeEngineConfigFile(stack: string, renderDir: string, outFile:
 /** Problems that make `evidence/` unusable for a preview of HEAD (the quality-gates pack's default checks). */
 export function evidenceProblems(dir = EVIDENCE_DIR): string[] {
   if (!fs.existsSync(path.join(dir, "manifest.json"))) return [`${path.relative(REPO_ROOT, dir)}/manifest.json is missing`];
-  const key = localPublicKeyHex();
   const head = headCommit();
-  const report = verifyEvidence(dir, { trustedKeys: key ? [key] : [], ...(head ? { commit: head } : {}), maxAgeHours: 24 });
+  const report = verifyEvidence(dir, { trustedKeys: trustedKeysOrLocal(undefined), ...(head ? { commit: head } : {}), maxAgeHours: 24 });
   return report.problems.map((p: EvidenceProblem) => `[${p.code}] ${p.message}`);
 }
 
@@ -97,7 +94,7 @@ export function ensureNpmDeps(dir: string, log: (s: string) => void = console.er
   if (r.status !== 0) throw new Error(`npm ci failed in ${dir}`);
 }
 
-/** The packs' own node_modules and node-app's (quality-gates imports node-app/src/evidence). */
+/** node-app's node_modules (it measures and signs the evidence) and each policy pack's own. */
 export function ensurePackDeps(log?: (s: string) => void): void {
   for (const dir of [path.join(REPO_ROOT, "node-app"), ...POLICY_PACKS]) ensureNpmDeps(dir, log);
 }

@@ -12,7 +12,7 @@
  * know `$value` exactly, this file computes it with the same float operations Prometheus 2.x uses
  * (`extrapolatedRate`, `bucketQuantile`) and formats it as Go's `%v` does.
  */
-import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS } from "../../node-app/src/contract";
+import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS } from "@bizra/contract";
 import { cpuCores, memoryBytes } from "../../components/alerts";
 import type { RuleGroup } from "../../components/crds/monitoring";
 import { meetsSlo, type Slo, type SloTable } from "../../components/slo";

@@ -1,6 +1,7 @@
 /**
- * Strict validation of custom resources against the real CRD schemas in ../shared/crds, the way the API server
- * validates with `fieldValidation=Strict`: an unknown or misspelt field is an error.
+ * Strict validation of custom resources against the real CRD schemas, the way the API server validates with
+ * `fieldValidation=Strict`: an unknown or misspelt field is an error. The CRD files are fetched at pinned versions
+ * from the Go module proxy by `scripts/crds.sh` (run by `scripts/setup.sh`) into `.toolchain/crds/`.
  *
  * A CRD's `openAPIV3Schema` is a Kubernetes *structural* schema, not plain JSON Schema. `toJsonSchema` converts it
  * for ajv (draft 2020-12):
@@ -24,7 +25,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadAll } from "js-yaml";
 
-export const CRD_DIR = path.resolve(__dirname, "..", "..", "..", "shared", "crds");
+export const CRD_DIR = path.resolve(__dirname, "..", "..", ".toolchain", "crds");
+/** Copies kept beside the repository by some CI setups; an optional cross-check, never required. */
+export const SHARED_CRD_DIR = path.resolve(__dirname, "..", "..", "..", "shared", "crds");
 
 type Schema = Record<string, any>;
 
@@ -112,6 +115,7 @@ export interface CrdVersionSchema {
 
 /** Every (group, kind, version) schema in the CRD files. */
 export function loadCrdSchemas(dir = CRD_DIR): CrdVersionSchema[] {
+  if (!fs.existsSync(dir)) throw new Error(`no CRD schemas in ${dir}: run \`bash scripts/crds.sh\` (part of scripts/setup.sh)`);
   const out: CrdVersionSchema[] = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
     // js-yaml, not `yaml`: the upstream Flagger file continues quoted scalars at the key's own indentation, which
@@ -133,20 +137,29 @@ export type CrdValidator = (obj: Record<string, any>) => string[];
 export function crdValidator(dir = CRD_DIR): CrdValidator & { kinds: string[] } {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
+  const schemas = new Map(loadCrdSchemas(dir).map((c) => [`${c.group}/${c.version}/${c.kind}`, c.schema]));
+  // Compiled on first use: the Istio file defines many kinds the program never renders.
   const compiled = new Map<string, ValidateFunction>();
-  for (const c of loadCrdSchemas(dir)) {
-    const schema = toJsonSchema(c.schema);
-    schema.properties = { ...schema.properties, metadata: METADATA_SCHEMA };
-    schema.required = [...new Set([...(schema.required ?? []), "apiVersion", "kind", "metadata"])];
-    compiled.set(`${c.group}/${c.version}/${c.kind}`, ajv.compile(schema));
-  }
+  const compile = (key: string): ValidateFunction | undefined => {
+    const crd = schemas.get(key);
+    if (crd === undefined) return undefined;
+    let fn = compiled.get(key);
+    if (fn === undefined) {
+      const schema = toJsonSchema(crd);
+      schema.properties = { ...schema.properties, metadata: METADATA_SCHEMA };
+      schema.required = [...new Set([...(schema.required ?? []), "apiVersion", "kind", "metadata"])];
+      fn = ajv.compile(schema);
+      compiled.set(key, fn);
+    }
+    return fn;
+  };
   const validate = (obj: Record<string, any>): string[] => {
     const key = `${obj.apiVersion}/${obj.kind}`;
-    const fn = compiled.get(key);
+    const fn = compile(key);
     if (!fn) return [`no CRD schema for ${key}`];
     return fn(obj) ? [] : (fn.errors ?? []).map(formatError);
   };
-  return Object.assign(validate, { kinds: [...compiled.keys()] });
+  return Object.assign(validate, { kinds: [...schemas.keys()] });
 }
 
 function formatError(e: ErrorObject): string {

@@ -5,9 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadEvidenceKey, type EvidenceKey } from "../../node-app/src/evidence/key";
-import { signEvidence, writeArtifact } from "../../node-app/src/evidence/manifest";
-import { ARTIFACT_SCHEMA, type Artifact } from "../../node-app/src/evidence/schema";
+import { type Artifact, ARTIFACT_SCHEMA, type EvidenceKey, loadEvidenceKey, signEvidence, writeArtifact } from "@bizra/evidence";
 
 export const FIXTURE_COMMIT = "1".repeat(40);
 /** An hour ago: inside the default maxAgeHours (the policies judge age against the real clock). */

@@ -1,7 +1,6 @@
 /** Shared by the measurement runners: the artifact header and test identities. */
 import { randomBytes } from "node:crypto";
-import { gitInfo, machineInfo } from "../../src/evidence/environment";
-import { ARTIFACT_SCHEMA, type Artifact, type GateRef } from "../../src/evidence/schema";
+import { type Artifact, ARTIFACT_SCHEMA, type GateRef, gitInfo, machineInfo } from "@bizra/evidence";
 import { ATTESTATION_VERSION, payloadDigest, type Attestation } from "../../src/poi/attestation";
 import { publicKeyOf, randomSecretKey } from "../../src/poi/signature";
 

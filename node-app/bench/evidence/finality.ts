@@ -3,7 +3,7 @@ import { ValidatorSet } from "../../src/consensus/validator-set";
 import { VoteTally } from "../../src/consensus/vote-tally";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { toHex } from "../../src/poi/bytes";
-import { summarizeNanos } from "../../src/evidence/stats";
+import { summarizeNanos } from "@bizra/evidence";
 import type { Measured } from "./common";
 
 export function blockHash(i: number): string {

@@ -4,9 +4,9 @@
  */
 import * as http from "node:http";
 import { loadConfig } from "../../src/config";
-import { METRICS, ROUTES } from "../../src/contract";
+import { METRICS, ROUTES } from "@bizra/contract";
 import { seededRandom } from "../../src/consensus/determinism";
-import { summarizeNanos } from "../../src/evidence/stats";
+import { summarizeNanos } from "@bizra/evidence";
 import { startNode } from "../../src/main";
 import { toHex } from "../../src/poi/bytes";
 import { signAttestation } from "../../src/poi/verify";

@@ -1,5 +1,5 @@
 /** PoI generation (encode + sign) and verification (decode, lookup, replay window, ZIP-215 signature) per attestation. */
-import { summarizeNanos } from "../../src/evidence/stats";
+import { summarizeNanos } from "@bizra/evidence";
 import { signAttestation, AttestationVerifier, type IssuedAttestation } from "../../src/poi/verify";
 import { freshAttestation, identity, type Measured } from "./common";
 

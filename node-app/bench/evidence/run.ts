@@ -4,9 +4,7 @@
  * manifest.json. Usage: run.ts [outDir]
  */
 import * as path from "node:path";
-import { DEFAULT_EVIDENCE_DIR } from "../../src/evidence/environment";
-import { loadEvidenceKey } from "../../src/evidence/key";
-import { signEvidence, writeArtifact } from "../../src/evidence/manifest";
+import { DEFAULT_EVIDENCE_DIR, loadEvidenceKey, signEvidence, writeArtifact } from "@bizra/evidence";
 import { measureArtifact, type Measured } from "./common";
 import { measureDeterminism } from "./determinism";
 import { measureFinality } from "./finality";

@@ -12,15 +12,14 @@ import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verif
 import { seededRandom } from "../../src/consensus/determinism";
 import { ValidatorSet } from "../../src/consensus/validator-set";
 import { VoteTally } from "../../src/consensus/vote-tally";
-import { percentile } from "../../src/evidence/stats";
+import { blockHash, percentile } from "@bizra/evidence";
 import { ATTESTATION_VERSION, attestationDigest, encodeAttestation, type Attestation } from "../../src/poi/attestation";
 import { toHex } from "../../src/poi/bytes";
 import { ReplayWindow } from "../../src/poi/replay";
 import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../../src/poi/signature";
 import { AttestationVerifier, signAttestation, type SignedAttestation } from "../../src/poi/verify";
 import { BatchingVerifier, loadNativeVerifier, nativeVerifier, packEncoded, VerifyPool } from "../../src/poi/fast";
-import type { Measured } from "../evidence/common";
-import { blockHash } from "../evidence/finality";
+import type { Measured } from "@bizra/evidence";
 
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");

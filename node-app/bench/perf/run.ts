@@ -5,9 +5,7 @@
  *        [--latency-only] (development: latency section only, never writes)
  */
 import * as path from "node:path";
-import { DEFAULT_EVIDENCE_DIR } from "../../src/evidence/environment";
-import { signEvidence, writeArtifact } from "../../src/evidence/manifest";
-import { measureArtifact } from "../evidence/common";
+import { DEFAULT_EVIDENCE_DIR, measureArtifact, signEvidence, writeArtifact } from "@bizra/evidence";
 import { measurePerf } from "./measure";
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");

@@ -8,7 +8,7 @@
  * State is in memory: a restart only lengthens holds (see canary/hold.ts).
  */
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_ROUTE, ROUTES } from "../contract";
+import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_ROUTE, ROUTES } from "@bizra/contract";
 import { HoldGate, type HoldRequest } from "../canary/hold";
 
 export interface HoldGateOptions {

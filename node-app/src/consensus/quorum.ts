@@ -9,9 +9,9 @@
  * weight 3, support 2 is 6666.67 bp: it does NOT reach 6700 bp (2 * 10 000 = 20 000 < 6 700 * 3 = 20 100).
  */
 
-export const BP_DENOMINATOR = 10_000;
-export const DEFAULT_FAST_FINALITY_BP = 6_700;
-export const DEFAULT_ECONOMIC_FINALITY_BP = 8_000;
+import { BP_DENOMINATOR, DEFAULT_ECONOMIC_FINALITY_BP, DEFAULT_FAST_FINALITY_BP } from "@bizra/contract";
+
+export { BP_DENOMINATOR, DEFAULT_ECONOMIC_FINALITY_BP, DEFAULT_FAST_FINALITY_BP };
 
 export interface FinalityThresholds {
   readonly fastFinalityBp: number;

@@ -18,7 +18,7 @@
  * and non-canonical ids, so decode(encode(a)) = a and encode(decode(b)) = b for every accepted b.
  */
 import { blake3 } from "@noble/hashes/blake3.js";
-import type { RejectReason } from "../contract";
+import type { RejectReason } from "@bizra/contract";
 
 export const ATTESTATION_VERSION = 1;
 export const DIGEST_LENGTH = 32;

@@ -10,7 +10,7 @@
  *                                       forged items cannot burn nonces of honest validators
  * Items of one batch are admitted in input order: a duplicate later in the batch is "replayed".
  */
-import type { RejectReason } from "../contract";
+import type { RejectReason } from "@bizra/contract";
 import {
   AttestationFormatError,
   attestationDigest,

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
-import { FAIL_REASON_LABEL, ROUTES } from "../contract";
+import { FAIL_REASON_LABEL, ROUTES } from "@bizra/contract";
 import { voteSignatureItem, VoteFormatError, type VoteRejectReason } from "../consensus/vote-encoding";
 import type { Vote, VoteTally } from "../consensus/vote-tally";
 import type { NodeMetrics } from "../metrics";

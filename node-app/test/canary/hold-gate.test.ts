@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { FastifyInstance } from "fastify";
 import { buildHoldGate } from "../../src/cli/hold-gate";
-import { HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "../../src/contract";
+import { HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "@bizra/contract";
 
 describe("canary hold gate over HTTP (cli/hold-gate.ts)", () => {
   let app: FastifyInstance;

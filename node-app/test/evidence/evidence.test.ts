@@ -2,12 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { canonicalJson } from "../../src/evidence/canonical";
-import { loadEvidenceKey } from "../../src/evidence/key";
-import { manifestDigest, signatureValid, signEvidence, writeArtifact } from "../../src/evidence/manifest";
-import { ARTIFACT_SCHEMA, parseArtifact, type Artifact } from "../../src/evidence/schema";
-import { percentile, summarizeNanos } from "../../src/evidence/stats";
-import { verifyEvidence } from "../../src/evidence/verify";
+import { type Artifact, ARTIFACT_SCHEMA, canonicalJson, loadEvidenceKey, manifestDigest, parseArtifact, percentile, signatureValid, signEvidence, summarizeNanos, verifyEvidence, writeArtifact } from "@bizra/evidence";
 
 const artifact = (kind: string, results: Record<string, unknown>): Artifact => ({
   schema: ARTIFACT_SCHEMA, kind, title: kind, method: "test", createdAt: new Date().toISOString(), durationSeconds: 0,

@@ -1,7 +1,7 @@
 /** The batcher's closing rules and the backend factory's fallbacks (no native addon needed for most of these). */
 import { strict as assert } from "node:assert";
 import { loadConfig } from "../../src/config";
-import { ENV } from "../../src/contract";
+import { ENV } from "@bizra/contract";
 import { selfTestBackend } from "../../src/main";
 import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../../src/poi";
 import { BatchingVerifier, createSignatureBackend, loadNativeVerifier } from "../../src/poi/fast";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { loadConfig, type NodeConfig } from "../../src/config";
 import { signVote, type Vote } from "../../src/consensus";
-import { ENV, METRICS, METRICS_PATH, ROUTES } from "../../src/contract";
+import { ENV, METRICS, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { startNode, type RunningNode } from "../../src/main";
 import { nobleVerifier, publicKeyOf, toHex, type SignatureVerifier } from "../../src/poi";
 import { hex } from "../helpers";

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config";
-import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, ENV } from "../../src/contract";
+import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, ENV } from "@bizra/contract";
 import { BreakerOpenError, CircuitBreaker } from "../../src/server/circuit-breaker";
 import { LruCache } from "../../src/server/lru-cache";
 import { manualClock } from "../helpers";

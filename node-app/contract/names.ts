@@ -2,8 +2,8 @@
  * The contract between the node service and the Pulumi program that deploys it.
  *
  * One definition, many uses: the node imports these names to serve and export them; the Pulumi program
- * (`components/`) imports the same file to wire ports, probes, env vars, scrape configs, alerts and dashboards.
- * This file imports nothing, so both npm projects can compile it.
+ * (`components/`) imports the same package (`@bizra/contract`) to wire ports, probes, env vars, scrape configs,
+ * alerts and dashboards. The package depends on nothing.
  */
 
 /** Default ports. The metrics port is fixed by the design (9464); the API port is configurable per stack. */

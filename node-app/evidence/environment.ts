@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { GitInfo, MachineInfo } from "./schema";
 
-/** node-app/ (from src/evidence or dist/evidence). */
-export const NODE_APP_ROOT = path.resolve(__dirname, "..", "..");
+/** node-app/ (this package is node-app/evidence/). */
+export const NODE_APP_ROOT = path.resolve(__dirname, "..");
 /** The repository root, parent of node-app/. */
 export const REPO_ROOT = path.resolve(NODE_APP_ROOT, "..");
 /** Where `npm run evidence` writes the bundle. */

@@ -6,8 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fromHex, toHex } from "../poi/bytes";
-import { publicKeyOf, randomSecretKey } from "../poi/signature";
+import { fromHex, publicKeyOf, randomSeed, toHex } from "./ed25519";
 import { REPO_ROOT } from "./environment";
 
 export const EVIDENCE_KEY_ENV = "BIZRA_EVIDENCE_KEY_FILE";
@@ -38,7 +37,7 @@ export function loadEvidenceKey(opts: { file?: string; env?: NodeJS.ProcessEnv; 
       throw new Error(`evidence key file ${file} does not exist${file === fromEnv ? ` (from ${EVIDENCE_KEY_ENV})` : ""}`);
     }
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, `${toHex(randomSecretKey())}\n`, { mode: 0o600, flag: "wx" });
+    fs.writeFileSync(file, `${toHex(randomSeed())}\n`, { mode: 0o600, flag: "wx" });
     created = true;
   }
   const seed = parseSeed(file, fs.readFileSync(file, "utf8"));

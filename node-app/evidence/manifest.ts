@@ -9,8 +9,7 @@
 import { blake3 } from "@noble/hashes/blake3.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { toHex } from "../poi/bytes";
-import { signMessage, verifyZip215 } from "../poi/signature";
+import { sign, toHex, verify } from "./ed25519";
 import { canonicalJson } from "./canonical";
 import { gitInfo, machineInfo, toolVersions } from "./environment";
 import { loadEvidenceKey, type EvidenceKey } from "./key";
@@ -29,7 +28,7 @@ export function manifestDigest(manifest: Omit<Manifest, "signature"> | Manifest)
 }
 
 export function signatureValid(manifest: Manifest): boolean {
-  return verifyZip215(Buffer.from(manifest.publicKey, "hex"), manifestDigest(manifest), Buffer.from(manifest.signature, "hex"));
+  return verify(Buffer.from(manifest.publicKey, "hex"), manifestDigest(manifest), Buffer.from(manifest.signature, "hex"));
 }
 
 /** Names of the artifacts in `dir`: every `*.json` file (symlinks followed, as in a ConfigMap mount) except the manifest. */
@@ -77,7 +76,7 @@ export function signEvidence(dir: string, options: SignOptions = {}): Manifest {
     signing: { ...SIGNING },
     publicKey: key.publicKeyHex,
   };
-  const manifest: Manifest = { ...unsigned, signature: toHex(signMessage(key.seed, manifestDigest(unsigned))) };
+  const manifest: Manifest = { ...unsigned, signature: toHex(sign(key.seed, manifestDigest(unsigned))) };
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
