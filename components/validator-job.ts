@@ -1,10 +1,10 @@
 /**
- * The PoI attestation validator Job: runs the node image's evidence-verification CLI (contract.ts
+ * The PoI attestation validator Job: runs the node image's evidence-verification CLI (@bizra/contract
  * `EVIDENCE_VERIFY_COMMAND`) against the signed evidence bundle, mounted from a ConfigMap `<appName>-evidence`.
  * A bad signature or digest makes the CLI exit non-zero; with `backoffLimit: 0` the Job fails, and the Kubernetes
  * provider's Job await turns that into a failed `pulumi up`.
  *
- * The bundle is built by issue 5 (`evidence/manifest.json` plus artifacts at the repo root). When it is absent,
+ * The bundle is written by `npm run evidence` (`evidence/manifest.json` plus artifacts at the repo root). When it is absent,
  * neither the ConfigMap nor the Job is created and the `validatorJob` stack output says so.
  */
 import * as k8s from "@pulumi/kubernetes";

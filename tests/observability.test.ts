@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { alertRuleConfig, alertRuleGroups, cpuCores, memoryBytes } from "../components/alerts";
 import { dashboardModel, dashboardPanels } from "../components/dashboard";
 import { KEEP_REGEX } from "../components/service-monitor";
@@ -6,7 +8,7 @@ import { SLO_CONFIGMAP_KEY } from "../components/slo-configmap";
 import { violationOperator } from "../components/slo";
 import { METRICS, METRICS_PATH } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { offlineStackConfig, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { SLO_ALERTS } from "./promtool/generate";
 import { byType, configOf } from "./support/stack";
 
@@ -154,5 +156,21 @@ describe("one SLO override changes the alert, the dashboard threshold and nothin
     assert.equal(panel.slo?.value, 0.0005);
     const model = dashboardModel(cfg.slos, { namespace: cfg.namespace, appName: cfg.appName, stack: "production" }) as any;
     assert.deepEqual(JSON.parse(changed.outputs.dashboardJson as string), JSON.parse(JSON.stringify(model)));
+  });
+});
+
+describe("runbooks", () => {
+  it("every alert's runbook_url names a heading of docs/runbooks.md, the file the default base URL points at", () => {
+    const cfg = configOf("testnet");
+    assert.ok(cfg.alerts.runbookBaseUrl.endsWith("/docs/runbooks.md"), cfg.alerts.runbookBaseUrl);
+    const text = fs.readFileSync(path.join(REPO_ROOT, "docs", "runbooks.md"), "utf8");
+    // GitHub's anchor of a heading made of letters and digits: the text in lower case.
+    const anchors = new Set([...text.matchAll(/^## (\S+)$/gm)].map((m) => (m[1] as string).toLowerCase()));
+    const rules = alertRuleGroups(cfg.slos, alertRuleConfig(cfg)).flatMap((g) => g.rules);
+    assert.equal(rules.length, 12);
+    for (const r of rules) {
+      const anchor = (r.annotations?.runbook_url ?? "").split("#")[1] ?? "";
+      assert.ok(anchors.has(anchor), `${r.alert}: no heading for #${anchor} in docs/runbooks.md`);
+    }
   });
 });

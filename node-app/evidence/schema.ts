@@ -5,7 +5,7 @@
  * Every artifact carries a common header (schema, kind, method, machine, git, createdAt, gates) and `results`. The
  * `gates` list maps a gate name to the SLO id it is judged by and the artifact field that holds the measured value;
  * the quality-gates pack reads the threshold from the stack's SLO table. Kinds this tool writes have a strict
- * `results` schema; other kinds (e.g. issue 6's `perf-bench`) only need the header.
+ * `results` schema; other kinds (e.g. `perf-bench`) only need the header.
  */
 import { z } from "zod";
 
