@@ -55,7 +55,9 @@ export function signedImagesPolicy(cfg: AdmissionConfig, labels: Record<string, 
 }
 
 export interface ImageAdmissionArgs {
+  /** Validated stack config (the parts this component uses). */
   readonly config: AdmissionConfig;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

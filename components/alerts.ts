@@ -217,6 +217,7 @@ export interface NodeAlertsArgs {
   readonly rules: AlertRuleConfig;
   /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

@@ -8,11 +8,17 @@ import type { Slo } from "./slo";
 export const HPA_METRIC_NAME = METRICS.poiVerifyTotal.replace(/_total$/, "_per_second");
 
 export interface NodeAutoscalerArgs {
+  /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** The node Deployment the HPA scales. */
   readonly deploymentName: pulumi.Input<string>;
+  /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
+  /** Lower HPA bound (`bizra:hpa.minReplicas`). */
   readonly minReplicas: number;
+  /** Upper HPA bound (`bizra:hpa.maxReplicas`). */
   readonly maxReplicas: number;
   /** The throughput SLO; the HPA target is a share of it per pod. */
   readonly throughputSlo: Pick<Slo, "value">;

@@ -208,9 +208,11 @@ export function canarySummary(stages: readonly CanaryStage[], holdGateUrl: strin
 }
 
 export interface NodeCanaryArgs {
+  /** Validated stack config (the parts this component uses). */
   readonly config: CanaryConfig;
   /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

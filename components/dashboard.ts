@@ -113,13 +113,17 @@ export function promqlQueries(slos: SloTable, namespace: string): { panel: strin
 }
 
 export interface NodeDashboardArgs {
+  /** The resolved SLO table of the stack. */
   readonly slos: SloTable;
+  /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
+  /** Stack name, shown in the dashboard title and tags. */
   readonly stack: string;
   /** The node namespace (queried by the panels). */
   readonly nodeNamespace: string;
   /** Where Grafana's sidecar looks for dashboards. */
   readonly monitoringNamespace: string;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

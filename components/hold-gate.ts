@@ -13,7 +13,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "@bizra/contract";
 import { skipAwaitMetadata } from "./config";
-import { API_PORT_NAME, nodePodSpec, type NodeWorkloadConfig } from "./node";
+import { API_PORT_NAME, type NodeWorkloadConfig } from "./node";
+import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 
 export const HOLD_GATE_SERVICE_PORT = 80;
 
@@ -49,22 +50,14 @@ export function holdGatePodSpec(
   cfg: NodeWorkloadConfig,
   refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string> },
 ): k8s.types.input.core.v1.PodSpec {
-  const pod = nodePodSpec(cfg, { image: refs.image, serviceAccountName: refs.serviceAccountName, configMapName: "", secretName: "" }) as k8s.types.input.core.v1.PodSpec & {
-    containers: k8s.types.input.core.v1.Container[];
-  };
-  const node = pod.containers[0];
-  const probe = (extra: Record<string, number>) => ({ httpGet: { path: ROUTES.healthz, port: API_PORT_NAME }, timeoutSeconds: 2, ...extra });
   return {
-    serviceAccountName: pod.serviceAccountName,
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
+    ...hardenedPod(refs.serviceAccountName),
     terminationGracePeriodSeconds: 10,
-    securityContext: pod.securityContext,
     containers: [
       {
         name: "hold-gate",
-        image: node.image,
-        imagePullPolicy: node.imagePullPolicy,
+        image: refs.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: [...HOLD_GATE_COMMAND],
         ports: [{ name: API_PORT_NAME, containerPort: DEFAULT_HOLD_GATE_PORT, protocol: "TCP" }],
         env: [
@@ -74,14 +67,13 @@ export function holdGatePodSpec(
           { name: ENV.logLevel, value: cfg.logLevel },
         ],
         resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-        startupProbe: probe({ periodSeconds: 2, failureThreshold: 30 }),
-        livenessProbe: probe({ periodSeconds: 10, failureThreshold: 3 }),
-        readinessProbe: probe({ periodSeconds: 5, failureThreshold: 2 }),
-        securityContext: node.securityContext,
-        volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+        // The gate answers on /healthz only; it is ready as soon as it is live.
+        ...httpProbes(API_PORT_NAME, { live: ROUTES.healthz, ready: ROUTES.healthz }),
+        securityContext: hardenedContainerSecurity(),
+        volumeMounts: [TMP_MOUNT],
       },
     ],
-    volumes: [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }],
+    volumes: [tmpVolume("16Mi")],
   };
 }
 
@@ -100,22 +92,24 @@ export function holdGateNetworkPolicySpec(appName: string, flaggerNamespace: str
 }
 
 export interface HoldGateArgs {
+  /** Validated stack config (the parts the workload uses). */
   readonly config: NodeWorkloadConfig;
   /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
-  /** Plain namespace name, for the URL. */
-  readonly namespaceName: string;
+  /** Digest-pinned image reference of the node. */
   readonly image: pulumi.Input<string>;
   /** The node's ServiceAccount (no token is mounted). */
   readonly serviceAccountName: pulumi.Input<string>;
+  /** Flagger's namespace: the only one allowed to call the gate. */
   readonly flaggerNamespace: string;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 
 export class HoldGate extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   /** The URL the Canary's webhooks call. */
-  public readonly url: string;
+  public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: HoldGateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bizra:delivery:HoldGate", name, {}, opts);
@@ -159,7 +153,7 @@ export class HoldGate extends pulumi.ComponentResource {
       child,
     );
     this.serviceName = service.metadata.name;
-    this.url = holdGateUrl(cfg.appName, args.namespaceName);
+    this.url = pulumi.output(args.namespace).apply((ns) => holdGateUrl(cfg.appName, ns));
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
 }

@@ -7,9 +7,13 @@ export interface NodeImageArgs {
   readonly reference?: string;
   /** Build `node-app/` with Docker and push to this repository; the pushed digest is what runs. */
   readonly build?: {
+    /** Registry repository the built image is pushed to. */
     readonly repository: string;
+    /** Docker build context (a folder). */
     readonly context: string;
+    /** Path of the Dockerfile. */
     readonly dockerfile: string;
+    /** Target platform, e.g. linux/amd64. */
     readonly platform: string;
   };
 }

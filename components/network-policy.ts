@@ -7,13 +7,17 @@ type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 export interface NodeNetworkPolicyArgs {
   /** Namespace the policies live in (and protect). */
   readonly namespace: pulumi.Input<string>;
+  /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
+  /** API port (`bizra:apiPort`). */
   readonly apiPort: number;
+  /** Metrics port (`bizra:metricsPort`). */
   readonly metricsPort: number;
   /** Namespace whose Prometheus scrapes the metrics port. */
   readonly monitoringNamespace: string;
   /** Namespace of the service mesh ingress that may call the API. */
   readonly meshNamespace: string;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

@@ -3,9 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { skipAwaitMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
+import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 
-/** Non-root numeric identity; matches the `USER` of node-app/Dockerfile. */
-export const NODE_UID = 10001;
+export { NODE_UID } from "./pod-security";
+
 /** Where the signing-key Secret is mounted, read-only. */
 export const SIGNING_KEY_DIR = "/var/run/secrets/bizra";
 export const SIGNING_KEY_FILE = "signing-key";
@@ -48,28 +49,14 @@ export function nodePodSpec(
   cfg: NodeWorkloadConfig,
   refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string>; secretName: pulumi.Input<string> },
 ): Input {
-  const probe = (path: string, extra: Record<string, number>) => ({
-    httpGet: { path, port: API_PORT_NAME },
-    timeoutSeconds: 2,
-    ...extra,
-  });
   return {
-    serviceAccountName: refs.serviceAccountName,
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
+    ...hardenedPod(refs.serviceAccountName),
     terminationGracePeriodSeconds: 30,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: NODE_UID,
-      runAsGroup: NODE_UID,
-      fsGroup: NODE_UID,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
     containers: [
       {
         name: "node",
         image: refs.image,
-        imagePullPolicy: "IfNotPresent",
+        imagePullPolicy: IMAGE_PULL_POLICY,
         ports: [
           { name: API_PORT_NAME, containerPort: cfg.apiPort, protocol: "TCP" },
           { name: METRICS_PORT_NAME, containerPort: cfg.metricsPort, protocol: "TCP" },
@@ -82,21 +69,9 @@ export function nodePodSpec(
           { name: "NODE_ENV", value: "production" },
         ],
         resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
-        startupProbe: probe(ROUTES.healthz, { periodSeconds: 2, failureThreshold: 30 }),
-        livenessProbe: probe(ROUTES.healthz, { periodSeconds: 10, failureThreshold: 3 }),
-        readinessProbe: probe(ROUTES.readyz, { periodSeconds: 5, failureThreshold: 2 }),
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          privileged: false,
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          capabilities: { drop: ["ALL"] },
-          seccompProfile: { type: "RuntimeDefault" },
-        },
-        volumeMounts: [
-          { name: "signing-key", mountPath: SIGNING_KEY_DIR, readOnly: true },
-          { name: "tmp", mountPath: "/tmp" },
-        ],
+        ...httpProbes(API_PORT_NAME, { live: ROUTES.healthz, ready: ROUTES.readyz }),
+        securityContext: hardenedContainerSecurity(),
+        volumeMounts: [{ name: "signing-key", mountPath: SIGNING_KEY_DIR, readOnly: true }, TMP_MOUNT],
       },
     ],
     volumes: [
@@ -104,7 +79,7 @@ export function nodePodSpec(
         name: "signing-key",
         secret: { secretName: refs.secretName, defaultMode: 0o400, items: [{ key: SIGNING_KEY_FILE, path: SIGNING_KEY_FILE }] },
       },
-      { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+      tmpVolume("64Mi"),
     ],
     topologySpreadConstraints: cfg.topologySpread
       ? [
@@ -139,6 +114,8 @@ export interface BizraNodeArgs {
 /** The node workload: ServiceAccount, runtime-flag ConfigMap, signing-key Secret, Deployment, Service, PDB. */
 export class BizraNode extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
+  /** The node's ServiceAccount; the hold gate and the validator Job run as it too (no token is mounted). */
+  public readonly serviceAccountName: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly serviceDns: pulumi.Output<string>;
   public readonly apiPort: number;
@@ -221,11 +198,13 @@ export class BizraNode extends pulumi.ComponentResource {
     this.apiPort = cfg.apiPort;
     this.metricsPort = cfg.metricsPort;
     this.deploymentName = deployment.metadata.name;
+    this.serviceAccountName = sa.metadata.name;
     this.serviceName = service.metadata.name;
     this.serviceDns = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     this.metricsUrl = pulumi.interpolate`http://${this.serviceDns}:${cfg.metricsPort}${METRICS_PATH}`;
     this.registerOutputs({
       deploymentName: this.deploymentName,
+      serviceAccountName: this.serviceAccountName,
       serviceName: this.serviceName,
       serviceDns: this.serviceDns,
       metricsUrl: this.metricsUrl,

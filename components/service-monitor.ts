@@ -39,11 +39,13 @@ export function serviceMonitor(appName: string, namespace: string, labels: Recor
 }
 
 export interface NodeServiceMonitorArgs {
+  /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
   /** Namespace name as configured (the object's namespace). */
   readonly namespaceName: string;
   /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

@@ -21,9 +21,13 @@ export function sloConfigMapName(appName: string): string {
 }
 
 export interface SloConfigMapArgs {
+  /** The resolved SLO table of the stack. */
   readonly slos: SloTable;
+  /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
+  /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 

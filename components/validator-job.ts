@@ -15,7 +15,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { TRUSTED_KEYS_ENV } from "@bizra/evidence";
-import { nodePodSpec, type NodeWorkloadConfig } from "./node";
+import type { NodeWorkloadConfig } from "./node";
+import { hardenedContainerSecurity, hardenedPod, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 
 export const EVIDENCE_MANIFEST = "manifest.json";
 export const EVIDENCE_MOUNT = "/var/run/bizra/evidence";
@@ -89,38 +90,31 @@ export function validatorJobSpec(
   refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string> },
   trustedKeys: readonly string[],
 ): k8s.types.input.batch.v1.JobSpec {
-  // Same hardening as the Deployment: start from its pod spec and keep its security settings, not its env or
-  // mounts (the verifier needs neither the runtime flags nor the signing key).
-  const pod = nodePodSpec(cfg, { image: refs.image, serviceAccountName: refs.serviceAccountName, configMapName: "", secretName: "" }) as k8s.types.input.core.v1.PodSpec & { containers: k8s.types.input.core.v1.Container[] };
-  const node = pod.containers[0];
+  // Same hardening as the Deployment (pod-security.ts), none of its env or mounts: the verifier needs neither the
+  // runtime flags nor the signing key.
   return {
     backoffLimit: 0,
     // ttlSecondsAfterFinished stays unset: a Job that vanished would show up as drift on the next `pulumi up`.
     template: {
       metadata: { labels: { "app.kubernetes.io/part-of": "bizra", "app.kubernetes.io/component": "evidence-verify" } },
       spec: {
-        serviceAccountName: pod.serviceAccountName,
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
+        ...hardenedPod(refs.serviceAccountName),
         restartPolicy: "Never",
-        securityContext: pod.securityContext,
         containers: [
           {
             name: "evidence-verify",
-            image: node.image,
-            imagePullPolicy: node.imagePullPolicy,
+            image: refs.image,
+            imagePullPolicy: IMAGE_PULL_POLICY,
             command: [...EVIDENCE_VERIFY_COMMAND],
             args: [`${EVIDENCE_MOUNT}/${EVIDENCE_MANIFEST}`],
             env: [
               { name: "NODE_ENV", value: "production" },
               { name: TRUSTED_KEYS_ENV, value: trustedKeys.join(",") },
             ],
-            resources: node.resources,
-            securityContext: node.securityContext,
-            volumeMounts: [
-              { name: "evidence", mountPath: EVIDENCE_MOUNT, readOnly: true },
-              { name: "tmp", mountPath: "/tmp" },
-            ],
+            // The verifier reads a few small files: the node's resources are more than enough.
+            resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
+            securityContext: hardenedContainerSecurity(),
+            volumeMounts: [{ name: "evidence", mountPath: EVIDENCE_MOUNT, readOnly: true }, TMP_MOUNT],
           },
         ],
         volumes: [
@@ -128,7 +122,7 @@ export function validatorJobSpec(
             name: "evidence",
             configMap: { name: refs.configMapName, items: bundle.files.map((f) => ({ key: f.key, path: f.path })) },
           },
-          { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+          tmpVolume("64Mi"),
         ],
       },
     },
@@ -136,15 +130,19 @@ export function validatorJobSpec(
 }
 
 export interface EvidenceValidatorArgs {
+  /** Validated stack config (the parts this component uses). */
   readonly config: NodeWorkloadConfig;
   /** The bundle read from `evidence/`, or undefined when there is none. */
   readonly bundle: EvidenceBundle | undefined;
   /** Public keys (hex) the verifier trusts; with none, no Job is created (self-signed evidence proves nothing). */
   readonly trustedKeys: readonly string[];
+  /** The Namespace resource's name (orders the namespace first). */
   readonly namespace: pulumi.Input<string>;
+  /** Digest-pinned image reference of the node. */
   readonly image: pulumi.Input<string>;
   /** The node's ServiceAccount (no token is mounted). */
   readonly serviceAccountName: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 
