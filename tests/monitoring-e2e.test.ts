@@ -18,18 +18,8 @@ import { signVote } from "../node-app/src/consensus/vote-encoding";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
-import {
-  renderFlaggerQuery,
-  requireBinary,
-  scrapeConfigFor,
-  sleep,
-  startPrometheus,
-  stopChild,
-  track,
-  waitFor,
-  PROMETHEUS_BIN,
-  type RunningPrometheus,
-} from "./support/prometheus";
+import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
+import { sleep, stopChild, track, waitFor } from "./support/process";
 
 const STACK = "testnet";
 /** RFC 8032 TEST 1 seed: a throwaway key for the test node. */

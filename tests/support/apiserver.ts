@@ -17,6 +17,7 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { distinctFreePorts, hasExited, killSync, sleep, stopChild } from "./process";
 
 export interface ApiServerOptions {
   /** kube-apiserver binary; default: env KUBE_APISERVER_BIN, else the toolchain build for versions.env. */
@@ -190,29 +191,6 @@ async function makeCertificates(dir: string): Promise<void> {
 
 // ------------------------------------------------------------------------------------ helpers
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error("apiserver: no free port"))));
-    });
-  });
-}
-
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function tail(file: string, lines = 40): string {
   try {
     return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
@@ -268,15 +246,6 @@ interface Running {
 const live = new Set<Running>();
 let hooksInstalled = false;
 
-function killSync(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
-  if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
 function cleanupSync(r: Running): void {
   for (const c of r.children) killSync(c, "SIGKILL");
   killSync(r.watchdog, "SIGKILL");
@@ -320,15 +289,6 @@ function startWatchdog(r: Running): ChildProcess | undefined {
   }
 }
 
-async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  killSync(child, graceMs > 0 ? "SIGTERM" : "SIGKILL");
-  const timer = setTimeout(() => killSync(child, "SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 function startProcess(bin: string, args: string[], logFile: string): ChildProcess {
   const fd = fs.openSync(logFile, "a");
   try {
@@ -341,10 +301,6 @@ function startProcess(bin: string, args: string[], logFile: string): ChildProces
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function exitedEarly(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
 }
 
 // ---------------------------------------------------------------------------------- kubeconfig
@@ -456,7 +412,7 @@ async function startOnce(
     running.children.push(etcd);
     running.watchdog = startWatchdog(running);
     for (;;) {
-      if (exitedEarly(etcd)) throw new Error(`apiserver: etcd exited early (${etcd.exitCode ?? etcd.signalCode}):\n${tail(logs.etcd)}`);
+      if (hasExited(etcd)) throw new Error(`apiserver: etcd exited early (${etcd.exitCode ?? etcd.signalCode}):\n${tail(logs.etcd)}`);
       const h = await httpGet(`${etcdUrl}/health`).catch(() => undefined);
       if (h && h.status === 200 && /"health":\s*"true"/.test(h.body)) break;
       if (Date.now() > deadline) throw new Error(`apiserver: etcd not healthy within ${timeoutMs} ms:\n${tail(logs.etcd)}`);
@@ -502,7 +458,7 @@ async function startOnce(
     const tls = { ca: fs.readFileSync(f("ca.crt")), cert: fs.readFileSync(f("admin.crt")), key: fs.readFileSync(f("admin.key")) };
     let last = "";
     for (;;) {
-      if (exitedEarly(apiserver)) {
+      if (hasExited(apiserver)) {
         throw new Error(
           `apiserver: kube-apiserver exited early (${apiserver.exitCode ?? apiserver.signalCode}):\n${tail(logs.apiserver)}`,
         );

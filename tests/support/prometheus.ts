@@ -8,12 +8,12 @@
  * The binaries are Debian's `prometheus` package (`scripts/setup.sh` installs it); PROMETHEUS_BIN / PROMTOOL_BIN
  * override them. Every server started here is stopped by `stop()`, and on process exit by a last-resort hook.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { freePort, stopChild, track, waitFor } from "./process";
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "prometheus";
 export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? "promtool";
@@ -37,60 +37,6 @@ export function promtool(args: string[], cwd?: string): PromtoolResult {
   const r = spawnSync(PROMTOOL_BIN, args, { cwd, encoding: "utf8", timeout: 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read, release). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a value other than undefined, or throws after `timeoutMs` with the last error. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(everyMs);
-  }
-}
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-/** Registers a child for the last-resort kill on process exit. */
-export function track(child: ChildProcess): ChildProcess {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  return child;
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
-export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 export interface PromSample {
