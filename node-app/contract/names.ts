@@ -10,6 +10,8 @@
 export const DEFAULT_API_PORT = 8080;
 export const DEFAULT_METRICS_PORT = 9464;
 export const METRICS_PATH = "/metrics";
+/** The signer listener: the only port that serves `ROUTES.attestationsSign`, behind a bearer token. */
+export const DEFAULT_SIGNER_PORT = 8081;
 
 /** HTTP routes of the node API. */
 export const ROUTES = {
@@ -22,6 +24,9 @@ export const ROUTES = {
   finality: "/v1/consensus/finality/:blockHash",
   head: "/v1/consensus/head",
 } as const;
+
+/** Routes served on the signer port only (never on the API port). */
+export const SIGNER_ROUTES = [ROUTES.attestationsSign] as const;
 
 /** Environment variables the node reads at start (validated there). */
 export const ENV = {
@@ -49,7 +54,33 @@ export const ENV = {
   maxBatchSize: "BIZRA_MAX_BATCH_SIZE",
   bodyLimitBytes: "BIZRA_BODY_LIMIT_BYTES",
   verifyCacheEntries: "BIZRA_VERIFY_CACHE_ENTRIES",
-  maxConcurrentVerifications: "BIZRA_MAX_CONCURRENT_VERIFICATIONS",
+  /** Attestations (items, not requests) admitted in flight at once, from body parsing to response; more are shed. */
+  maxInflightItems: "BIZRA_MAX_INFLIGHT_ITEMS",
+  /** Open client connections per listener; more are refused. */
+  maxConnections: "BIZRA_MAX_CONNECTIONS",
+  /** Whole-request deadline (headers and body) in ms; a slower client gets 408 and is closed. */
+  requestTimeoutMs: "BIZRA_REQUEST_TIMEOUT_MS",
+  /** Port of the signer listener (sign route only); started only where a signing key is loaded. */
+  signerPort: "BIZRA_SIGNER_PORT",
+  /** File holding the bearer token that signer callers present (a mounted Secret). */
+  signerTokenFile: "BIZRA_SIGNER_TOKEN_FILE",
+  /** High-water mark of the signer in a local file (one process; a PersistentVolume in a cluster). */
+  signerStateFile: "BIZRA_SIGNER_STATE_FILE",
+  /** Name of the Kubernetes Lease that elects the one active signer and holds its high-water mark. */
+  signerLease: "BIZRA_SIGNER_LEASE",
+  /** Namespace of that Lease; default: the pod's own (service-account namespace file). */
+  signerLeaseNamespace: "BIZRA_SIGNER_LEASE_NAMESPACE",
+  /** Lease duration in seconds: a dead signer's successor starts signing after at most this (plus one retry). */
+  signerLeaseSeconds: "BIZRA_SIGNER_LEASE_SECONDS",
+  /** This process's identity in the Lease; default: the host name (the pod name). */
+  signerIdentity: "BIZRA_SIGNER_IDENTITY",
+  /** Kubernetes API server URL; default: in-cluster (KUBERNETES_SERVICE_HOST/PORT). */
+  kubeApiUrl: "BIZRA_KUBE_API_URL",
+  /** CA bundle and bearer-token file for the API server; default: the pod's service-account files. */
+  kubeCaFile: "BIZRA_KUBE_CA_FILE",
+  kubeTokenFile: "BIZRA_KUBE_TOKEN_FILE",
+  /** redis:// URL of the state shared by all replicas (replay window and vote log); unset: per-process state. */
+  stateRedisUrl: "BIZRA_STATE_REDIS_URL",
   /** Port of the canary hold gate (`HOLD_GATE_COMMAND`); default `DEFAULT_HOLD_GATE_PORT`. */
   holdGatePort: "BIZRA_HOLD_GATE_PORT",
   /** Canaries the hold gate remembers (least recently called dropped first); default 1024. */
@@ -74,7 +105,25 @@ export const METRICS = {
   consensusVoteRejectedTotal: "bizra_consensus_vote_rejected_total",
   httpRequestDurationSeconds: "bizra_http_request_duration_seconds",
   httpRequestsTotal: "bizra_http_requests_total",
+  /** Requests shed by admission (items over the in-flight budget, or shutting down), by `reason`. */
+  httpShedTotal: "bizra_http_shed_total",
+  /** Sign requests refused, by `reason` (SIGN_REFUSE_REASONS): authentication and high-water-mark refusals alike. */
+  poiSignRefusedTotal: "bizra_poi_sign_refused_total",
+  /** 1 while this process is the active signer (holds the Lease, or owns the state file), else 0. */
+  poiSignerActive: "bizra_poi_signer_active",
 } as const;
+
+/** Why the signer refused: no or malformed credential (401), wrong credential (403), high-water mark (409), other (503). */
+export const SIGN_REFUSE_REASONS = [
+  "unauthenticated",
+  "forbidden",
+  "double_sign",
+  "slot_regression",
+  "timestamp_out_of_range",
+  "not_signer",
+  "state_unavailable",
+] as const;
+export type SignRefuseReason = (typeof SIGN_REFUSE_REASONS)[number];
 
 /** Label on `bizra_poi_verify_fail_total`. */
 export const FAIL_REASON_LABEL = "reason";

@@ -3,8 +3,9 @@
  * The signing key comes from a file (a mounted Secret) or an env var; it is never logged or serialized.
  */
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { z } from "zod";
-import { BP_DENOMINATOR, DEFAULT_API_PORT, DEFAULT_ECONOMIC_FINALITY_BP, DEFAULT_FAST_FINALITY_BP, DEFAULT_METRICS_PORT, ENV } from "@bizra/contract";
+import { BP_DENOMINATOR, DEFAULT_API_PORT, DEFAULT_ECONOMIC_FINALITY_BP, DEFAULT_FAST_FINALITY_BP, DEFAULT_METRICS_PORT, DEFAULT_SIGNER_PORT, ENV } from "@bizra/contract";
 import { validateThresholds } from "./consensus/quorum";
 import { VALIDATOR_ID_PATTERN } from "./poi/attestation";
 import { fromHex, toHex } from "./poi/bytes";
@@ -61,8 +62,55 @@ export interface NodeConfig {
   readonly maxBatchSize: number;
   readonly bodyLimitBytes: number;
   readonly verifyCacheEntries: number;
-  readonly maxConcurrentVerifications: number;
+  /** Items (attestations) admitted in flight per listener, from parsing to response. */
+  readonly maxInflightItems: number;
+  readonly maxConnections: number;
+  readonly requestTimeoutMs: number;
+  /** Where signing happens: the listener, its token and where the high-water mark lives; undefined without a key. */
+  readonly signer: SignerConfig | undefined;
+  /** redis:// URL of the replay window and vote log shared by all replicas; undefined: per-process state. */
+  readonly stateRedisUrl: string | undefined;
 }
+
+export type SignerStateConfig =
+  | { readonly kind: "file"; readonly path: string }
+  | {
+      readonly kind: "lease";
+      readonly name: string;
+      readonly namespace: string;
+      readonly identity: string;
+      readonly leaseSeconds: number;
+      readonly apiUrl: string | undefined;
+      readonly caFile: string | undefined;
+      readonly tokenFile: string | undefined;
+    };
+
+export interface SignerConfig {
+  readonly port: number;
+  /** The bearer token callers present; never logged. */
+  readonly token: SecretText;
+  readonly state: SignerStateConfig;
+}
+
+/** A secret string that stays out of JSON.stringify, util.inspect and pino. */
+export class SecretText {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "[redacted]";
+  }
+}
+
+/** Service-account namespace file of a pod (the default namespace of the signer Lease). */
+const NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -108,8 +156,24 @@ const EnvSchema = z.object({
   [ENV.maxBatchSize]: int(1, 10_000, 256),
   [ENV.bodyLimitBytes]: int(1_024, 64 * 1024 * 1024, 256 * 1024),
   [ENV.verifyCacheEntries]: int(1, 10_000_000, 10_000),
-  [ENV.maxConcurrentVerifications]: int(1, 100_000, 64),
+  [ENV.maxInflightItems]: int(1, 1_000_000, 4_096),
+  [ENV.maxConnections]: int(1, 1_000_000, 1_024),
+  [ENV.requestTimeoutMs]: int(100, 600_000, 10_000),
+  [ENV.signerPort]: int(0, 65535, DEFAULT_SIGNER_PORT),
+  [ENV.signerTokenFile]: z.string().min(1, "must be a file path").optional(),
+  [ENV.signerStateFile]: z.string().min(1, "must be a file path").optional(),
+  [ENV.signerLease]: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes object name (lower-case DNS subdomain)").optional(),
+  [ENV.signerLeaseNamespace]: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name").optional(),
+  [ENV.signerLeaseSeconds]: int(2, 300, 6),
+  [ENV.signerIdentity]: z.string().regex(/^[A-Za-z0-9._-]{1,253}$/, "must match [A-Za-z0-9._-]{1,253}").optional(),
+  [ENV.kubeApiUrl]: z.string().regex(/^https:\/\/\S+$/, "must be an https:// URL").optional(),
+  [ENV.kubeCaFile]: z.string().min(1, "must be a file path").optional(),
+  [ENV.kubeTokenFile]: z.string().min(1, "must be a file path").optional(),
+  [ENV.stateRedisUrl]: z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional(),
 });
+
+/** Shortest signer token accepted (bytes of printable ASCII): 32 = 256 bits when generated at random. */
+export const MIN_SIGNER_TOKEN_LENGTH = 32;
 
 const ValidatorFileSchema = z
   .array(
@@ -171,6 +235,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     }
     validators = set.data.map((v) => ({ id: v.id, weight: v.weight, publicKey: fromHex(v.publicKey) }));
   }
+  if (e[ENV.maxInflightItems] < e[ENV.maxBatchSize]) {
+    throw new ConfigError(`invalid configuration: ${ENV.maxInflightItems}: must be >= ${ENV.maxBatchSize} (${e[ENV.maxBatchSize]}), or no full batch is ever admitted`);
+  }
+  let signer: SignerConfig | undefined;
+  if (signingKey !== undefined) signer = signerConfig(e);
+  else {
+    for (const name of [ENV.signerTokenFile, ENV.signerStateFile, ENV.signerLease] as const) {
+      if (e[name] !== undefined) throw new ConfigError(`invalid configuration: ${name} is set but no signing key is (${ENV.signingKeyFile} or ${ENV.signingKey})`);
+    }
+  }
   return Object.freeze({
     apiPort: e[ENV.apiPort],
     metricsPort: e[ENV.metricsPort],
@@ -192,6 +266,57 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     maxBatchSize: e[ENV.maxBatchSize],
     bodyLimitBytes: e[ENV.bodyLimitBytes],
     verifyCacheEntries: e[ENV.verifyCacheEntries],
-    maxConcurrentVerifications: e[ENV.maxConcurrentVerifications],
+    maxInflightItems: e[ENV.maxInflightItems],
+    maxConnections: e[ENV.maxConnections],
+    requestTimeoutMs: e[ENV.requestTimeoutMs],
+    signer,
+    stateRedisUrl: e[ENV.stateRedisUrl],
   });
+}
+
+type Env = z.infer<typeof EnvSchema>;
+
+/** With a signing key: a token file and exactly one place for the high-water mark are required (no mark, no signing). */
+function signerConfig(e: Env): SignerConfig {
+  const tokenFile = e[ENV.signerTokenFile];
+  if (tokenFile === undefined) {
+    throw new ConfigError(`invalid configuration: ${ENV.signerTokenFile}: required with a signing key (callers of the signer authenticate with it)`);
+  }
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${ENV.signerTokenFile}: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(token) || token.length < MIN_SIGNER_TOKEN_LENGTH) {
+    throw new ConfigError(`invalid configuration: ${ENV.signerTokenFile}: the token must be at least ${MIN_SIGNER_TOKEN_LENGTH} printable ASCII characters without spaces`);
+  }
+  const file = e[ENV.signerStateFile];
+  const lease = e[ENV.signerLease];
+  if ((file === undefined) === (lease === undefined)) {
+    throw new ConfigError(`invalid configuration: set exactly one of ${ENV.signerStateFile} (one signer process) and ${ENV.signerLease} (Lease election across replicas): the high-water mark must be persisted before any signature`);
+  }
+  let state: SignerStateConfig;
+  if (file !== undefined) state = { kind: "file", path: file };
+  else {
+    let namespace = e[ENV.signerLeaseNamespace];
+    if (namespace === undefined) {
+      try {
+        namespace = readFileSync(NAMESPACE_FILE, "utf8").trim();
+      } catch {
+        throw new ConfigError(`invalid configuration: ${ENV.signerLeaseNamespace}: required outside a pod (no ${NAMESPACE_FILE})`);
+      }
+    }
+    state = {
+      kind: "lease",
+      name: lease as string,
+      namespace,
+      identity: e[ENV.signerIdentity] ?? hostname(),
+      leaseSeconds: e[ENV.signerLeaseSeconds],
+      apiUrl: e[ENV.kubeApiUrl],
+      caFile: e[ENV.kubeCaFile],
+      tokenFile: e[ENV.kubeTokenFile],
+    };
+  }
+  return { port: e[ENV.signerPort], token: new SecretText(token), state };
 }

@@ -14,9 +14,21 @@ import { ReplayWindow } from "./poi/replay";
 import { nobleVerifier, publicKeyOf, signMessage, type SignatureVerifier } from "./poi/signature";
 import { AttestationVerifier, type SignatureCache } from "./poi/verify";
 import { createSignatureBackend, type FastBackend } from "./poi/fast";
-import { buildApi } from "./server/app";
+import { Admission, buildApi, buildSignerApi, type Readiness } from "./server/app";
 import { CircuitBreaker } from "./server/circuit-breaker";
 import { LruCache } from "./server/lru-cache";
+import { Redis } from "ioredis";
+import { bytesEqual, toHex } from "./poi/bytes";
+import { FileStateStore } from "./signer/file-store";
+import type { SignerStateStore } from "./signer/high-water-mark";
+import { kubeAccess } from "./signer/kube";
+import { LeaseStateStore } from "./signer/lease-store";
+import { Signer } from "./signer/signer";
+import { RedisReplayGuard } from "./state/replay-redis";
+import { LocalTally, SharedTally, type Tally } from "./state/tally";
+
+/** Key prefix of the shared state in Redis (one Redis per validator network). */
+export const STATE_KEY_PREFIX = "bizra:";
 
 export interface StartOptions {
   readonly config: NodeConfig;
@@ -30,6 +42,8 @@ export interface StartOptions {
 export interface RunningNode {
   readonly apiPort: number;
   readonly metricsPort: number;
+  /** The signer listener's port, when a signing key is loaded. */
+  readonly signerPort: number | undefined;
   readonly host: string;
   readonly api: FastifyInstance;
   readonly metrics: NodeMetrics;
@@ -93,54 +107,113 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   const backend = options.backend ?? fast?.backend ?? nobleVerifier;
 
   const self = config.signingKey;
-  const entries = [...config.validators];
-  if (self !== undefined && !entries.some((v) => v.id === config.validatorId)) {
-    entries.push({ id: config.validatorId, weight: 1, publicKey: self.publicKey });
-  }
+  // The validator set: from the file (every replica of one validator reads the same set and shares one id); without
+  // a file, a set of this node alone (development).
+  const entries = config.validators.length > 0 ? [...config.validators] : self !== undefined ? [{ id: config.validatorId, weight: 1, publicKey: self.publicKey }] : [];
+  const identityProblem = identityCheck(config, entries);
+  if (identityProblem !== undefined) logger?.error({ validatorId: config.validatorId }, identityProblem);
   const keys = new Map(entries.map((v) => [v.id, v.publicKey]));
-  const tally = new VoteTally(
+  const local = new VoteTally(
     new ValidatorSet(entries.length > 0 ? entries : [{ id: config.validatorId, weight: 1 }]),
     { fastFinalityBp: config.fastFinalityBp, economicFinalityBp: config.economicFinalityBp },
   );
+  let redis: Redis | undefined;
+  if (config.stateRedisUrl !== undefined) {
+    redis = new Redis(config.stateRedisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: true });
+    redis.on("error", (err: Error) => logger?.warn({ err: err.message }, "shared state (redis) error"));
+    await redis.ping();
+  }
+  const tally: Tally = redis !== undefined ? new SharedTally(local, redis, `${STATE_KEY_PREFIX}votes`) : new LocalTally(local);
+  const perValidator = Math.max(1, Math.floor(config.replayCacheEntries / Math.max(1, entries.length)));
+  const replay =
+    redis !== undefined
+      ? new RedisReplayGuard(redis, { windowMs: config.replayWindowMs, maxClockSkewMs: config.maxClockSkewMs, maxEntriesPerValidator: perValidator, prefix: `${STATE_KEY_PREFIX}replay:` })
+      : new ReplayWindow({ windowMs: config.replayWindowMs, maxClockSkewMs: config.maxClockSkewMs, maxEntries: config.replayCacheEntries, maxEntriesPerValidator: perValidator });
   const verifier = new AttestationVerifier({
     publicKeyOf: (id) => keys.get(id),
-    replay: new ReplayWindow({ windowMs: config.replayWindowMs, maxClockSkewMs: config.maxClockSkewMs, maxEntries: config.replayCacheEntries }),
+    replay,
     backend,
     cache: metricsCache(config.verifyCacheEntries, metrics),
     now,
   });
-  const breaker = new CircuitBreaker({ maxConcurrent: config.maxConcurrentVerifications, now });
+  // Admission (items in flight) bounds the work; the breaker only needs to count calls and failures.
+  const breaker = new CircuitBreaker({ maxConcurrent: config.maxInflightItems, now });
   const backendOk = await selfTestBackend(backend);
   if (fast?.fallbackReason !== undefined) logger?.warn({ backend: backend.name }, `native verifier not in use: ${fast.fallbackReason}`);
 
+  let store: SignerStateStore | undefined;
+  let signer: Signer | undefined;
+  if (config.signer !== undefined && self !== undefined && identityProblem === undefined) {
+    const st = config.signer.state;
+    store =
+      st.kind === "file"
+        ? new FileStateStore(st.path)
+        : new LeaseStateStore({
+            access: kubeAccess({ server: st.apiUrl, caFile: st.caFile, tokenFile: st.tokenFile }),
+            namespace: st.namespace,
+            name: st.name,
+            identity: st.identity,
+            leaseSeconds: st.leaseSeconds,
+            onActiveChange: (active, holder) => {
+              metrics.poiSignerActive.set(active ? 1 : 0);
+              logger?.info({ active, holder, lease: st.name }, active ? "became the active signer" : "not the active signer");
+            },
+            onError: (err) => logger?.warn({ err: err.message, lease: st.name }, "signer lease error"),
+          });
+    await store.start();
+    if (store.kind === "file") metrics.poiSignerActive.set(1);
+    signer = new Signer({ validatorId: config.validatorId, seed: () => self.reveal(), store, maxClockSkewMs: config.maxClockSkewMs, now });
+  }
+
+  const limits = { requestTimeoutMs: config.requestTimeoutMs, maxConnections: config.maxConnections };
+  const listenerDeps = { metrics, bodyLimitBytes: config.bodyLimitBytes, limits, ...(logger ? { logger } : {}) };
   const api = buildApi({
-    validatorId: config.validatorId,
-    signingSeed: () => self?.reveal(),
+    ...listenerDeps,
+    admission: new Admission(config.maxInflightItems),
     verifier,
     tally,
     breaker,
-    metrics,
     batchVerify: config.batchVerify,
     maxBatchSize: config.maxBatchSize,
-    bodyLimitBytes: config.bodyLimitBytes,
-    ready: () => {
-      const checks = { signingKeyLoaded: self !== undefined, verifierSelfTest: backendOk, circuitClosed: breaker.state !== "open" };
-      return { ready: Object.values(checks).every(Boolean), checks };
+    ready: (): Readiness => {
+      const checks = {
+        identityMatchesSet: identityProblem === undefined,
+        verifierSelfTest: backendOk,
+        circuitClosed: breaker.state !== "open",
+        ...(redis !== undefined ? { sharedStateConnected: redis.status === "ready" } : {}),
+      };
+      const reasons: string[] = [];
+      if (identityProblem !== undefined) reasons.push(identityProblem);
+      if (!backendOk) reasons.push(`signature backend ${backend.name} failed its known-answer self-test`);
+      if (!checks.circuitClosed) reasons.push("the verification circuit is open after repeated backend failures");
+      if (redis !== undefined && redis.status !== "ready") reasons.push(`shared state (redis) is ${redis.status}`);
+      return { ready: reasons.length === 0, checks, reasons };
     },
-    ...(logger ? { logger } : {}),
-    now,
   });
+  const signerApi =
+    signer !== undefined && config.signer !== undefined
+      ? buildSignerApi({ ...listenerDeps, admission: new Admission(config.maxInflightItems), signer, token: config.signer.token.reveal() })
+      : undefined;
 
   const metricsApp = Fastify({ logger: false, return503OnClosing: true });
   metricsApp.get(METRICS_PATH, async (_request, reply) =>
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  await api.listen({ port: config.apiPort, host: config.host });
+  const closeAll = async () => {
+    await api.close(); // stops accepting, drains in-flight requests
+    await signerApi?.close();
+    await store?.close(); // releases the Lease so a successor need not wait it out
+    await metricsApp.close();
+    redis?.disconnect();
+    await fast?.close();
+  };
   try {
+    await api.listen({ port: config.apiPort, host: config.host });
+    await signerApi?.listen({ port: config.signer?.port ?? 0, host: config.host });
     await metricsApp.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {
-    await api.close();
+    await closeAll().catch(() => undefined);
     throw err;
   }
   const portOf = (app: FastifyInstance): number => {
@@ -149,25 +222,40 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   };
   const apiPort = portOf(api);
   const metricsPort = portOf(metricsApp);
-  logger?.info({ apiPort, metricsPort, host: config.host, backend: backend.name, ready: self !== undefined && backendOk }, "node started");
+  const signerPort = signerApi !== undefined ? portOf(signerApi) : undefined;
+  logger?.info(
+    { apiPort, metricsPort, signerPort, signerState: store?.kind, sharedState: redis !== undefined, host: config.host, backend: backend.name, ready: identityProblem === undefined && backendOk },
+    "node started",
+  );
 
   let closing: Promise<void> | undefined;
   return {
     apiPort,
     metricsPort,
+    signerPort,
     host: config.host,
     api,
     metrics,
     close() {
       closing ??= (async () => {
-        await api.close(); // stops accepting, drains in-flight requests
-        await metricsApp.close();
-        await fast?.close();
+        await closeAll();
         logger?.info("node stopped");
       })();
       return closing;
     },
   };
+}
+
+/** Why this node's identity does not fit the validator set, or undefined when it does (or no key is loaded). */
+function identityCheck(config: NodeConfig, entries: readonly { id: string; publicKey: Uint8Array }[]): string | undefined {
+  const self = config.signingKey;
+  if (self === undefined) return undefined; // a verifier-only replica has no identity to check
+  const entry = entries.find((v) => v.id === config.validatorId);
+  if (entry === undefined) return `validator ${config.validatorId} is not in the validator set (${entries.map((v) => v.id).join(", ")})`;
+  if (!bytesEqual(entry.publicKey, self.publicKey)) {
+    return `the signing key's public key ${toHex(self.publicKey).slice(0, 16)}… is not the key of ${config.validatorId} in the validator set (${toHex(entry.publicKey).slice(0, 16)}…)`;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 /** Prometheus metrics of one node instance, in their own registry, served on the metrics port. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { VOTE_REJECT_REASONS } from "./consensus/vote-encoding";
-import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS, REJECT_REASONS } from "@bizra/contract";
+import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS, REJECT_REASONS, SIGN_REFUSE_REASONS } from "@bizra/contract";
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -20,6 +20,9 @@ export class NodeMetrics {
   readonly consensusVoteRejectedTotal: Counter<typeof FAIL_REASON_LABEL>;
   readonly httpRequestDurationSeconds: Histogram<"route" | "method" | "status_code">;
   readonly httpRequestsTotal: Counter<"route" | "method" | "status_code">;
+  readonly httpShedTotal: Counter<"reason">;
+  readonly poiSignRefusedTotal: Counter<typeof FAIL_REASON_LABEL>;
+  readonly poiSignerActive: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -42,5 +45,10 @@ export class NodeMetrics {
     for (const reason of VOTE_REJECT_REASONS) this.consensusVoteRejectedTotal.inc({ [FAIL_REASON_LABEL]: reason }, 0);
     this.httpRequestDurationSeconds = new Histogram({ name: METRICS.httpRequestDurationSeconds, help: "HTTP request duration", labelNames: ["route", "method", "status_code"], buckets, registers });
     this.httpRequestsTotal = new Counter({ name: METRICS.httpRequestsTotal, help: "HTTP requests", labelNames: ["route", "method", "status_code"], registers });
+    this.httpShedTotal = new Counter({ name: METRICS.httpShedTotal, help: "Requests shed before their route ran, by reason (overloaded, shutting_down)", labelNames: ["reason"], registers });
+    for (const reason of ["overloaded", "shutting_down"]) this.httpShedTotal.inc({ reason }, 0);
+    this.poiSignRefusedTotal = new Counter({ name: METRICS.poiSignRefusedTotal, help: "Sign requests refused, by reason", labelNames: [FAIL_REASON_LABEL], registers });
+    for (const reason of SIGN_REFUSE_REASONS) this.poiSignRefusedTotal.inc({ [FAIL_REASON_LABEL]: reason }, 0);
+    this.poiSignerActive = new Gauge({ name: METRICS.poiSignerActive, help: "1 while this process is the active signer", registers });
   }
 }

@@ -19,7 +19,7 @@ import {
   type Attestation,
 } from "./attestation";
 import { loadNativeVerifier, nativeDigests } from "./fast/native";
-import { ReplayWindow } from "./replay";
+import { ReplayWindow, type ReplayGuard, type ReplayItem } from "./replay";
 import {
   nobleVerifier,
   publicKeyOf,
@@ -65,7 +65,8 @@ export interface SignatureCache {
 
 export interface AttestationVerifierOptions {
   readonly publicKeyOf: PublicKeyLookup;
-  readonly replay?: ReplayWindow;
+  /** This process's window (default) or a store shared by all replicas. */
+  readonly replay?: ReplayGuard;
   readonly backend?: SignatureVerifier;
   readonly cache?: SignatureCache;
   /** BLAKE3 of the encodings (default: `defaultDigests()`: native when available; same bytes either way). */
@@ -75,7 +76,7 @@ export interface AttestationVerifierOptions {
 }
 
 export class AttestationVerifier {
-  readonly replay: ReplayWindow;
+  readonly replay: ReplayGuard;
   readonly backend: SignatureVerifier;
   private readonly lookup: PublicKeyLookup;
   private readonly cache: SignatureCache | undefined;
@@ -131,7 +132,7 @@ export class AttestationVerifier {
       for (let k = 0; k < m; k++) signatures[k] = (items[idx[k] as number] as SignedAttestation).signature;
       const out = await (this.backend.verifyEncoded as NonNullable<SignatureVerifier["verifyEncoded"]>)({ keys, signatures, encodings });
       if (out.digests.length !== m || out.verdicts.length !== m) throw new Error("signature backend returned the wrong number of results");
-      this.admit(results, idx, atts, out.digests, (k) => out.verdicts[k] === 1);
+      await this.admit(results, idx, atts, out.digests, (k) => out.verdicts[k] === 1);
       return results;
     }
 
@@ -164,32 +165,40 @@ export class AttestationVerifier {
     }
 
     if (cacheKeys !== undefined) for (let k = 0; k < m; k++) this.cache?.set(cacheKeys[k] as string, valid[k] === true);
-    this.admit(results, idx, atts, digests, (k) => valid[k] === true);
+    await this.admit(results, idx, atts, digests, (k) => valid[k] === true);
     return results;
   }
 
-  /** Signature verdicts -> results; the replay window admits only items whose signature passed, in input order. */
-  private admit(
+  /** Signature verdicts -> results; the replay guard admits only items whose signature passed, in input order. */
+  private async admit(
     results: VerifyResult[],
     idx: readonly number[],
     atts: readonly Attestation[],
     digests: readonly Uint8Array[],
     valid: (k: number) => boolean,
-  ): void {
+  ): Promise<void> {
     const admitAt = this.now();
+    const passed: number[] = [];
+    const items: ReplayItem[] = [];
     for (let k = 0; k < idx.length; k++) {
-      const ok = valid(k);
-      const index = idx[k] as number;
-      if (!ok) {
-        results[index] = { ok: false, reason: "bad_signature", detail: "Ed25519 (ZIP-215) verification failed" };
+      if (!valid(k)) {
+        results[idx[k] as number] = { ok: false, reason: "bad_signature", detail: "Ed25519 (ZIP-215) verification failed" };
         continue;
       }
       const a = atts[k] as Attestation;
-      const verdict = this.replay.admit(a.validatorId, a.nonce, a.timestampMs, admitAt);
-      results[index] =
+      passed.push(k);
+      items.push({ validatorId: a.validatorId, nonce: a.nonce, timestampMs: a.timestampMs });
+    }
+    if (items.length === 0) return;
+    const verdicts = await this.replay.admitMany(items, admitAt);
+    if (verdicts.length !== items.length) throw new Error("replay guard returned the wrong number of verdicts");
+    for (let j = 0; j < passed.length; j++) {
+      const k = passed[j] as number;
+      const verdict = verdicts[j];
+      results[idx[k] as number] =
         verdict === "ok"
-          ? { ok: true, attestation: a, digest: digests[k] as Uint8Array }
-          : { ok: false, reason: verdict, detail: verdict === "stale" ? "timestamp outside the replay window" : "nonce already used" };
+          ? { ok: true, attestation: atts[k] as Attestation, digest: digests[k] as Uint8Array }
+          : { ok: false, reason: verdict === "replayed" ? "replayed" : "stale", detail: verdict === "replayed" ? "nonce already used" : "timestamp outside the replay window" };
     }
   }
 

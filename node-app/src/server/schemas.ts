@@ -1,60 +1,56 @@
-/** JSON schemas of every API route (fastify validates requests against them before a handler runs). */
+/**
+ * Schemas of every API route, written once with TypeBox: fastify validates requests against them (JSON Schema) and
+ * the handlers' request types are derived from them (`Static<typeof ...>`), so the two cannot drift apart.
+ */
+import { Type, type Static } from "@sinclair/typebox";
 import { MAX_ENCODED_LENGTH, NONCE_LENGTH } from "../poi/attestation";
 
-const U53 = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const U53 = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const HEX = "^(?:[0-9a-f]{2})*$";
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
-const signedAttestation = {
-  type: "object",
-  additionalProperties: false,
-  required: ["encoding", "signature"],
-  properties: {
-    encoding: { type: "string", minLength: 2, maxLength: 2 * MAX_ENCODED_LENGTH, pattern: HEX },
-    signature: { type: "string", pattern: "^[0-9a-f]{128}$" },
+export const SignedAttestationBody = Type.Object(
+  {
+    encoding: Type.String({ minLength: 2, maxLength: 2 * MAX_ENCODED_LENGTH, pattern: HEX }),
+    signature: Type.String({ pattern: "^[0-9a-f]{128}$" }),
   },
-} as const;
+  { additionalProperties: false },
+);
+export type SignedAttestationBody = Static<typeof SignedAttestationBody>;
 
-export const signBody = {
-  type: "object",
-  additionalProperties: false,
-  required: ["epoch", "slot", "payload"],
-  properties: {
+export const SignBody = Type.Object(
+  {
     epoch: U53,
     slot: U53,
-    payload: { type: "string", maxLength: 2 * MAX_PAYLOAD_BYTES, pattern: HEX },
-    nonce: { type: "string", pattern: `^[0-9a-f]{${2 * NONCE_LENGTH}}$` },
-    timestampMs: U53,
+    payload: Type.String({ maxLength: 2 * MAX_PAYLOAD_BYTES, pattern: HEX }),
+    nonce: Type.Optional(Type.String({ pattern: `^[0-9a-f]{${2 * NONCE_LENGTH}}$` })),
+    timestampMs: Type.Optional(U53),
   },
-} as const;
+  { additionalProperties: false },
+);
+export type SignBody = Static<typeof SignBody>;
 
-export const verifyBody = signedAttestation;
+export const VerifyBody = SignedAttestationBody;
 
 export function verifyBatchBody(maxBatchSize: number) {
-  return {
-    type: "object",
-    additionalProperties: false,
-    required: ["items"],
-    properties: { items: { type: "array", minItems: 1, maxItems: maxBatchSize, items: signedAttestation } },
-  } as const;
+  return Type.Object(
+    { items: Type.Array(SignedAttestationBody, { minItems: 1, maxItems: maxBatchSize }) },
+    { additionalProperties: false },
+  );
 }
+export type VerifyBatchBody = Static<ReturnType<typeof verifyBatchBody>>;
 
 /** A signed vote: Ed25519 by the validator's key over BLAKE3(encodeVote(vote)) (src/consensus/vote-encoding.ts). */
-export const voteBody = {
-  type: "object",
-  additionalProperties: false,
-  required: ["validatorId", "slot", "blockHash", "signature"],
-  properties: {
-    validatorId: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+export const VoteBody = Type.Object(
+  {
+    validatorId: Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$" }),
     slot: U53,
-    blockHash: { type: "string", pattern: "^[0-9a-f]{64}$" },
-    signature: { type: "string", pattern: "^[0-9a-f]{128}$" },
+    blockHash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
+    signature: Type.String({ pattern: "^[0-9a-f]{128}$" }),
   },
-} as const;
+  { additionalProperties: false },
+);
+export type VoteBody = Static<typeof VoteBody>;
 
-export const finalityParams = {
-  type: "object",
-  additionalProperties: false,
-  required: ["blockHash"],
-  properties: { blockHash: { type: "string", pattern: "^[0-9a-f]{64}$" } },
-} as const;
+export const FinalityParams = Type.Object({ blockHash: Type.String({ pattern: "^[0-9a-f]{64}$" }) }, { additionalProperties: false });
+export type FinalityParams = Static<typeof FinalityParams>;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type NodeConfig } from "../../src/config";
 import { signVote } from "../../src/consensus";
-import { ENV, ROUTES } from "../../src/contract";
+import { ENV, ROUTES } from "@bizra/contract";
 import { startNode, type RunningNode } from "../../src/main";
 import { publicKeyOf, toHex } from "../../src/poi";
 import { hex } from "../helpers";
@@ -26,16 +26,20 @@ function config(dir: string, extra: Record<string, string> = {}): NodeConfig {
   ]));
   const tokenFile = join(dir, "signer-token");
   writeFileSync(tokenFile, TOKEN);
+  const signing = extra[ENV.signingKey] !== undefined
+    ? { [ENV.signerPort]: "0", [ENV.signerTokenFile]: tokenFile, [ENV.signerStateFile]: join(dir, "signer-state.json") }
+    : {};
   return loadConfig({
     [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.validatorSetFile]: setFile,
-    BIZRA_SIGNER_PORT: "0", BIZRA_SIGNER_TOKEN_FILE: tokenFile, BIZRA_SIGNER_STATE_FILE: join(dir, "signer-state.json"),
+    ...signing,
     ...extra,
   });
 }
 
 /** The signer listener (its own port); the public API port serves no signing route. */
 function signerPort(node: RunningNode): number {
-  return (node as RunningNode & { signerPort?: number }).signerPort ?? node.apiPort;
+  assert.ok(node.signerPort !== undefined, "a node with a signing key runs the signer listener");
+  return node.signerPort;
 }
 
 async function post(port: number, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -72,7 +76,7 @@ describe("validator safety: double-sign, restart, replicas", function () {
     const first = await sign(node, { epoch: 3, slot: 7, payload: "aa" });
     assert.equal(first.status, 201, JSON.stringify(first.body));
     const again = await sign(node, { epoch: 3, slot: 7, payload: "aa" });
-    assert.deepEqual([again.status, again.body.signature, again.body.encoding], [201, first.body.signature, first.body.encoding]);
+    assert.deepEqual([again.status, again.body.repeated, again.body.signature, again.body.encoding], [200, true, first.body.signature, first.body.encoding]);
     const conflicting = await sign(node, { epoch: 3, slot: 7, payload: "bb" });
     assert.deepEqual([conflicting.status, conflicting.body.error], [409, "double_sign"], JSON.stringify(conflicting.body));
     const older = await sign(node, { epoch: 3, slot: 6, payload: "cc" });
@@ -94,8 +98,8 @@ describe("validator safety: double-sign, restart, replicas", function () {
   it("refuses an attestation replayed to another replica, and to the same replica after a restart", async () => {
     redis ??= await startRedis();
     const dir = mkdtempSync(join(tmpdir(), "bizra-safety-"));
-    const signer = await start(config(dir, { [ENV.signingKey]: SEED, BIZRA_STATE_REDIS_URL: redis.url }));
-    const verifierCfg = config(mkdtempSync(join(tmpdir(), "bizra-safety-")), { BIZRA_STATE_REDIS_URL: redis.url });
+    const signer = await start(config(dir, { [ENV.signingKey]: SEED, [ENV.stateRedisUrl]: redis.url }));
+    const verifierCfg = config(mkdtempSync(join(tmpdir(), "bizra-safety-")), { [ENV.stateRedisUrl]: redis.url });
     const a = await start(verifierCfg);
     const b = await start(verifierCfg);
     const s = (await sign(signer, { epoch: 1, slot: 100, payload: "aa" })).body;
@@ -113,7 +117,7 @@ describe("validator safety: double-sign, restart, replicas", function () {
 
   it("tallies votes once for all replicas: finality is the same on each", async () => {
     redis ??= await startRedis();
-    const cfg = config(mkdtempSync(join(tmpdir(), "bizra-safety-")), { BIZRA_STATE_REDIS_URL: redis.url });
+    const cfg = config(mkdtempSync(join(tmpdir(), "bizra-safety-")), { [ENV.stateRedisUrl]: redis.url });
     const a = await start(cfg);
     const b = await start(cfg);
     const block = "ab".repeat(32);

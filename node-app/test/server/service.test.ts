@@ -8,7 +8,8 @@ import { loadConfig, type NodeConfig } from "../../src/config";
 import { signVote, type Vote } from "../../src/consensus";
 import { ENV, METRICS, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { startNode, type RunningNode } from "../../src/main";
-import { nobleVerifier, publicKeyOf, toHex, type SignatureVerifier } from "../../src/poi";
+import { randomBytes } from "node:crypto";
+import { ATTESTATION_VERSION, nobleVerifier, payloadDigest, publicKeyOf, signAttestation, toHex, type SignatureVerifier } from "../../src/poi";
 import { hex } from "../helpers";
 
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -17,8 +18,20 @@ const PEER_PUB = toHex(publicKeyOf(hex(PEER_SEED)));
 /** The wire body of `vote` signed with `seed` (hex): `{validatorId, slot, blockHash, signature}`. */
 const signedVote = (seed: string, vote: Vote) => ({ ...vote, signature: toHex(signVote(vote, hex(seed)).signature) });
 
+const TOKEN = "k".repeat(40);
+
+/** An attestation by node0 made here (not through the signer, whose high-water mark would refuse repeats). */
+function mint(over: { slot?: number; timestampMs?: number } = {}) {
+  const issued = signAttestation({
+    version: ATTESTATION_VERSION, validatorId: "node0", epoch: 1, slot: over.slot ?? 2,
+    payloadDigest: payloadDigest(hex("c0ffee")), nonce: new Uint8Array(randomBytes(16)), timestampMs: over.timestampMs ?? Date.now(),
+  }, hex(SEED));
+  return { encoding: toHex(issued.encoding), signature: toHex(issued.signature) };
+}
+
 function testConfig(extra: Record<string, string> = {}): NodeConfig {
   const dir = mkdtempSync(join(tmpdir(), "bizra-"));
+  writeFileSync(join(dir, "token"), TOKEN);
   const setFile = join(dir, "validators.json");
   writeFileSync(setFile, JSON.stringify([
     { id: "node0", weight: 6_700, publicKey: toHex(publicKeyOf(hex(SEED))) },
@@ -27,14 +40,15 @@ function testConfig(extra: Record<string, string> = {}): NodeConfig {
   return loadConfig({
     [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1",
     [ENV.signingKey]: SEED, [ENV.validatorSetFile]: setFile, [ENV.maxBatchSize]: "4", [ENV.bodyLimitBytes]: "4096",
+    [ENV.signerPort]: "0", [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: join(dir, "state.json"),
     ...extra,
   });
 }
 
-async function call(node: RunningNode, method: string, path: string, body?: unknown, raw?: string) {
-  const res = await fetch(`http://127.0.0.1:${node.apiPort}${path}`, {
+async function call(node: RunningNode, method: string, path: string, body?: unknown, raw?: string, port = node.apiPort, headers: Record<string, string> = {}) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
-    headers: body !== undefined || raw !== undefined ? { "content-type": "application/json" } : {},
+    headers: { ...(body !== undefined || raw !== undefined ? { "content-type": "application/json" } : {}), ...headers },
     body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
   });
   const text = await res.text();
@@ -46,14 +60,40 @@ describe("node service over HTTP", () => {
   before(async () => { node = await startNode({ config: testConfig(), logger: false }); });
   after(async () => { await node.close(); });
 
-  const sign = async (over: Record<string, unknown> = {}) => (await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 2, payload: "c0ffee", ...over })).body;
+  let slot = 100;
+  /** Through the signer listener, with the token; each call a new slot. */
+  const sign = async () => (await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: slot++, payload: "c0ffee" }, undefined, node.signerPort, { authorization: `Bearer ${TOKEN}` })).body;
+  const signerCall = (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
+    call(node, "POST", ROUTES.attestationsSign, body, undefined, node.signerPort, headers);
 
-  it("binds two ports and answers health and readiness", async () => {
-    assert.notEqual(node.apiPort, node.metricsPort);
+  it("binds three ports and answers health and readiness", async () => {
+    assert.equal(new Set([node.apiPort, node.metricsPort, node.signerPort]).size, 3);
     assert.deepEqual((await call(node, "GET", ROUTES.healthz)).body, { status: "ok" });
     const ready = await call(node, "GET", ROUTES.readyz);
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body.checks, { signingKeyLoaded: true, verifierSelfTest: true, circuitClosed: true });
+    assert.deepEqual([ready.body.checks, ready.body.reasons], [{ identityMatchesSet: true, verifierSelfTest: true, circuitClosed: true }, []]);
+  });
+
+  it("serves no sign route on the API port; the signer port answers 401 without and 403 with a wrong token, counted", async () => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${node.metricsPort}${METRICS_PATH}`)).text();
+    const count = (text: string, reason: string) => Number(text.split("\n").find((l) => l.startsWith(`${METRICS.poiSignRefusedTotal}{reason="${reason}"} `))?.split(" ")[1]);
+    const before = await scrape();
+    const onApi = await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "" });
+    assert.deepEqual([onApi.status, onApi.body.error], [404, "not_found"]);
+    const none = await signerCall({ epoch: 1, slot: 1, payload: "" }, {});
+    assert.deepEqual([none.status, none.body.error, none.headers.get("www-authenticate")], [401, "unauthenticated", 'Bearer realm="bizra-signer"']);
+    const basic = await signerCall({ epoch: 1, slot: 1, payload: "" }, { authorization: `Basic ${TOKEN}` });
+    assert.equal(basic.status, 401);
+    const wrong = await signerCall({ epoch: 1, slot: 1, payload: "" }, { authorization: `Bearer ${"x".repeat(40)}` });
+    assert.deepEqual([wrong.status, wrong.body.error], [403, "forbidden"]);
+    const after = await scrape();
+    assert.equal(count(after, "unauthenticated"), count(before, "unauthenticated") + 2);
+    assert.equal(count(after, "forbidden"), count(before, "forbidden") + 1);
+  });
+
+  it("refuses a timestamp beyond the allowed clock skew (422) and counts it", async () => {
+    const res = await signerCall({ epoch: 9, slot: 1, payload: "", timestampMs: Date.now() + 60_000 });
+    assert.deepEqual([res.status, res.body.error], [422, "timestamp_out_of_range"]);
   });
 
   it("signs, verifies, then refuses the replay", async () => {
@@ -68,9 +108,9 @@ describe("node service over HTTP", () => {
   });
 
   it("verifies a batch with per-item reasons", async () => {
-    const a = await sign();
-    const b = await sign({ timestampMs: Date.now() - 120_000 });
-    const c = await sign();
+    const a = mint();
+    const b = mint({ timestampMs: Date.now() - 120_000 });
+    const c = mint();
     const badSig = c.signature.slice(0, 127) + (c.signature.endsWith("0") ? "1" : "0");
     const otherVersion = "02" + a.encoding.slice(2);
     const res = await call(node, "POST", ROUTES.attestationsVerifyBatch, {
@@ -105,7 +145,7 @@ describe("node service over HTTP", () => {
       ["GET", "/v1/consensus/finality/xyz", undefined, 400, "params.blockHash", "pattern"],
     ];
     for (const [method, path, body, status, field, rule] of cases) {
-      const res = await call(node, method, path, body);
+      const res = path === ROUTES.attestationsSign ? await signerCall(body) : await call(node, method, path, body);
       assert.deepEqual([res.status, res.body.field, res.body.rule], [status, field, rule], `${method} ${path} ${String(JSON.stringify(body)).slice(0, 80)}`);
       assert.equal(res.body.error, "invalid_request");
     }
@@ -113,10 +153,16 @@ describe("node service over HTTP", () => {
 
   it("rejects malformed JSON, oversized bodies, wrong media types and unknown routes with 4xx", async () => {
     assert.equal((await call(node, "POST", ROUTES.attestationsVerify, undefined, "{not json")).status, 400);
-    const big = await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "00".repeat(4_096) });
+    const big = await call(node, "POST", ROUTES.attestationsVerify, { encoding: "00".repeat(4_096), signature: "0".repeat(128) });
     assert.equal(big.status, 413);
-    const media = await fetch(`http://127.0.0.1:${node.apiPort}${ROUTES.attestationsVerify}`, { method: "POST", headers: { "content-type": "text/xml" }, body: "<a/>" });
-    assert.equal(media.status, 415);
+    const item = JSON.stringify(mint());
+    for (const type of ["text/xml", "text/plain", "application/json; charset=iso-8859-1", "application/json; charset=utf-16"]) {
+      const media = await fetch(`http://127.0.0.1:${node.apiPort}${ROUTES.attestationsVerify}`, { method: "POST", headers: { "content-type": type }, body: item });
+      const body = (await media.json()) as { error: string; field: string };
+      assert.deepEqual([media.status, body.error, body.field], [415, "unsupported_media_type", "headers.content-type"], type);
+    }
+    const utf8 = await fetch(`http://127.0.0.1:${node.apiPort}${ROUTES.attestationsVerify}`, { method: "POST", headers: { "content-type": "application/json; charset=UTF-8" }, body: item });
+    assert.equal(utf8.status, 200);
     const missing = await call(node, "GET", "/nope");
     assert.deepEqual([missing.status, missing.body.error], [404, "not_found"]);
   });
@@ -124,7 +170,7 @@ describe("node service over HTTP", () => {
   it("verify of garbage bytes is a named rejection, not an error", async () => {
     const res = await call(node, "POST", ROUTES.attestationsVerify, { encoding: "01ff", signature: "0".repeat(128) });
     assert.deepEqual([res.status, res.body.valid, res.body.reason], [200, false, "malformed"]);
-    const stranger = await sign();
+    const stranger = mint();
     const enc = "01057065657232" + stranger.encoding.slice(14); // validator id "peer2": not registered
     const r2 = await call(node, "POST", ROUTES.attestationsVerify, { encoding: enc, signature: stranger.signature });
     assert.equal(r2.body.reason, "unknown_validator");
@@ -168,7 +214,7 @@ describe("node service over HTTP", () => {
       { ...good, blockHash: "5f".repeat(32) }, // ... or to another block
       { ...good, validatorId: "node0" }, // ... or to another validator
     ];
-    const att = await sign({ slot: 20 });
+    const att = mint({ slot: 20 });
     forged.push({ validatorId: "node0", slot: 20, blockHash: block, signature: att.signature }); // an attestation signature
     for (const body of forged) {
       const res = await call(node, "POST", ROUTES.votes, body);
@@ -219,7 +265,7 @@ describe("node service over HTTP", () => {
 
   it("survives route fuzzing: no input yields a 5xx (fast-check)", async () => {
     const routes = [
-      ["POST", ROUTES.attestationsSign], ["POST", ROUTES.attestationsVerify], ["POST", ROUTES.attestationsVerifyBatch],
+      ["POST", ROUTES.attestationsVerify], ["POST", ROUTES.attestationsVerifyBatch],
       ["POST", ROUTES.votes], ["GET", ROUTES.head], ["GET", ROUTES.healthz], ["GET", "/v1/consensus/finality/"],
     ] as const;
     const hexStr = fc.stringMatching(/^[0-9a-f]{0,200}$/);
@@ -267,20 +313,23 @@ describe("overload and readiness", () => {
         return nobleVerifier.verifyMany(items);
       },
     };
-    const node = await startNode({ config: testConfig({ [ENV.maxConcurrentVerifications]: "1" }), logger: false, backend: gated });
+    const node = await startNode({ config: testConfig({ [ENV.maxInflightItems]: "4" }), logger: false, backend: gated });
     try {
-      const s = (await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "" })).body;
-      const t = (await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 2, payload: "" })).body;
+      const batch = [mint(), mint(), mint(), mint()];
+      const t = mint();
       blocked = true;
-      const first = call(node, "POST", ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature });
-      await inside; // the one allowed verification is now in flight
-      const shed = await call(node, "POST", ROUTES.attestationsVerify, { encoding: t.encoding, signature: t.signature });
-      assert.deepEqual([shed.status, shed.body.error], [503, "overloaded"]);
+      const first = call(node, "POST", ROUTES.attestationsVerifyBatch, { items: batch });
+      await Promise.race([inside, first.then((r) => { throw new Error(`the batch finished before the gate: ${r.status} ${JSON.stringify(r.body)}`); })]); // four items in flight: the whole budget
+      const shed = await call(node, "POST", ROUTES.attestationsVerifyBatch, { items: [mint(), mint(), mint(), mint()] });
+      assert.deepEqual([shed.status, shed.body.error], [503, "overloaded"], "a second batch does not fit the item budget");
       assert.ok(Number(shed.headers.get("retry-after")) >= 1);
+      assert.equal((await call(node, "GET", ROUTES.healthz)).status, 200, "health is never admitted, so never shed");
       release();
-      assert.equal((await first).body.valid, true);
-      const later = await call(node, "POST", ROUTES.attestationsVerify, { encoding: t.encoding, signature: t.signature });
+      assert.deepEqual((await first).body.results.map((r: { valid: boolean }) => r.valid), [true, true, true, true]);
+      const later = await call(node, "POST", ROUTES.attestationsVerify, t);
       assert.equal(later.body.valid, true);
+      const metrics = await (await fetch(`http://127.0.0.1:${node.metricsPort}${METRICS_PATH}`)).text();
+      assert.match(metrics, new RegExp(`${METRICS.httpShedTotal}\\{reason="overloaded"\\} 1\\n`));
     } finally {
       release();
       await node.close();
@@ -292,7 +341,7 @@ describe("overload and readiness", () => {
     const flaky: SignatureVerifier = { name: "flaky", verifyOne: () => true, verifyMany: (items) => { if (failing) throw new Error("backend down"); return items.map((_, i) => i === 0); } };
     const node = await startNode({ config: testConfig(), logger: false, backend: flaky });
     try {
-      const s = (await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "" })).body;
+      const s = mint();
       failing = true;
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) statuses.push((await call(node, "POST", ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature })).status);
@@ -307,14 +356,14 @@ describe("overload and readiness", () => {
     }
   });
 
-  it("is live but not ready without a signing key; sign answers 503 key_not_loaded", async () => {
+  it("a verifier replica without a key is ready and has no signer listener", async () => {
     const node = await startNode({ config: loadConfig({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1" }), logger: false });
     try {
-      assert.equal((await call(node, "GET", ROUTES.healthz)).status, 200);
+      assert.equal(node.signerPort, undefined);
       const ready = await call(node, "GET", ROUTES.readyz);
-      assert.deepEqual([ready.status, ready.body.checks.signingKeyLoaded], [503, false]);
+      assert.deepEqual([ready.status, ready.body.checks.identityMatchesSet], [200, true]);
       const s = await call(node, "POST", ROUTES.attestationsSign, { epoch: 1, slot: 1, payload: "" });
-      assert.deepEqual([s.status, s.body.error], [503, "key_not_loaded"]);
+      assert.deepEqual([s.status, s.body.error], [404, "not_found"]);
       // the node is in its own set without a key: its votes cannot be verified, so they are refused
       const v = await call(node, "POST", ROUTES.votes, signedVote(SEED, { validatorId: "node0", slot: 1, blockHash: "ab".repeat(32) }));
       assert.deepEqual([v.status, v.body.error], [422, "unknown_validator"]);
@@ -323,13 +372,113 @@ describe("overload and readiness", () => {
       await node.close();
     }
   });
+
+  for (const [what, env, reason] of [
+    ["its key is not its entry's key", { [ENV.signingKey]: PEER_SEED }, /the signing key's public key .* is not the key of node0 in the validator set/],
+    ["its id is not in the set", { [ENV.validatorId]: "node9" }, /validator node9 is not in the validator set \(node0, peer1\)/],
+  ] as const) {
+    it(`is not ready, names the reason in /readyz and does not sign when ${what}`, async () => {
+      const node = await startNode({ config: testConfig(env), logger: false });
+      try {
+        const ready = await call(node, "GET", ROUTES.readyz);
+        assert.deepEqual([ready.status, ready.body.checks.identityMatchesSet], [503, false]);
+        assert.match(ready.body.reasons[0], reason);
+        assert.equal(node.signerPort, undefined);
+      } finally {
+        await node.close();
+      }
+    });
+  }
+
+  it("answers 503 with Retry-After and connection: close to a request that arrives while shutting down", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let entered: () => void = () => {};
+    const inside = new Promise<void>((r) => (entered = r));
+    let blocked = false;
+    const gated: SignatureVerifier = {
+      name: "gated",
+      verifyOne: nobleVerifier.verifyOne,
+      verifyMany: async (items) => {
+        if (blocked) { entered(); await gate; }
+        return nobleVerifier.verifyMany(items);
+      },
+    };
+    const node = await startNode({ config: testConfig(), logger: false, backend: gated });
+    const { connect } = await import("node:net");
+    try {
+      blocked = true;
+      const body = JSON.stringify(mint());
+      const sock = connect({ host: "127.0.0.1", port: node.apiPort });
+      let answer = "";
+      sock.on("data", (d: Buffer) => (answer += d.toString()));
+      const ended = new Promise<void>((resolve) => sock.on("close", () => resolve()));
+      // one connection: a verification held in the backend, then (after shutdown began) a health check
+      sock.write(`POST ${ROUTES.attestationsVerify} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      await inside;
+      const closing = node.close(); // shutdown begins while the first request is in flight
+      await new Promise((r) => setTimeout(r, 50));
+      sock.write(`GET ${ROUTES.healthz} HTTP/1.1\r\nhost: x\r\n\r\n`); // arrives during shutdown
+      await new Promise((r) => setTimeout(r, 50));
+      release();
+      await closing;
+      await ended;
+      const responses = answer.split(/(?=HTTP\/1\.1 )/);
+      assert.match(responses[0] ?? "", /^HTTP\/1\.1 200/, "the request in flight completes");
+      assert.match(responses[1] ?? "", /^HTTP\/1\.1 503/, answer);
+      assert.match(responses[1] ?? "", /\r\nretry-after: 5\r\n/i);
+      assert.match(responses[1] ?? "", /\r\nconnection: close\r\n/i);
+      assert.match(responses[1] ?? "", /"error":"shutting_down"/);
+    } finally {
+      release();
+      await node.close();
+    }
+  });
+
+  it("closes a request whose body trickles past the request timeout (408), and caps connections", async () => {
+    const node = await startNode({ config: testConfig({ [ENV.requestTimeoutMs]: "500", [ENV.maxConnections]: "2" }), logger: false });
+    const { connect } = await import("node:net");
+    try {
+      const slow = connect({ host: "127.0.0.1", port: node.apiPort });
+      let answer = "";
+      slow.on("data", (d: Buffer) => (answer += d.toString()));
+      const closed = new Promise<void>((resolve) => slow.on("close", () => resolve()));
+      slow.write(`POST ${ROUTES.attestationsVerify} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{`);
+      const drip = setInterval(() => slow.write(" "), 100); // one byte every 100 ms: never complete within 500 ms
+      await closed;
+      clearInterval(drip);
+      assert.match(answer, /^HTTP\/1\.1 408/);
+      // two idle connections fill the cap; a third is dropped by the server
+      const idle = [connect({ host: "127.0.0.1", port: node.apiPort }), connect({ host: "127.0.0.1", port: node.apiPort })];
+      await Promise.all(idle.map((s) => new Promise((r) => s.once("connect", r))));
+      await new Promise((r) => setTimeout(r, 50));
+      const third = connect({ host: "127.0.0.1", port: node.apiPort });
+      third.on("error", () => undefined);
+      const thirdReply = await new Promise<string>((resolve) => {
+        let got = "";
+        third.on("data", (d: Buffer) => (got += d.toString()));
+        third.on("close", () => resolve(got));
+        third.write(`GET ${ROUTES.healthz} HTTP/1.1\r\nhost: x\r\n\r\n`);
+      });
+      assert.equal(thirdReply, "", "the connection over the cap got no answer");
+      for (const s of idle) s.destroy();
+    } finally {
+      await node.close();
+    }
+  });
 });
+
+function signerFiles(): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), "bizra-"));
+  writeFileSync(join(dir, "token"), TOKEN);
+  return { [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: join(dir, "state.json") };
+}
 
 describe("process lifecycle", () => {
   it("exits 0 on SIGTERM after starting, and never logs the key", async function () {
     this.timeout(60_000);
     const child = spawn(process.execPath, ["-r", "ts-node/register", join(__dirname, "../../src/main.ts")], {
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1", [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.signingKey]: SEED },
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1", [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.signerPort]: "0", [ENV.host]: "127.0.0.1", [ENV.signingKey]: SEED, ...signerFiles() },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -343,6 +492,7 @@ describe("process lifecycle", () => {
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     assert.equal(code, 0, out);
     assert.ok(!out.includes(SEED));
+    assert.ok(!out.includes(TOKEN));
   });
 
   it("refuses to start on bad config with a message naming the variable (exit 2)", async function () {

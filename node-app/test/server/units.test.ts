@@ -32,15 +32,38 @@ describe("config", () => {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && msg.test(e.message));
     });
   }
-  it("reads the key from a file, and never prints it", () => {
+  it("reads the key and the signer token from files, and never prints either", () => {
     const dir = mkdtempSync(join(tmpdir(), "bizra-key-"));
     const file = join(dir, "key");
     writeFileSync(file, SEED + "\n");
-    const c = loadConfig({ [ENV.signingKeyFile]: file });
+    const token = "s3cret-".repeat(6);
+    writeFileSync(join(dir, "token"), token);
+    const signer = { [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: join(dir, "state.json") };
+    const c = loadConfig({ [ENV.signingKeyFile]: file, ...signer });
     assert.ok(c.signingKey);
-    for (const text of [JSON.stringify(c), inspect(c, { depth: 5 }), String(c.signingKey)]) assert.ok(!text.includes(SEED), text);
+    assert.equal(c.signer?.token.reveal(), token);
+    for (const text of [JSON.stringify(c), inspect(c, { depth: 5 }), String(c.signingKey)]) {
+      assert.ok(!text.includes(SEED), text);
+      assert.ok(!text.includes(token), text);
+    }
     writeFileSync(file, "not a key");
-    assert.throws(() => loadConfig({ [ENV.signingKeyFile]: file }), /BIZRA_SIGNING_KEY_FILE: file content must be 64/);
+    assert.throws(() => loadConfig({ [ENV.signingKeyFile]: file, ...signer }), /BIZRA_SIGNING_KEY_FILE: file content must be 64/);
+  });
+  it("refuses a signing key without a token, a short token, no or two places for the high-water mark", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bizra-signer-"));
+    writeFileSync(join(dir, "short"), "abc");
+    writeFileSync(join(dir, "token"), "t".repeat(40));
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ [ENV.signingKey]: SEED }, /BIZRA_SIGNER_TOKEN_FILE: required with a signing key/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "short"), [ENV.signerStateFile]: "/x" }, /at least 32 printable ASCII/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token") }, /set exactly one of BIZRA_SIGNER_STATE_FILE .* and BIZRA_SIGNER_LEASE/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: "/x", [ENV.signerLease]: "l" }, /set exactly one of/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerLease]: "Bad_Name" }, /BIZRA_SIGNER_LEASE: must be a Kubernetes object name/],
+      [{ [ENV.signerStateFile]: "/x" }, /BIZRA_SIGNER_STATE_FILE is set but no signing key is/],
+      [{ [ENV.maxInflightItems]: "10", [ENV.maxBatchSize]: "256" }, /BIZRA_MAX_INFLIGHT_ITEMS: must be >= BIZRA_MAX_BATCH_SIZE/],
+      [{ [ENV.stateRedisUrl]: "http://x" }, /BIZRA_STATE_REDIS_URL: must be a redis:\/\//],
+    ];
+    for (const [env, msg] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && msg.test(e.message), JSON.stringify(env));
   });
   it("validates the validator set file", () => {
     const dir = mkdtempSync(join(tmpdir(), "bizra-set-"));
