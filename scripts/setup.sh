@@ -44,6 +44,17 @@ else
   echo "prometheus installed: $(promtool --version 2>&1 | head -1)"
 fi
 
+step "Redis server (Debian package 'redis-server') for the shared-state tests of node-app"
+# The tests start their own redis-server on random loopback ports (node-app/test/support/redis.ts).
+if command -v redis-server >/dev/null 2>&1; then
+  echo "redis ok: $(redis-server --version | head -1)"
+else
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
+  echo "redis installed: $(redis-server --version | head -1)"
+fi
+
 step "Pulumi engine (scripts/toolchain.sh) and kube-apiserver + etcd (scripts/k8s-toolchain.sh) for the engine and API server e2e tests"
 # Both are cached under .toolchain/ and in the machine's Go caches: seconds when built, many minutes cold.
 bash scripts/toolchain.sh >/dev/null

@@ -12,6 +12,8 @@
  */
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { signVote } from "../node-app/src/consensus/vote-encoding";
@@ -37,6 +39,8 @@ interface NodeProcess {
   readonly child: ChildProcess;
   readonly apiPort: number;
   readonly metricsPort: number;
+  /** The signer listener (sign route behind the bearer token). */
+  signerPort: number;
   log(): string;
 }
 
@@ -59,22 +63,24 @@ async function startNodeProcess(env: Record<string, string>): Promise<NodeProces
       async () => {
         if (child.exitCode !== null) throw new Error(`node-app exited with ${child.exitCode}:\n${out.slice(-2000)}`);
         const line = out.split("\n").find((l) => l.includes('"node started"'));
-        return line ? (JSON.parse(line) as { apiPort: number; metricsPort: number }) : undefined;
+        return line ? (JSON.parse(line) as { apiPort: number; metricsPort: number; signerPort: number }) : undefined;
       },
       120_000,
       250,
     );
-    return { child, apiPort: started.apiPort, metricsPort: started.metricsPort, log: () => out };
+    return { child, apiPort: started.apiPort, metricsPort: started.metricsPort, signerPort: started.signerPort, log: () => out };
   } catch (err) {
     await stopChild(child);
     throw err;
   }
 }
 
-async function post(port: number, route: string, body: unknown): Promise<any> {
+const SIGNER_TOKEN = "monitoring-e2e-".repeat(3);
+
+async function post(port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${port}${route}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
@@ -108,11 +114,16 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
     pod = podName(app);
     assert.equal(sm.spec.endpoints[0].path, METRICS_PATH);
 
+    const signerDir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-monitoring-signer-"));
+    fs.writeFileSync(path.join(signerDir, "token"), SIGNER_TOKEN);
     node = await startNodeProcess({
       [ENV.apiPort]: "0",
       [ENV.metricsPort]: "0",
+      [ENV.signerPort]: "0",
       [ENV.host]: "127.0.0.1",
       [ENV.signingKey]: SEED,
+      [ENV.signerTokenFile]: path.join(signerDir, "token"),
+      [ENV.signerStateFile]: path.join(signerDir, "state.json"),
       [ENV.logLevel]: "info", // the "node started" line carries the ephemeral ports
     });
     prom = await startPrometheus({
@@ -151,9 +162,12 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
     const until = Date.now() + 3.5 * scrapeSeconds * 1000;
     let slot = 0;
     while (Date.now() < until || sent.good === 0) {
-      slot++;
       const signed = [];
-      for (let i = 0; i < GOOD_PER_ROUND + BAD_PER_ROUND; i++) signed.push(await post(n.apiPort, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }));
+      // one slot per signature: the signer's high-water mark answers a repeat with the same attestation
+      for (let i = 0; i < GOOD_PER_ROUND + BAD_PER_ROUND; i++) {
+        slot++;
+        signed.push(await post(n.signerPort, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }, { authorization: `Bearer ${SIGNER_TOKEN}` }));
+      }
       for (const s of signed.slice(0, GOOD_PER_ROUND)) {
         const r = await post(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature });
         assert.equal(r.valid, true, JSON.stringify(r));

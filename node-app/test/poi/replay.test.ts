@@ -74,4 +74,29 @@ describe("replay window", () => {
     assert.ok(w.floorOf("v") >= T - 1_000);
     assert.equal(w.admit("v", nonce(0), T - 1_000, T), "stale");
   });
+
+  it("one validator's flood of future-dated attestations does not make an honest validator's attestation stale", () => {
+    // the attack: cache of 1000, 1100 attestations by "flooder" dated at the edge of the skew, then "honest" at 1.3 s old
+    const w = new ReplayWindow({ windowMs: 30_000, maxClockSkewMs: 2_000, maxEntries: 1_000 });
+    assert.equal(w.admit("honest", nonce(9_999), T - 5_000, T), "ok");
+    for (let i = 0; i < 1_100; i++) w.admit("flooder", nonce(i), T + 2_000, T);
+    assert.ok(w.size <= 1_000);
+    assert.equal(w.floorOf("honest"), -1, "the honest validator's floor did not move");
+    assert.equal(w.admit("honest", nonce(1), T - 1_300, T), "ok");
+    assert.equal(w.admit("honest", nonce(9_999), T - 5_000, T), "replayed", "and its remembered nonce is still remembered");
+    assert.ok(w.floorOf("flooder") >= T + 2_000 - 1, "the flooder pays with its own window");
+  });
+
+  it("caps each validator at maxEntriesPerValidator, evicting only its own oldest entries", () => {
+    const w = new ReplayWindow({ windowMs: 30_000, maxClockSkewMs: 2_000, maxEntries: 100, maxEntriesPerValidator: 10 });
+    for (let i = 0; i < 5; i++) assert.equal(w.admit("a", nonce(i), T - 100 + i, T), "ok");
+    for (let i = 0; i < 50; i++) assert.equal(w.admit("b", nonce(i), T + i, T), "ok");
+    assert.deepEqual([w.sizeOf("a"), w.sizeOf("b"), w.floorOf("a")], [5, 10, -1]);
+    assert.equal(w.admit("b", nonce(0), T, T), "stale", "b's evicted entry is refused, never re-admitted");
+  });
+
+  it("refuses bad bounds by name", () => {
+    assert.throws(() => new ReplayWindow({ maxEntriesPerValidator: 0 }), /maxEntriesPerValidator must be a positive integer/);
+    assert.throws(() => new ReplayWindow({ maxEntries: 1.5 }), /maxEntries must be a positive integer/);
+  });
 });
