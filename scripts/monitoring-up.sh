@@ -17,8 +17,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 npm run --silent render -- "$stack" >/dev/null
-(cd node-app && BIZRA_API_PORT=0 BIZRA_METRICS_PORT=0 BIZRA_HOST=127.0.0.1 \
+openssl rand -hex 24 >"$tmp/signer-token"
+(cd node-app && BIZRA_API_PORT=0 BIZRA_METRICS_PORT=0 BIZRA_SIGNER_PORT=0 BIZRA_HOST=127.0.0.1 \
   BIZRA_SIGNING_KEY="${BIZRA_SIGNING_KEY:-$(openssl rand -hex 32)}" \
+  BIZRA_SIGNER_TOKEN_FILE="$tmp/signer-token" BIZRA_SIGNER_STATE_FILE="$tmp/signer-state.json" \
   exec node -r ts-node/register/transpile-only src/main.ts >"$tmp/node.log" 2>&1) &
 node_pid=$!
 for _ in $(seq 1 240); do grep -q '"node started"' "$tmp/node.log" 2>/dev/null && break; sleep 0.5; done
@@ -40,7 +42,8 @@ promtool check config "$tmp/prometheus.yml" >/dev/null
 prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
   --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
 prom_pid=$!
-echo "node-app:   $(echo "$started" | grep -o '"apiPort":[0-9]*,"metricsPort":[0-9]*')   (pid $node_pid, log $tmp/node.log)"
+echo "node-app:   $(echo "$started" | grep -o '"apiPort":[0-9]*,"metricsPort":[0-9]*,"signerPort":[0-9]*')   (pid $node_pid, log $tmp/node.log)"
+echo "signer:     Authorization: Bearer $(cat "$tmp/signer-token")"
 echo "prometheus: http://127.0.0.1:$prom_port   (pid $prom_pid, config $tmp/prometheus.yml)"
 echo "Ctrl-C stops both."
 wait "$prom_pid"
