@@ -15,6 +15,8 @@ import { nodeLabels } from "./components/labels";
 import { NodeNamespace } from "./components/namespace";
 import { NodeNetworkPolicy } from "./components/network-policy";
 import { BizraNode } from "./components/node";
+import { NodeSigner } from "./components/signer";
+import { effectiveValidatorSet, publicKeyOfSeed, validatorSetJson } from "./components/validator-set";
 import { NodeDashboard, promqlQueries as dashboardQueries } from "./components/dashboard";
 import { NodeServiceMonitor } from "./components/service-monitor";
 import { SloConfigMap } from "./components/slo-configmap";
@@ -26,17 +28,32 @@ const labels = nodeLabels(config.appName, config.stack);
 
 const namespace = new NodeNamespace("namespace", { name: config.namespace, labels, skipAwait: config.skipAwait });
 const image = new NodeImage("image", config.image);
+// The set every node pod mounts; the signing key's public key (not secret) checks or completes it.
+const validatorSet = pulumi.unsecret(
+  config.signingKey.apply((key) => validatorSetJson(effectiveValidatorSet(config.validators, config.validatorId, publicKeyOfSeed(key)))),
+);
 const node = new BizraNode(config.appName, {
   config,
   namespace: namespace.name,
   image: image.reference,
+  validatorSetJson: validatorSet,
+});
+// The only pods with the signing key: one active signer at a time through a Lease (docs/signing.md).
+const signer = new NodeSigner(`${config.appName}-signer`, {
+  config,
+  namespace: namespace.name,
+  image: image.reference,
   signingKey: config.signingKey,
+  validatorSetConfigMapName: node.validatorSetConfigMapName,
+  skipAwait: config.skipAwait,
 });
 new NodeNetworkPolicy("network", {
   namespace: namespace.name,
   appName: config.appName,
   apiPort: config.apiPort,
   metricsPort: config.metricsPort,
+  signerPort: config.signer.port,
+  ...(config.stateRedisUrl !== undefined ? { stateRedisPort: Number(new URL(config.stateRedisUrl).port || "6379") } : {}),
   monitoringNamespace: config.monitoringNamespace,
   meshNamespace: config.meshNamespace,
   labels,
@@ -100,6 +117,10 @@ export const metricsPort = node.metricsPort;
 /** Clients go through the mesh apex Flagger manages, so the canary weights apply to them. */
 export const apiEndpoint = pulumi.interpolate`http://${meshServiceName(config.appName)}.${namespace.name}.svc.cluster.local:${config.apiPort}`;
 export const metricsUrl = node.metricsUrl;
+/** The signer (docs/signing.md): its Service, the Lease that elects it, and the Secret holding its callers' token. */
+export const signerService = signer.serviceName;
+export const signerLease = signer.leaseName;
+export const signerTokenSecret = signer.tokenSecretName;
 export const imageReference = image.reference;
 export const imageDigest = image.reference.apply((ref) => ref.slice(ref.indexOf("@") + 1));
 export const hpaName = autoscaler.name;

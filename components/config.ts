@@ -6,8 +6,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT } from "@bizra/contract";
+import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, DEFAULT_SIGNER_PORT } from "@bizra/contract";
 import { LOCAL_TRUST_STACKS, localKeyTrustAllowed } from "@bizra/evidence";
+import { validatorSetProblems } from "./validator-set";
 import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, type SloTable } from "./slo";
 
 /** Config keys live in this namespace: `bizra:replicas`, `bizra:image`, ... */
@@ -133,6 +134,38 @@ export const configSchema = z
     monitoringNamespace: dnsLabel.default("monitoring"),
     meshNamespace: dnsLabel.default("istio-system"),
     topologySpread: bool.default(false),
+    /** This validator's id: every replica of the node shares it (the signer signs as it; verifiers report it). */
+    validatorId: pattern(/^[A-Za-z0-9._-]{1,64}$/, "a validator id: 1 to 64 of [A-Za-z0-9._-]").default("node0"),
+    /**
+     * The validator set, rendered into a ConfigMap every node pod mounts. Unset: this validator alone, with the
+     * public key of bizra:signingKey. Set: bizra:validatorId must be listed, with that public key.
+     */
+    validators: z
+      .array(
+        z.strictObject({
+          id: pattern(/^[A-Za-z0-9._-]{1,64}$/, "a validator id: 1 to 64 of [A-Za-z0-9._-]"),
+          weight: int(1, 1_000_000_000),
+          publicKey: pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"),
+        }),
+        { error: "a list of {id, weight, publicKey}" },
+      )
+      .min(1, { error: "at least one validator" })
+      .optional(),
+    /** Byzantine validators the set must tolerate: the set needs n >= 3f + 1 validators. */
+    faultTolerance: int(0, 1_000).default(0),
+    /** The signer workload (docs/signing.md): replicas electing one active signer through a Lease. */
+    signer: z
+      .strictObject({
+        replicas: int(1, 5).default(2),
+        leaseSeconds: int(2, 300).default(6),
+        port: int(1024, 65535).default(DEFAULT_SIGNER_PORT),
+      })
+      .default({ replicas: 2, leaseSeconds: 6, port: DEFAULT_SIGNER_PORT }),
+    /**
+     * redis:// URL of the replay window and vote log shared by every verifier replica (docs/signing.md). Unset: each
+     * replica keeps its own, so a replay to another replica is not caught; set it whenever hpa.maxReplicas > 1.
+     */
+    stateRedisUrl: pattern(/^rediss?:\/\/[^\s/:]+(:[0-9]+)?(\/\S*)?$/, "a redis:// or rediss:// URL").optional(),
     /**
      * TEST MODE ONLY (the loopback API server of tests/apiserver-e2e.test.ts, which runs no scheduler or kubelet):
      * annotate the kinds the Kubernetes provider awaits with `pulumi.com/skipAwait: "true"`. Never set it for a real
@@ -197,6 +230,18 @@ function crossKeyProblems(input: Record<string, unknown>): Array<{ path: string[
     if (!registries.some((r) => ref.startsWith(`${r}/`))) {
       problems.push({ path: ["image", key], found: ref, allowed: `an image under one of the allowed registries: ${registries.join(", ")}` });
     }
+  }
+  const validators = field("validators");
+  const faultTolerance = field("faultTolerance");
+  const validatorId = field("validatorId");
+  if (validators !== undefined && faultTolerance !== undefined && validatorId !== undefined) {
+    problems.push(...validatorSetProblems(validators, faultTolerance, validatorId));
+  } else if (validators === undefined && faultTolerance !== undefined && faultTolerance > 0 && input["validators"] === undefined) {
+    problems.push({ path: ["faultTolerance"], found: faultTolerance, allowed: "0 without bizra:validators (a set of one validator tolerates no fault)" });
+  }
+  const signer = field("signer");
+  if (signer && (signer.port === apiPort || signer.port === metricsPort)) {
+    problems.push({ path: ["signer", "port"], found: signer.port, allowed: "a port different from apiPort and metricsPort" });
   }
   const slo = field("slo");
   if (slo) {

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { componentLabels } from "./labels";
+import { SIGNER_CLIENT_LABEL, signerComponentLabels } from "./signer";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 
@@ -13,6 +14,10 @@ export interface NodeNetworkPolicyArgs {
   readonly apiPort: number;
   /** Metrics port (`bizra:metricsPort`). */
   readonly metricsPort: number;
+  /** Signer port (`bizra:signer.port`): reachable only from pods labelled `SIGNER_CLIENT_LABEL`. */
+  readonly signerPort: number;
+  /** Port of the shared state (`bizra:stateRedisUrl`), when configured: the verifiers' one extra egress. */
+  readonly stateRedisPort?: number;
   /** Namespace whose Prometheus scrapes the metrics port. */
   readonly monitoringNamespace: string;
   /** Namespace of the service mesh ingress that may call the API. */
@@ -26,6 +31,7 @@ const namespaceSelector = (name: string) => ({ matchLabels: { "kubernetes.io/met
 /** Default deny in both directions, then one policy per explicit allow. Pure: name -> spec. */
 export function networkPolicySpecs(args: Omit<NodeNetworkPolicyArgs, "namespace" | "labels">): Record<string, NetworkPolicySpec> {
   const nodePods = { matchLabels: componentLabels() };
+  const signerPods = { matchLabels: signerComponentLabels() };
   const tcp = (port: number) => ({ protocol: "TCP", port });
   return {
     "default-deny": { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
@@ -52,6 +58,31 @@ export function networkPolicySpecs(args: Omit<NodeNetworkPolicyArgs, "namespace"
       policyTypes: ["Ingress"],
       ingress: [{ from: [{ namespaceSelector: namespaceSelector(args.meshNamespace) }], ports: [tcp(args.apiPort)] }],
     },
+    "allow-signer-clients": {
+      podSelector: signerPods,
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ podSelector: { matchLabels: { ...SIGNER_CLIENT_LABEL } } }], ports: [tcp(args.signerPort)] }],
+    },
+    "allow-signer-metrics-scrape": {
+      podSelector: signerPods,
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ namespaceSelector: namespaceSelector(args.monitoringNamespace) }], ports: [tcp(args.metricsPort)] }],
+    },
+    // the Lease lives in the API server; its address is the cluster's, so only the ports are named
+    "allow-signer-apiserver-egress": {
+      podSelector: signerPods,
+      policyTypes: ["Egress"],
+      egress: [{ ports: [tcp(443), tcp(6443)] }],
+    },
+    ...(args.stateRedisPort !== undefined
+      ? {
+          "allow-shared-state-egress": {
+            podSelector: nodePods,
+            policyTypes: ["Egress"],
+            egress: [{ ports: [tcp(args.stateRedisPort)] }],
+          },
+        }
+      : {}),
     "allow-peer-traffic": {
       podSelector: nodePods,
       policyTypes: ["Ingress", "Egress"],

@@ -4,12 +4,10 @@ import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { skipAwaitMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
+import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
 
 export { NODE_UID } from "./pod-security";
 
-/** Where the signing-key Secret is mounted, read-only. */
-export const SIGNING_KEY_DIR = "/var/run/secrets/bizra";
-export const SIGNING_KEY_FILE = "signing-key";
 export const API_PORT_NAME = "http";
 export const METRICS_PORT_NAME = "metrics";
 
@@ -28,6 +26,8 @@ export type NodeWorkloadConfig = Pick<
   | "logLevel"
   | "topologySpread"
   | "slos"
+  | "validatorId"
+  | "stateRedisUrl"
 > &
   Partial<Pick<StackConfig, "skipAwait">>;
 
@@ -41,13 +41,20 @@ export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string>
     [ENV.logLevel]: cfg.logLevel,
     [ENV.fastFinalityBp]: String(cfg.slos.fastFinalityBp.value),
     [ENV.economicFinalityBp]: String(cfg.slos.economicFinalityBp.value),
+    // every replica of this validator shares one id and one set (never the pod name)
+    [ENV.validatorId]: cfg.validatorId,
+    [ENV.validatorSetFile]: `${VALIDATOR_SET_DIR}/${VALIDATOR_SET_FILE}`,
+    ...(cfg.stateRedisUrl !== undefined ? { [ENV.stateRedisUrl]: cfg.stateRedisUrl } : {}),
   };
 }
 
-/** The pod template of the node: hardened, probed, digest-pinned. Pure, so tests read it directly. */
+/**
+ * The pod template of the node (a verifier: no signing key, no signer listener; the signer is components/signer.ts):
+ * hardened, probed, digest-pinned. Pure, so tests read it directly.
+ */
 export function nodePodSpec(
   cfg: NodeWorkloadConfig,
-  refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string>; secretName: pulumi.Input<string> },
+  refs: { image: pulumi.Input<string>; serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string>; validatorSetConfigMapName: pulumi.Input<string> },
 ): Input {
   return {
     ...hardenedPod(refs.serviceAccountName),
@@ -64,21 +71,16 @@ export function nodePodSpec(
         envFrom: [{ configMapRef: { name: refs.configMapName } }],
         env: [
           { name: ENV.host, value: "0.0.0.0" },
-          { name: ENV.signingKeyFile, value: `${SIGNING_KEY_DIR}/${SIGNING_KEY_FILE}` },
-          { name: ENV.validatorId, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
           { name: "NODE_ENV", value: "production" },
         ],
         resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
         ...httpProbes(API_PORT_NAME, { live: ROUTES.healthz, ready: ROUTES.readyz }),
         securityContext: hardenedContainerSecurity(),
-        volumeMounts: [{ name: "signing-key", mountPath: SIGNING_KEY_DIR, readOnly: true }, TMP_MOUNT],
+        volumeMounts: [{ name: "validator-set", mountPath: VALIDATOR_SET_DIR, readOnly: true }, TMP_MOUNT],
       },
     ],
     volumes: [
-      {
-        name: "signing-key",
-        secret: { secretName: refs.secretName, defaultMode: 0o400, items: [{ key: SIGNING_KEY_FILE, path: SIGNING_KEY_FILE }] },
-      },
+      { name: "validator-set", configMap: { name: refs.validatorSetConfigMapName, items: [{ key: VALIDATOR_SET_FILE, path: VALIDATOR_SET_FILE }] } },
       tmpVolume("64Mi"),
     ],
     topologySpreadConstraints: cfg.topologySpread
@@ -107,17 +109,19 @@ export interface BizraNodeArgs {
   readonly namespace: pulumi.Input<string>;
   /** Digest-pinned image reference. */
   readonly image: pulumi.Input<string>;
-  /** The node's Ed25519 signing seed (secret). */
-  readonly signingKey: pulumi.Input<string>;
+  /** The validator set as the node reads it (`validatorSetJson`), for the ConfigMap every node pod mounts. */
+  readonly validatorSetJson: pulumi.Input<string>;
 }
 
-/** The node workload: ServiceAccount, runtime-flag ConfigMap, signing-key Secret, Deployment, Service, PDB. */
+/** The node workload (verifiers): ServiceAccount, runtime-flag and validator-set ConfigMaps, Deployment, Service, PDB. */
 export class BizraNode extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
   /** The node's ServiceAccount; the hold gate and the validator Job run as it too (no token is mounted). */
   public readonly serviceAccountName: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly serviceDns: pulumi.Output<string>;
+  /** The validator-set ConfigMap, mounted by the verifiers here and by the signer. */
+  public readonly validatorSetConfigMapName: pulumi.Output<string>;
   public readonly apiPort: number;
   public readonly metricsPort: number;
   public readonly metricsUrl: pulumi.Output<string>;
@@ -132,15 +136,10 @@ export class BizraNode extends pulumi.ComponentResource {
 
     const sa = new k8s.core.v1.ServiceAccount(name, { metadata: metadata(), automountServiceAccountToken: false }, child);
     const flags = new k8s.core.v1.ConfigMap(`${name}-flags`, { metadata: metadata("-flags"), data: runtimeFlagData(cfg) }, child);
-    const secret = new k8s.core.v1.Secret(
-      `${name}-signing-key`,
-      {
-        metadata: metadata("-signing-key"),
-        type: "Opaque",
-        immutable: false,
-        stringData: { [SIGNING_KEY_FILE]: pulumi.secret(args.signingKey) },
-      },
-      { ...child, additionalSecretOutputs: ["data", "stringData"] },
+    const validatorSet = new k8s.core.v1.ConfigMap(
+      `${name}-validator-set`,
+      { metadata: metadata("-validator-set"), data: { [VALIDATOR_SET_FILE]: args.validatorSetJson } },
+      child,
     );
 
     // Test mode only (bizra:skipAwait): the provider does not wait for readiness of the kinds it awaits.
@@ -160,7 +159,7 @@ export class BizraNode extends pulumi.ComponentResource {
               image: args.image,
               serviceAccountName: sa.metadata.name,
               configMapName: flags.metadata.name,
-              secretName: secret.metadata.name,
+              validatorSetConfigMapName: validatorSet.metadata.name,
             }),
           },
         },
@@ -200,6 +199,7 @@ export class BizraNode extends pulumi.ComponentResource {
     this.deploymentName = deployment.metadata.name;
     this.serviceAccountName = sa.metadata.name;
     this.serviceName = service.metadata.name;
+    this.validatorSetConfigMapName = validatorSet.metadata.name;
     this.serviceDns = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     this.metricsUrl = pulumi.interpolate`http://${this.serviceDns}:${cfg.metricsPort}${METRICS_PATH}`;
     this.registerOutputs({

@@ -29,7 +29,8 @@ import { CRD_DIR } from "./support/crd-schema";
 
 const PACKS = ["quality-gates", "k8s-hardening"].map((p) => path.join(REPO_ROOT, "policies", p));
 const PASSPHRASE = "bizra-apiserver-e2e"; // protects a throw-away key in a throw-away backend
-const SIGNING_KEY_FILE = "signing-key";
+import { SIGNER_TOKEN_FILE, SIGNING_KEY_FILE } from "../components/signer";
+import { VALIDATOR_SET_FILE } from "../components/validator-set";
 
 interface Run {
   code: number;
@@ -154,11 +155,16 @@ function differences(want: unknown, live: unknown, at = ""): string[] {
 
 /** What the program sets, in the form the API server stores it: a Secret's stringData becomes base64 data. */
 function expectedLive(obj: KubeObject): KubeObject {
+  if (obj.apiVersion === "v1" && obj.kind === "ConfigMap" && typeof (obj.data as Record<string, unknown> | undefined)?.[VALIDATOR_SET_FILE] === "string") {
+    const { data: _derived, ...rest } = obj; // the set's default entry carries the public key of the random signing key
+    return rest as KubeObject;
+  }
   if (obj.apiVersion !== "v1" || obj.kind !== "Secret" || !obj.stringData) return obj;
   const { stringData, ...rest } = obj as KubeObject & { stringData: Record<string, string> };
   const data: Record<string, string> = { ...((rest.data as Record<string, string>) ?? {}) };
   for (const [k, v] of Object.entries(stringData)) {
-    if (k !== SIGNING_KEY_FILE) data[k] = Buffer.from(v).toString("base64"); // the signing key is random per run
+    // the signing key is random per run, and the signer token derives from it
+    if (k !== SIGNING_KEY_FILE && k !== SIGNER_TOKEN_FILE) data[k] = Buffer.from(v).toString("base64");
   }
   return { ...rest, data };
 }
@@ -247,8 +253,9 @@ describe("API server e2e: pulumi up / destroy of each stack against a real kube-
         }
         problems.push(...differences(expectedLive(obj), live).map((d) => `${id(obj)}: ${d}`));
         if (obj.kind === "Secret") {
-          const key = Buffer.from(String(live.data?.[SIGNING_KEY_FILE] ?? ""), "base64").toString("utf8");
-          if (!/^[0-9a-f]{64}$/.test(key)) problems.push(`${id(obj)}: data.${SIGNING_KEY_FILE} is not a 64-hex seed`);
+          const file = obj.metadata.name.endsWith("-token") ? SIGNER_TOKEN_FILE : SIGNING_KEY_FILE;
+          const value = Buffer.from(String(live.data?.[file] ?? ""), "base64").toString("utf8");
+          if (!/^[0-9a-f]{64}$/.test(value)) problems.push(`${id(obj)}: data.${file} is not 64 hex digits`);
         }
         const managers = ((live.metadata?.managedFields ?? []) as { manager: string; operation: string }[]).map((m) => `${m.manager}/${m.operation}`);
         if (!managers.includes("pulumi-kubernetes/Apply")) problems.push(`${id(obj)}: not server-side applied by pulumi-kubernetes (${managers.join(", ")})`);

@@ -3,7 +3,8 @@ import { strict as assert } from "node:assert";
 import { DIGEST_REFERENCE } from "../components/config";
 import { HPA_METRIC_NAME } from "../components/autoscaler";
 import { componentLabels } from "../components/labels";
-import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, SIGNING_KEY_DIR } from "../components/node";
+import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID } from "../components/node";
+import { SIGNING_KEY_DIR, signerComponentLabels } from "../components/signer";
 import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, readStackFile, STACKS } from "../scripts/lib/stack-config";
@@ -65,7 +66,7 @@ for (const stack of STACKS) {
         const podLabels = d.spec.template.metadata.labels;
         assert.ok(matches(d.spec.selector.matchLabels, podLabels));
         assert.ok(matches(one("Service", file["bizra:appName"]).spec.selector, podLabels));
-        assert.ok(matches(one("PodDisruptionBudget").spec.selector.matchLabels, podLabels));
+        assert.ok(matches(one("PodDisruptionBudget", file["bizra:appName"]).spec.selector.matchLabels, podLabels));
       });
       it("hardens the pod: non-root, read-only root fs, no escalation, no capabilities, seccomp", () => {
         const pod = one("Deployment", file["bizra:appName"]).spec.template.spec;
@@ -110,11 +111,15 @@ for (const stack of STACKS) {
         const c = one("Deployment", file["bizra:appName"]).spec.template.spec.containers[0];
         assert.deepEqual(c.envFrom, [{ configMapRef: { name: flags.metadata.name } }]);
       });
-      it("mounts the signing key from a Secret, read-only, and never exports it", () => {
-        const secret = one("Secret");
-        assert.equal(Object.values(secret.stringData)[0], signingKey);
+      it("mounts no Secret in the verifier pods", () => {
         const pod = one("Deployment", file["bizra:appName"]).spec.template.spec;
-        const vol = pod.volumes.find((v: any) => v.secret);
+        assert.ok(!pod.volumes.some((v: any) => v.secret), "the verifiers hold no key");
+      });
+      it("mounts the signing key from a Secret, read-only, in the signer only, and never exports it", () => {
+        const secret = one("Secret", `${file["bizra:appName"]}-signer-signing-key`);
+        assert.equal(Object.values(secret.stringData)[0], signingKey);
+        const pod = one("Deployment", `${file["bizra:appName"]}-signer`).spec.template.spec;
+        const vol = pod.volumes.find((v: any) => v.secret?.secretName === secret.metadata.name);
         assert.equal(vol.secret.secretName, secret.metadata.name);
         const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === vol.name);
         assert.equal(mount.readOnly, true);
@@ -170,8 +175,12 @@ for (const stack of STACKS) {
       it("selects the node pods with labels that Flagger keeps on primary and canary", () => {
         const pod = one("Deployment", file["bizra:appName"]).spec.template.metadata.labels;
         // the hold gate's policy selects the gate's pods (components/hold-gate.ts), not the node's
+        const signerPod = one("Deployment", `${file["bizra:appName"]}-signer`).spec.template.metadata.labels;
         for (const p of policies().filter((p) => Object.keys(p.spec.podSelector).length > 0 && !p.metadata.name.endsWith("-hold-gate-from-flagger"))) {
-          assert.ok(matches(p.spec.podSelector.matchLabels, pod), p.metadata.name);
+          // the signer's policies select the signer's pods (components/signer.ts), and never the verifiers
+          const isSigner = matches(p.spec.podSelector.matchLabels, signerComponentLabels());
+          assert.ok(matches(p.spec.podSelector.matchLabels, isSigner ? signerPod : pod), p.metadata.name);
+          if (isSigner) assert.ok(!matches(p.spec.podSelector.matchLabels, pod), `${p.metadata.name} selects the verifiers`);
         }
       });
     });
