@@ -58,7 +58,11 @@ export async function startRedis(): Promise<TestRedis> {
     }
     throw new Error(`${bin} did not answer PING on port ${port}: ${stderr}`);
   })();
+  // a test process that exits (or is interrupted) without calling stop() still takes its server with it
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const stop = async () => {
+    process.removeListener("exit", killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");
