@@ -127,8 +127,14 @@ describe("one SLO override changes the alert, the dashboard threshold and nothin
   let base: ProgramRun;
   let changed: ProgramRun;
   before(async () => {
-    base = await runProgram("production", offlineStackConfig("production"));
-    changed = await runProgram("production", offlineStackConfig("production", override));
+    // one signing key for both runs: the validator set's default entry carries its public key
+    const baseConfig = offlineStackConfig("production");
+    base = await runProgram("production", baseConfig);
+    const overridden = offlineStackConfig("production", override);
+    changed = await runProgram("production", {
+      values: { ...overridden.values, "bizra:signingKey": baseConfig.values["bizra:signingKey"] as string },
+      secretKeys: overridden.secretKeys,
+    });
   });
   const objects = (run: ProgramRun) =>
     Object.fromEntries(run.resources.filter((r) => r.custom && r.inputs.kind !== "Secret").map((r) => [`${r.type}/${r.name}`, r.inputs]));
