@@ -9,6 +9,7 @@ import { z } from "zod";
 import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, DEFAULT_SIGNER_PORT } from "@bizra/contract";
 import { LOCAL_TRUST_STACKS, localKeyTrustAllowed } from "@bizra/evidence";
 import { validatorSetProblems } from "./validator-set";
+import { ensureLocalCosignKey, operatorKeyRequired } from "../scripts/release/cosign-key";
 import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, type SloTable } from "./slo";
 
 /** Config keys live in this namespace: `bizra:replicas`, `bizra:image`, ... */
@@ -25,6 +26,16 @@ export const DIGEST_REFERENCE = /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._/-]+(:[\w][
 const REGISTRY_PREFIX = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
 const ED25519_SEED_HEX = /^[0-9a-f]{64}$/;
 const PEM_PUBLIC_KEY = /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+\n-----END PUBLIC KEY-----\n?$/;
+
+/**
+ * `bizra:kyverno.cosignPublicKey` values that are not a PEM key: `local` is the public half of the key pair generated
+ * on first use into `.cosign-key/` (local and test stacks); the placeholder stands in the committed production file
+ * until the operator sets the release key, and is refused.
+ */
+export const LOCAL_COSIGN_KEY = "local";
+export const COSIGN_KEY_PLACEHOLDER = "SET-THE-RELEASE-PUBLIC-KEY";
+const COSIGN_KEY_ALLOWED = `a PEM public key (-----BEGIN PUBLIC KEY----- ...) or "${LOCAL_COSIGN_KEY}" (the generated key in .cosign-key/, not for production)`;
+
 
 /** Each field says, in its error text, what is allowed; that text is what users read. */
 const int = (min: number, max: number) => {
@@ -86,6 +97,8 @@ export const configSchema = z
       .strictObject({ requests: resourceQuantities, limits: resourceQuantities })
       .default({ requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } }),
     image: imageSchema,
+    /** Where `npm run release` pushes the node image (a repository under one of the allowed registries). */
+    releaseRepository: pattern(/^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._/-]+$/, "an image repository without tag or digest").optional(),
     apiPort: int(1024, 65535).default(DEFAULT_API_PORT),
     metricsPort: int(1024, 65535).default(DEFAULT_METRICS_PORT),
     runtimeFlags: z
@@ -126,7 +139,9 @@ export const configSchema = z
     }),
     kyverno: z.strictObject({
       mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),
-      cosignPublicKey: pattern(PEM_PUBLIC_KEY, "a PEM public key (-----BEGIN PUBLIC KEY----- ...)"),
+      cosignPublicKey: z
+        .string({ error: COSIGN_KEY_ALLOWED })
+        .refine((v) => v === LOCAL_COSIGN_KEY || v === COSIGN_KEY_PLACEHOLDER || PEM_PUBLIC_KEY.test(v), { error: COSIGN_KEY_ALLOWED }),
     }),
     allowedRegistries: z
       .array(pattern(REGISTRY_PREFIX, "a registry prefix such as ghcr.io/bizra"), { error: "a list of registry prefixes" })
@@ -206,7 +221,7 @@ export const configSchema = z
  * Checks that span several keys. They run on every key that parses on its own, even when other keys are bad, so
  * one run reports every problem.
  */
-function crossKeyProblems(input: Record<string, unknown>): Array<{ path: string[]; found: unknown; allowed: string }> {
+function crossKeyProblems(stack: string, input: Record<string, unknown>): Array<{ path: string[]; found: unknown; allowed: string }> {
   const shape = configSchema.shape;
   const field = <K extends keyof typeof shape>(key: K): z.output<(typeof shape)[K]> | undefined => {
     const r = shape[key].safeParse(input[key]);
@@ -242,6 +257,25 @@ function crossKeyProblems(input: Record<string, unknown>): Array<{ path: string[
   const signer = field("signer");
   if (signer && (signer.port === apiPort || signer.port === metricsPort)) {
     problems.push({ path: ["signer", "port"], found: signer.port, allowed: "a port different from apiPort and metricsPort" });
+  const releaseRepository = field("releaseRepository");
+  if (releaseRepository && registries && !registries.some((r) => releaseRepository.startsWith(`${r}/`))) {
+    problems.push({ path: ["releaseRepository"], found: releaseRepository, allowed: `a repository under one of the allowed registries: ${registries.join(", ")}` });
+  }
+  const kyverno = field("kyverno");
+  if (kyverno?.cosignPublicKey === COSIGN_KEY_PLACEHOLDER) {
+    problems.push({
+      path: ["kyverno", "cosignPublicKey"],
+      found: kyverno.cosignPublicKey,
+      allowed:
+        "the PEM public key of the release signing key the operator holds; the committed value is a placeholder, so nothing deploys " +
+        "until it is set: `npm run release:trust-key -- <stack> <cosign.pub>` (docs/release.md)",
+    });
+  } else if (kyverno?.cosignPublicKey === LOCAL_COSIGN_KEY && operatorKeyRequired(stack)) {
+    problems.push({
+      path: ["kyverno", "cosignPublicKey"],
+      found: kyverno.cosignPublicKey,
+      allowed: `the PEM public key of the operator's release key: the ${stack} stack never trusts the key generated in .cosign-key/`,
+    });
   }
   const slo = field("slo");
   if (slo) {
@@ -353,7 +387,7 @@ export function parseStackConfig(
     }
   }
 
-  for (const p of crossKeyProblems(input)) problems.push(`${keyName(p.path)}: ${describeFound(p.found)}; allowed: ${p.allowed}`);
+  for (const p of crossKeyProblems(stack, input)) problems.push(`${keyName(p.path)}: ${describeFound(p.found)}; allowed: ${p.allowed}`);
   if (input["evidenceTrustedKeys"] === undefined && !localKeyTrustAllowed(stack)) {
     problems.push(
       `${keyName(["evidenceTrustedKeys"])}: missing; allowed: a list of the release's Ed25519 public keys (64 hex digits each), ` +
@@ -363,7 +397,14 @@ export function parseStackConfig(
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stack, problems);
   const { slo, ...rest } = parsed.data;
-  return Object.freeze({ ...rest, stack, slos: resolveSlos(slo), signingKeyValue: signingKeyValue as string });
+  // `local`: the public half of the generated pair, so Kyverno trusts what `npm run release` signs on this machine.
+  const kyverno = rest.kyverno.cosignPublicKey === LOCAL_COSIGN_KEY ? { ...rest.kyverno, cosignPublicKey: localCosignPublicKey() } : rest.kyverno;
+  return Object.freeze({ ...rest, kyverno, stack, slos: resolveSlos(slo), signingKeyValue: signingKeyValue as string });
+}
+
+/** PEM of the local cosign public key (`.cosign-key/cosign.pub`, generated on first use). */
+function localCosignPublicKey(): string {
+  return ensureLocalCosignKey().publicKeyPem;
 }
 
 /** The annotation that tells the Kubernetes provider not to await readiness (and deletion) of an object. */

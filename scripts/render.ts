@@ -29,8 +29,9 @@ export function redactSecrets(obj: Record<string, any>): Record<string, any> {
   return { ...obj, data: redact(obj.data), stringData: redact(obj.stringData) };
 }
 
-export async function renderStack(stack: string, outDir = path.join(REPO_ROOT, "rendered", stack)): Promise<string[]> {
-  const run = await runProgram(stack, offlineStackConfig(stack));
+/** `overrides`: config values on top of the stack file (the release renders with the image it just pushed). */
+export async function renderStack(stack: string, outDir = path.join(REPO_ROOT, "rendered", stack), overrides: Record<string, unknown> = {}): Promise<string[]> {
+  const run = await runProgram(stack, offlineStackConfig(stack, overrides));
   // Replace this helper's own files (top level) only: subfolders belong to the engine's renderYamlToDirectory output
   // (`1-manifest/`, `0-crd/` from `npm run up:local`), which the engine itself keeps in step with its state.
   fs.mkdirSync(outDir, { recursive: true });

@@ -59,3 +59,15 @@ step "Pulumi engine (scripts/toolchain.sh) and kube-apiserver + etcd (scripts/k8
 # Both are cached under .toolchain/ and in the machine's Go caches: seconds when built, many minutes cold.
 bash scripts/toolchain.sh >/dev/null
 bash scripts/k8s-toolchain.sh >/dev/null
+
+step "Supply chain: buildah and docker-registry (Debian), cosign, syft and actionlint (toolchain/supply-chain.sh) for the release tests"
+# The release builds the node image with buildah (no Docker daemon) and pushes to a loopback docker-registry.
+if command -v buildah >/dev/null 2>&1 && command -v docker-registry >/dev/null 2>&1; then
+  echo "buildah ok: $(buildah --version); docker-registry ok"
+else
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah docker-registry
+fi
+# Built from the Go module proxy, cached by version under .toolchain/ and ~/.cache/bizra-supply-chain.
+bash toolchain/supply-chain.sh >/dev/null

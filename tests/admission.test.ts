@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { imageReferences } from "../components/admission";
 import { runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf } from "./support/stack";
+import { STACKS } from "../scripts/lib/stack-config";
+import { byType, configOf, testStackConfig } from "./support/stack";
 
 const MODE: Record<string, string> = { testnet: "Audit", production: "Enforce" };
 
@@ -10,7 +10,7 @@ for (const stack of STACKS) {
   describe(`admission (${stack})`, () => {
     it(`require-signed-images verifies cosign signatures and digests, ${MODE[stack]}`, async () => {
       const cfg = configOf(stack);
-      const run = await runProgram(stack, offlineStackConfig(stack));
+      const run = await runProgram(stack, testStackConfig(stack));
       const [p] = byType(run, "ClusterPolicy");
       assert.equal(p.apiVersion, "kyverno.io/v1");
       assert.equal(p.metadata.name, "require-signed-images");

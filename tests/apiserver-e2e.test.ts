@@ -14,6 +14,7 @@
  *
  * Skipped (with the reason) only when the binaries are not built; `scripts/setup.sh` builds them.
  */
+import { operatorKeyOverride, testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,7 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, readStackFile, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
+import { readStackFile, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { startApiServer, type ApiServer } from "./support/apiserver";
 import { Kube, type KubeObject } from "./support/kube";
 import { CRD_DIR } from "./support/crd-schema";
@@ -113,7 +114,7 @@ function projectCopy(root: string, stack: string, kubeconfig: string): string {
   for (const entry of ["index.ts", "components", "node-app", "evidence", "node_modules", "package.json", "tsconfig.json", "Pulumi.yaml"]) {
     fs.symlinkSync(path.join(REPO_ROOT, entry), path.join(dir, entry));
   }
-  const config: Record<string, unknown> = { ...readStackFile(stack) };
+  const config: Record<string, unknown> = { ...readStackFile(stack), ...operatorKeyOverride(stack) };
   delete config["bizra:signingKey"]; // the repo's is encrypted for another passphrase; a fresh one is set below
   config["bizra:skipAwait"] = true;
   config["kubernetes:kubeconfig"] = kubeconfig;
@@ -242,7 +243,7 @@ describe("API server e2e: pulumi up / destroy of each stack against a real kube-
       const tUp = Date.now();
 
       // What the program renders for this stack (mocks), in test mode as applied above.
-      const rendered = kubernetesObjects(await runProgram(stack, offlineStackConfig(stack, { "bizra:skipAwait": true }))) as KubeObject[];
+      const rendered = kubernetesObjects(await runProgram(stack, testStackConfig(stack, { "bizra:skipAwait": true }))) as KubeObject[];
       assert.ok(rendered.length >= 15, `rendered ${rendered.length} objects`);
       const problems: string[] = [];
       for (const obj of rendered) {
@@ -345,13 +346,13 @@ describe("bizra:skipAwait (test mode only)", function () {
 
   it("is off by default: no object carries pulumi.com/skipAwait", async function () {
     for (const stack of STACKS) {
-      const objects = kubernetesObjects(await runProgram(stack, offlineStackConfig(stack))) as KubeObject[];
+      const objects = kubernetesObjects(await runProgram(stack, testStackConfig(stack))) as KubeObject[];
       assert.deepEqual(annotated(objects), [], stack);
     }
   });
 
   it("annotates exactly the kinds the provider awaits: Namespace, Deployment, Service, Job", async function () {
-    const objects = kubernetesObjects(await runProgram("testnet", offlineStackConfig("testnet", { "bizra:skipAwait": true }))) as KubeObject[];
+    const objects = kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", { "bizra:skipAwait": true }))) as KubeObject[];
     // every object of an awaited kind (the node's and the hold gate's Deployment and Service) and nothing else
     assert.deepEqual([...new Set(annotated(objects))], [...AWAITED].sort());
     assert.equal(annotated(objects).length, objects.filter((o) => AWAITED.includes(o.kind)).length);

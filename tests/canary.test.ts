@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
 import { HOLD_GATE_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf } from "./support/stack";
+import { STACKS } from "../scripts/lib/stack-config";
+import { byType, configOf, testStackConfig } from "./support/stack";
 
 describe("canary stage expansion", () => {
   it("production: 360 one-minute checks, 10 % x 60, 50 % x 120, 100 % x 180, in order", () => {
@@ -36,7 +36,7 @@ for (const stack of STACKS) {
     let run: ProgramRun;
     const cfg = configOf(stack);
     before(async () => {
-      run = await runProgram(stack, offlineStackConfig(stack));
+      run = await runProgram(stack, testStackConfig(stack));
     });
     it("targets the node Deployment and HPA, routes the API port, provider from config", () => {
       const [c] = byType(run, "Canary");
@@ -104,14 +104,14 @@ for (const stack of STACKS) {
 
 describe("canary SLO override", () => {
   it("poiVerifyP99 is no canary check: the Canary and templates do not change", async () => {
-    const a = await runProgram("production", offlineStackConfig("production"));
-    const b = await runProgram("production", offlineStackConfig("production", { "bizra:slo": { poiVerifyP99: 0.0005 } }));
+    const a = await runProgram("production", testStackConfig("production"));
+    const b = await runProgram("production", testStackConfig("production", { "bizra:slo": { poiVerifyP99: 0.0005 } }));
     assert.deepEqual(byType(a, "Canary"), byType(b, "Canary"));
     assert.deepEqual(byType(a, "MetricTemplate"), byType(b, "MetricTemplate"));
   });
   it("apiP99Latency moves the canary check bound and nothing in alerts", async () => {
-    const a = await runProgram("production", offlineStackConfig("production"));
-    const b = await runProgram("production", offlineStackConfig("production", { "bizra:slo": { apiP99Latency: 0.002 } }));
+    const a = await runProgram("production", testStackConfig("production"));
+    const b = await runProgram("production", testStackConfig("production", { "bizra:slo": { apiP99Latency: 0.002 } }));
     const bound = (r: ProgramRun) => byType(r, "Canary")[0].spec.analysis.metrics.find((m: any) => m.name === "api-p99-latency").thresholdRange;
     assert.deepEqual(bound(a), { max: configOf("production").slos.apiP99Latency.value });
     assert.deepEqual(bound(b), { max: 0.002 });

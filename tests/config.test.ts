@@ -1,13 +1,16 @@
 /** Stack config: every kind of bad input yields ONE error naming each bad key, the value found and what is allowed. */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import { testStackConfig } from "./support/stack";
 import { ConfigError, configSchema, parseStackConfig } from "../components/config";
 import { resolveSlos, SLO_DEFINITIONS, SLO_IDS } from "../components/slo";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { ensureLocalCosignKey } from "../scripts/release/cosign-key";
 
 /** Parse a stack's file with some keys replaced (`undefined` removes a key); returns the error message. */
 function problemsWith(stack: string, overrides: Record<string, unknown>, opts: { plainSigningKey?: boolean } = {}): ConfigError {
-  const cfg = offlineStackConfig(stack);
+  const cfg = testStackConfig(stack);
   const values = { ...cfg.values };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) delete values[k];
@@ -26,7 +29,7 @@ function problemsWith(stack: string, overrides: Record<string, unknown>, opts: {
 describe("stack config", () => {
   for (const stack of STACKS) {
     it(`accepts the committed ${stack} stack file`, () => {
-      const cfg = offlineStackConfig(stack);
+      const cfg = testStackConfig(stack);
       const parsed = parseStackConfig(stack, cfg.values, cfg.secretKeys);
       assert.equal(parsed.stack, stack);
       assert.equal(parsed.metricsPort, 9464);
@@ -124,7 +127,7 @@ describe("stack config", () => {
   });
 
   it("fails the program before any resource is registered", async () => {
-    const cfg = offlineStackConfig("testnet", { "bizra:replicas": 0, "bizra:image": { reference: "ghcr.io/bizra/node0:v1" } });
+    const cfg = testStackConfig("testnet", { "bizra:replicas": 0, "bizra:image": { reference: "ghcr.io/bizra/node0:v1" } });
     let caught: unknown;
     let registered = -1;
     try {
@@ -158,10 +161,10 @@ describe("SLO table", () => {
   });
 
   it("an override reaches the HPA target and the node's finality flags", async () => {
-    const base = await runProgram("production", offlineStackConfig("production"));
+    const base = await runProgram("production", testStackConfig("production"));
     const changed = await runProgram(
       "production",
-      offlineStackConfig("production", { "bizra:slo": { poiVerifyThroughput: 50_000, fastFinalityBp: 7000 } }),
+      testStackConfig("production", { "bizra:slo": { poiVerifyThroughput: 50_000, fastFinalityBp: 7000 } }),
     );
     const hpa = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "HorizontalPodAutoscaler")!;
     const flags = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-flags"))!;
@@ -170,5 +173,33 @@ describe("SLO table", () => {
     assert.equal(flags(base).data.BIZRA_FAST_FINALITY_BP, "6700");
     assert.equal(flags(changed).data.BIZRA_FAST_FINALITY_BP, "7000");
     assert.equal((changed.outputs.slos as any).poiVerifyThroughput.value, 50_000);
+  });
+});
+
+describe("release keys in the stack files", () => {
+  it("the committed production file is refused until the operator sets the release key, naming the key and the command", () => {
+    const raw = offlineStackConfig("production");
+    assert.throws(
+      () => parseStackConfig("production", raw.values, raw.secretKeys),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        /^bizra:kyverno\.cosignPublicKey: found "SET-THE-RELEASE-PUBLIC-KEY"; allowed: the PEM public key of the release signing key/.test(err.problems[0]!) &&
+        err.problems[0]!.includes("npm run release:trust-key -- <stack> <cosign.pub>"),
+    );
+  });
+  it("production never trusts the generated local key", () => {
+    const err = problemsWith("production", { "bizra:kyverno": { mode: "Enforce", cosignPublicKey: "local" } });
+    assert.match(err.message, /bizra:kyverno\.cosignPublicKey: found "local"; allowed: the PEM public key of the operator's release key/);
+  });
+  it("testnet's `local` resolves to the generated pair's public key (.cosign-key/cosign.pub)", () => {
+    const raw = offlineStackConfig("testnet");
+    const cfg = parseStackConfig("testnet", raw.values, raw.secretKeys);
+    assert.equal(cfg.kyverno.cosignPublicKey, fs.readFileSync(ensureLocalCosignKey().publicKeyFile, "utf8"));
+    assert.match(cfg.kyverno.cosignPublicKey, /^-----BEGIN PUBLIC KEY-----\n/);
+  });
+  it("refuses a release repository outside the allowed registries", () => {
+    const err = problemsWith("testnet", { "bizra:releaseRepository": "docker.io/evil/node" });
+    assert.match(err.message, /bizra:releaseRepository: found "docker.io\/evil\/node"; allowed: a repository under one of the allowed registries: ghcr.io\/bizra, 127.0.0.1:5000\/bizra/);
   });
 });

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
+import { testStackConfig } from "./support/stack";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { STACKS } from "../scripts/lib/stack-config";
 import * as fs from "node:fs";
 import { crdValidator, loadCrdSchemas, SHARED_CRD_DIR, toJsonSchema } from "./support/crd-schema";
 
@@ -11,7 +12,7 @@ describe("CRD schemas (strict)", () => {
   const objects: Record<string, Record<string, any>[]> = {};
   before(async () => {
     for (const stack of STACKS) {
-      const run = await runProgram(stack, offlineStackConfig(stack));
+      const run = await runProgram(stack, testStackConfig(stack));
       objects[stack] = kubernetesObjects(run).filter((o) => CUSTOM_KINDS.includes(o.kind));
     }
   });

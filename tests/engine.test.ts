@@ -28,8 +28,9 @@ import {
   writeEngineConfigFile,
 } from "../scripts/lib/engine";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
+import { REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { VALIDATOR_SET_FILE } from "../components/validator-set";
+import { operatorKeyOverride, testStackConfig } from "./support/stack";
 
 const QG = ["evidence-integrity-and-critical-gates", "advisory-performance-gates"] as const;
 /** One engine run with both packs takes 20-50 s on a busy 2-core machine; generous margins. */
@@ -89,7 +90,7 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
     return [qg, hardening];
   };
   const configFile = (stack: string, renderDir: string): string =>
-    writeEngineConfigFile(stack, renderDir, path.join(work, "config", `Pulumi.${stack}.yaml`));
+    writeEngineConfigFile(stack, renderDir, path.join(work, "config", `Pulumi.${stack}.yaml`), operatorKeyOverride(stack));
   const selectStack = (stack: string): void => {
     const r = pulumi(["stack", "select", "--create", stack, "--secrets-provider", "passphrase", "--non-interactive"], env, { capture: true });
     assert.equal(r.status, 0, r.output);
@@ -174,7 +175,7 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
     assert.equal(r.status, 0, r.output);
 
     const engine = renderedManifestFiles(renderDir).map((f) => parse(fs.readFileSync(f, "utf8")) as Record<string, any>);
-    const mock = kubernetesObjects(await runProgram(stack, offlineStackConfig(stack)));
+    const mock = kubernetesObjects(await runProgram(stack, testStackConfig(stack)));
     assert.ok(engine.length >= 20, `expected the stack's objects under ${renderDir}, found ${engine.length}`);
     assert.deepEqual(engine.map(objectKey).sort(), mock.map(objectKey).sort(), "same kinds and names under the engine as under mocks");
     const byKey = new Map(mock.map((o) => [objectKey(o), o]));

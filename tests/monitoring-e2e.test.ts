@@ -10,6 +10,7 @@
  * alerts react within seconds); the scrape interval, timeout, path and keep-regex are the ServiceMonitor's own.
  * Every process started here is stopped in `after`, on every path; temp dirs are removed.
  */
+import { testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,7 +20,7 @@ import { stringify } from "yaml";
 import { signVote } from "../node-app/src/consensus/vote-encoding";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
+import { REPO_ROOT } from "../scripts/lib/stack-config";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, track, waitFor } from "./support/process";
 
@@ -104,7 +105,7 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
 
   before(async function () {
     requireBinary(PROMETHEUS_BIN);
-    run = await runProgram(STACK, offlineStackConfig(STACK));
+    run = await runProgram(STACK, testStackConfig(STACK));
     const objs = kubernetesObjects(run);
     const sm = objs.find((o) => o.kind === "ServiceMonitor");
     const rule = objs.find((o) => o.kind === "PrometheusRule");

@@ -16,13 +16,12 @@ import type { StackConfig } from "../components/config";
 import type { RuleGroup } from "../components/crds/monitoring";
 import { resolveSlos } from "../components/slo";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { STACKS } from "../scripts/lib/stack-config";
 import { alertCases, FOR_MINUTES, PLAIN_SEVERITY, promtoolTestFile, SLO_ALERTS, type AlertTestTarget } from "./promtool/generate";
 import { promtool, PROMTOOL_BIN, requireBinary } from "./support/prometheus";
-import { configOf } from "./support/stack";
+import { configOf, testStackConfig } from "./support/stack";
 
 const ALERTS = Object.keys(FOR_MINUTES);
-
 
 export function alertTestTarget(cfg: Pick<StackConfig, "namespace" | "appName" | "resources" | "alerts">): AlertTestTarget {
   return {
@@ -39,7 +38,7 @@ export function alertTestTarget(cfg: Pick<StackConfig, "namespace" | "appName" |
 
 /** The `spec` of the PrometheusRule the program registers for `stack` (what `npm run render` writes out). */
 export async function renderedRuleGroups(stack: string, overrides: Record<string, unknown> = {}): Promise<RuleGroup[]> {
-  const run = await runProgram(stack, offlineStackConfig(stack, overrides));
+  const run = await runProgram(stack, testStackConfig(stack, overrides));
   const rules = kubernetesObjects(run).filter((o) => o.kind === "PrometheusRule");
   assert.equal(rules.length, 1, "exactly one PrometheusRule");
   return rules[0].spec.groups as RuleGroup[];

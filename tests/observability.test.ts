@@ -8,9 +8,9 @@ import { SLO_CONFIGMAP_KEY } from "../components/slo-configmap";
 import { violationOperator } from "../components/slo";
 import { METRICS, METRICS_PATH } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
+import { REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { SLO_ALERTS } from "./promtool/generate";
-import { byType, configOf } from "./support/stack";
+import { byType, configOf, testStackConfig } from "./support/stack";
 
 const GROUPS: Record<string, [string, string[]]> = {
   bizra_finality_sla: ["finality", ["FinalityCheckP99Violation", "FinalityCheckStalled"]],
@@ -25,7 +25,7 @@ for (const stack of STACKS) {
     let run: ProgramRun;
     const cfg = configOf(stack);
     before(async () => {
-      run = await runProgram(stack, offlineStackConfig(stack));
+      run = await runProgram(stack, testStackConfig(stack));
     });
 
     it("ServiceMonitor scrapes the metrics port every 5 s and keeps the node and process series", () => {
@@ -128,9 +128,9 @@ describe("one SLO override changes the alert, the dashboard threshold and nothin
   let changed: ProgramRun;
   before(async () => {
     // one signing key for both runs: the validator set's default entry carries its public key
-    const baseConfig = offlineStackConfig("production");
+    const baseConfig = testStackConfig("production");
     base = await runProgram("production", baseConfig);
-    const overridden = offlineStackConfig("production", override);
+    const overridden = testStackConfig("production", override);
     changed = await runProgram("production", {
       values: { ...overridden.values, "bizra:signingKey": baseConfig.values["bizra:signingKey"] as string },
       secretKeys: overridden.secretKeys,

@@ -1,4 +1,5 @@
 /** The program under mocks, per stack: one describe per component, asserting the fields that matter. */
+import { testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
 import { DIGEST_REFERENCE } from "../components/config";
 import { HPA_METRIC_NAME } from "../components/autoscaler";
@@ -7,7 +8,7 @@ import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID } from "../components/node";
 import { SIGNING_KEY_DIR, signerComponentLabels } from "../components/signer";
 import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, readStackFile, STACKS } from "../scripts/lib/stack-config";
+import { readStackFile, STACKS } from "../scripts/lib/stack-config";
 import { isBuiltIn, validateBuiltIn } from "./support/k8s-schema";
 
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
@@ -26,7 +27,7 @@ for (const stack of STACKS) {
     };
 
     before(async function () {
-      const config = offlineStackConfig(stack);
+      const config = testStackConfig(stack);
       signingKey = config.values["bizra:signingKey"];
       run = await runProgram(stack, config);
     });

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec } from "../components/validator-job";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig } from "../scripts/lib/stack-config";
-import { configOf } from "./support/stack";
+
+import { configOf, testStackConfig } from "./support/stack";
 
 function bundleDir(manifest: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-evidence-"));
@@ -18,7 +18,7 @@ function bundleDir(manifest: string): string {
 
 describe("validator Job", () => {
   it("is not created without evidence/manifest.json, and the output says so", async () => {
-    const run = await runProgram("testnet", offlineStackConfig("testnet"));
+    const run = await runProgram("testnet", testStackConfig("testnet"));
     if (fs.existsSync(path.join(__dirname, "..", "evidence", "manifest.json"))) return;
     assert.match(String(run.outputs.validatorJob), /^not created/);
     assert.ok(!run.resources.some((r) => r.inputs.kind === "Job"));

@@ -9,7 +9,8 @@ import { componentLabels } from "../components/labels";
 import { SIGNER_CLIENT_LABEL, SIGNING_KEY_DIR, signerTokenOf } from "../components/signer";
 import { effectiveValidatorSet, publicKeyOfSeed, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE, validatorSetProblems } from "../components/validator-set";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, readStackFile, STACKS } from "../scripts/lib/stack-config";
+import { readStackFile, STACKS } from "../scripts/lib/stack-config";
+import { testStackConfig } from "./support/stack";
 
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const PUB = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"; // RFC 8032 TEST 1
@@ -43,14 +44,14 @@ describe("validator set", () => {
 
   for (const stack of STACKS) {
     it(`config refuses a set violating n >= 3f + 1 on ${stack}, naming the key`, () => {
-      const cfg = offlineStackConfig(stack, { "bizra:validators": [v("node0"), v("b"), v("c")], "bizra:faultTolerance": 1, "bizra:validatorId": "node0" });
+      const cfg = testStackConfig(stack, { "bizra:validators": [v("node0"), v("b"), v("c")], "bizra:faultTolerance": 1, "bizra:validatorId": "node0" });
       assert.throws(
         () => parseStackConfig(stack, cfg.values, cfg.secretKeys),
         (e: unknown) => e instanceof ConfigError && /bizra:faultTolerance: found 1; allowed: at most 0 for 3 validators/.test(e.message),
       );
-      const ok = offlineStackConfig(stack, { "bizra:validators": [v("node0"), v("b"), v("c"), v("d")], "bizra:faultTolerance": 1, "bizra:validatorId": "node0" });
+      const ok = testStackConfig(stack, { "bizra:validators": [v("node0"), v("b"), v("c"), v("d")], "bizra:faultTolerance": 1, "bizra:validatorId": "node0" });
       assert.equal(parseStackConfig(stack, ok.values, ok.secretKeys).faultTolerance, 1);
-      const same = offlineStackConfig(stack, { "bizra:signer": { port: 8080 }, "bizra:apiPort": 8080 });
+      const same = testStackConfig(stack, { "bizra:signer": { port: 8080 }, "bizra:apiPort": 8080 });
       assert.throws(() => parseStackConfig(stack, same.values, same.secretKeys), /bizra:signer\.port: found 8080; allowed: a port different from apiPort and metricsPort/);
     });
   }
@@ -70,7 +71,7 @@ for (const stack of STACKS) {
     };
 
     before(async () => {
-      const config = offlineStackConfig(stack);
+      const config = testStackConfig(stack);
       signingKey = config.values["bizra:signingKey"];
       run = await runProgram(stack, config);
     });

@@ -21,14 +21,40 @@ export function blake3Hex(bytes: Uint8Array): string {
   return toHex(blake3(bytes));
 }
 
-/** The 32-byte message the manifest signature covers. */
-export function manifestDigest(manifest: Omit<Manifest, "signature"> | Manifest): Uint8Array {
-  const { signature: _omit, ...unsigned } = manifest as Manifest;
+/**
+ * A JSON document signed the evidence way: `publicKey` (hex) names the signer, `signature` (hex) is
+ * Ed25519(seed, BLAKE3-256(utf8(canonicalJson(document without `signature`)))). The evidence manifest is one; the
+ * release manifest (scripts/release/manifest.ts) is another.
+ */
+export interface SignedDocument {
+  readonly publicKey: string;
+  readonly signature: string;
+}
+
+/** The 32-byte message a signed document's signature covers. */
+export function signedDigest(doc: object): Uint8Array {
+  const { signature: _omit, ...unsigned } = doc as { signature?: unknown };
   return blake3(new TextEncoder().encode(canonicalJson(unsigned)));
 }
 
+/** Signs `unsigned` (whose `publicKey` must be the key's) and returns it with `signature`. */
+export function signDocument<T extends { readonly publicKey: string }>(unsigned: T, key: EvidenceKey): T & { readonly signature: string } {
+  if (unsigned.publicKey !== key.publicKeyHex) throw new Error(`document publicKey ${unsigned.publicKey} is not the signing key's ${key.publicKeyHex}`);
+  return { ...unsigned, signature: toHex(sign(key.seed, signedDigest(unsigned))) };
+}
+
+export function documentSignatureValid(doc: SignedDocument): boolean {
+  if (!/^[0-9a-f]{64}$/.test(doc.publicKey) || !/^[0-9a-f]{128}$/.test(doc.signature)) return false;
+  return verify(Buffer.from(doc.publicKey, "hex"), signedDigest(doc), Buffer.from(doc.signature, "hex"));
+}
+
+/** The 32-byte message the manifest signature covers. */
+export function manifestDigest(manifest: Omit<Manifest, "signature"> | Manifest): Uint8Array {
+  return signedDigest(manifest);
+}
+
 export function signatureValid(manifest: Manifest): boolean {
-  return verify(Buffer.from(manifest.publicKey, "hex"), manifestDigest(manifest), Buffer.from(manifest.signature, "hex"));
+  return documentSignatureValid(manifest);
 }
 
 /** Names of the artifacts in `dir`: every `*.json` file (symlinks followed, as in a ConfigMap mount) except the manifest. */
@@ -76,7 +102,7 @@ export function signEvidence(dir: string, options: SignOptions = {}): Manifest {
     signing: { ...SIGNING },
     publicKey: key.publicKeyHex,
   };
-  const manifest: Manifest = { ...unsigned, signature: toHex(sign(key.seed, manifestDigest(unsigned))) };
+  const manifest: Manifest = signDocument(unsigned, key);
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -64,13 +64,14 @@ export function engineEnv(toolchain: NodeJS.ProcessEnv, backendDir: string, pass
 
 /**
  * Writes a copy of Pulumi.<stack>.yaml (same `encryptionsalt`, same `secure:` values, so secrets decrypt with the
- * local passphrase) plus `kubernetes:renderYamlToDirectory: <renderDir>`, for `pulumi … --config-file <file>`.
- * The committed stack file is never written. Returns the file's path.
+ * local passphrase) plus `kubernetes:renderYamlToDirectory: <renderDir>` and any `extra` config values, for
+ * `pulumi … --config-file <file>`. The committed stack file is never written. Returns the file's path.
  */
-export function writeEngineConfigFile(stack: string, renderDir: string, outFile: string): string {
+export function writeEngineConfigFile(stack: string, renderDir: string, outFile: string, extra: Record<string, unknown> = {}): string {
   const doc = parseDocument(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
   if (!doc.has("config")) doc.set("config", doc.createNode({}));
   doc.setIn(["config", "kubernetes:renderYamlToDirectory"], renderDir);
+  for (const [key, value] of Object.entries(extra)) doc.setIn(["config", key], doc.createNode(value));
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, doc.toString());
   return outFile;

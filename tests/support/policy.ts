@@ -2,6 +2,7 @@
  * Policy test helpers in the style of pulumi-policy-aws (src/tests/util.ts): build ResourceValidationArgs and
  * StackValidationArgs by hand from recorded resources, run a policy, and collect its reportViolation calls.
  */
+import { testStackConfig } from "./stack";
 import type {
   PolicyResource,
   ResourceValidationArgs,
@@ -11,7 +12,6 @@ import type {
 } from "@pulumi/policy";
 import * as assert from "node:assert/strict";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../../scripts/lib/mock-runtime";
-import { offlineStackConfig } from "../../scripts/lib/stack-config";
 
 export const PROJECT = "bizra-node0-infra";
 
@@ -115,7 +115,7 @@ const runs = new Map<string, Promise<PlainResource[]>>();
 export function programResources(stack: string): Promise<PlainResource[]> {
   let p = runs.get(stack);
   if (!p) {
-    p = runProgram(stack, offlineStackConfig(stack)).then((run: ProgramRun) => {
+    p = runProgram(stack, testStackConfig(stack)).then((run: ProgramRun) => {
       const objects = new Set(kubernetesObjects(run));
       return run.resources.filter((r) => objects.has(r.inputs)).map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
     });

@@ -1,11 +1,30 @@
 /** Stack config and recorded objects, as the program tests read them. */
+import { generateKeyPairSync } from "node:crypto";
 import { parseStackConfig } from "../../components/config";
 import type { ProgramRun } from "../../scripts/lib/mock-runtime";
-import { offlineStackConfig } from "../../scripts/lib/stack-config";
+import { operatorKeyRequired } from "../../scripts/release/cosign-key";
+import { offlineStackConfig, readStackFile, type RawStackConfig } from "../../scripts/lib/stack-config";
+
+/**
+ * The public half of a throwaway P-256 key, standing in for the operator's release key: the committed production
+ * file carries a placeholder that config validation refuses, so tests set a key as the operator would.
+ */
+export const OPERATOR_TEST_COSIGN_KEY = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "pem", type: "spki" }).toString();
+
+/** `bizra:kyverno` with the test operator key, for the stacks that must carry the operator's key. */
+export function operatorKeyOverride(stack: string): Record<string, unknown> {
+  if (!operatorKeyRequired(stack)) return {};
+  return { "bizra:kyverno": { ...(readStackFile(stack)["bizra:kyverno"] as object), cosignPublicKey: OPERATOR_TEST_COSIGN_KEY } };
+}
+
+/** A committed stack file as the engine would pass it, with the operator's key set (see above) and `overrides`. */
+export function testStackConfig(stack: string, overrides: Record<string, unknown> = {}): RawStackConfig {
+  return offlineStackConfig(stack, { ...operatorKeyOverride(stack), ...overrides });
+}
 
 /** The validated config of a committed stack file, with optional overrides (secure values replaced offline). */
 export function configOf(stack: string, overrides: Record<string, unknown> = {}) {
-  const raw = offlineStackConfig(stack, overrides);
+  const raw = testStackConfig(stack, overrides);
   return parseStackConfig(stack, raw.values, raw.secretKeys);
 }
 
