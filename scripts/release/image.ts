@@ -14,6 +14,8 @@ import { REPO_ROOT, run } from "./tools";
 export const BUILDAH_ROOT = path.join(REPO_ROOT, ".toolchain", "buildah");
 const CONTAINERFILE = path.join(__dirname, "Containerfile");
 const NODE_APP = path.join(REPO_ROOT, "node-app");
+/** node-app's `file:` dependencies (@bizra/contract, @bizra/evidence). */
+const LOCAL_PACKAGES = ["contract", "evidence"] as const;
 
 export interface ImageBuildInput {
   readonly commit: string;
@@ -66,6 +68,12 @@ function stageRootfs(work: string, useRust: boolean): void {
   const app = path.join(rootfs, "app");
   copyInto(path.join(NODE_APP, "dist"), path.join(app, "dist"));
   for (const f of ["package.json", "package-lock.json"]) copyInto(path.join(NODE_APP, f), path.join(app, f));
+  // The local packages (`file:` dependencies), compiled into the image only, as node-app/Dockerfile does: their
+  // package.json and JavaScript, linked by npm ci from node_modules/@bizra/.
+  for (const pkg of LOCAL_PACKAGES) {
+    copyInto(path.join(NODE_APP, pkg, "package.json"), path.join(app, pkg, "package.json"));
+    run(path.join(NODE_APP, "node_modules", ".bin", "tsc"), ["-p", path.join(NODE_APP, pkg), "--outDir", path.join(app, pkg), "--declaration", "false"]);
+  }
   run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: app });
   for (const f of ["index.js", "index.d.ts", "package.json"]) copyInto(path.join(NODE_APP, "native", f), path.join(app, "native", f));
   if (useRust) {
