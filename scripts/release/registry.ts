@@ -24,7 +24,7 @@ export function loopbackHost(repository: string): string | undefined {
   return /^(127\.0\.0\.1|localhost|\[::1\]):[0-9]+$/.test(host) ? host : undefined;
 }
 
-export async function registryAnswers(host: string, timeoutMs = 1000): Promise<boolean> {
+export async function registryAnswers(host: string, timeoutMs = 5000): Promise<boolean> {
   try {
     const r = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
     return r.status === 200 || r.status === 401;
@@ -69,8 +69,14 @@ export async function ensureLoopbackRegistry(host: string, root: string = REGIST
   child.unref();
   fs.writeFileSync(path.join(dir, "registry.pid"), `${child.pid}\n`);
   for (let i = 0; i < 100; i++) {
-    if (await registryAnswers(host, 500)) return { host, pid: child.pid!, dir };
-    if (child.exitCode !== null) break;
+    const answers = await registryAnswers(host, 1000);
+    if (child.exitCode !== null) {
+      // It could not listen: another registry took the address meanwhile (then use that one) or it failed.
+      fs.rmSync(path.join(dir, "registry.pid"), { force: true });
+      if (answers || (await registryAnswers(host))) return { host, dir };
+      break;
+    }
+    if (answers) return { host, pid: child.pid!, dir };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`docker-registry did not answer on http://${host}/v2/ (log: ${path.join(dir, "registry.log")})`);
