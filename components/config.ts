@@ -257,6 +257,7 @@ function crossKeyProblems(stack: string, input: Record<string, unknown>): Array<
   const signer = field("signer");
   if (signer && (signer.port === apiPort || signer.port === metricsPort)) {
     problems.push({ path: ["signer", "port"], found: signer.port, allowed: "a port different from apiPort and metricsPort" });
+  }
   const releaseRepository = field("releaseRepository");
   if (releaseRepository && registries && !registries.some((r) => releaseRepository.startsWith(`${r}/`))) {
     problems.push({ path: ["releaseRepository"], found: releaseRepository, allowed: `a repository under one of the allowed registries: ${registries.join(", ")}` });

@@ -75,7 +75,7 @@ function sbomOfImage(syft: string, reference: string, out: string): void {
 function sbomOfNpm(syft: string, out: string): void {
   const env = { ...process.env, SYFT_CHECK_FOR_APP_UPDATE: "false" };
   const excludes = ["./**/node_modules/**", "./.toolchain/**", "./.registry/**", "./releases/**", "./rendered/**", "./.pulumi-local/**", "./node-app/native/target/**"];
-  run(syft, ["scan", `dir:${REPO_ROOT}`, "--select-catalogers", "javascript-lock-cataloger", ...excludes.flatMap((e) => ["--exclude", e]), "-o", `cyclonedx-json=${out}`, "-q"], { env });
+  run(syft, ["scan", `dir:${REPO_ROOT}`, "--override-default-catalogers", "javascript-lock-cataloger", ...excludes.flatMap((e) => ["--exclude", e]), "-o", `cyclonedx-json=${out}`, "-q"], { env });
 }
 
 export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
