@@ -26,7 +26,11 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 backend="${BIZRA_NATIVE_DALEK_BACKEND:-}"
-if [ -z "$backend" ] && [ "$(uname -m)" = "x86_64" ]; then backend="avx512"; fi
+if [ -z "$backend" ] && [ "$(uname -m)" = "x86_64" ]; then
+  # The AVX-512 backend needs rustc >= 1.89 (stable AVX-512 intrinsics); older compilers get the AVX2 default.
+  minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
+  if [ "${minor:-0}" -ge 89 ] 2>/dev/null; then backend="avx512"; else echo "build.sh: rustc older than 1.89, building without the AVX-512 IFMA backend" >&2; fi
+fi
 case "$backend" in
   ""|avx512|simd|serial) ;;
   *) echo "build.sh: BIZRA_NATIVE_DALEK_BACKEND must be avx512, simd or serial, got '$backend'" >&2; exit 1 ;;

@@ -83,7 +83,8 @@ if (engine === "native") {
   verifyBatch = (p, m, s) => addon.verifyBatch(p, m, s);
 } else if (engine === "sodium") {
   const sodium = require(workerData.sodiumPath);
-  const B = (x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  // sodium-native does not read SharedArrayBuffer-backed memory (it returns undefined): copy each argument out.
+  const B = (x) => Buffer.from(x);
   verifyOne = (p, m, s) => sodium.crypto_sign_verify_detached(B(s), B(m), B(p));
 } else {
   throw new Error("unknown engine " + engine);
