@@ -206,6 +206,25 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
     await assert.rejects(pool.verifyMany(cases.map((c) => c.item)), /closed/);
   });
 
+  it("worker pool: a worker that dies mid-job has its jobs rejected and is replaced; a batcher waiting on it is released", async function () {
+    needNative(this);
+    const pool = new VerifyPool({ threads: 1, batch: true });
+    try {
+      await pool.ready;
+      const worker = (pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots[0]!.worker;
+      const some = honest(100, "crash").map((c) => c.item);
+      const inFlight = pool.verifyMany(Array.from({ length: 30 }, () => some).flat()); // two slot-sized jobs: the second cannot be done
+      const batcher = new BatchingVerifier(pool, { maxItems: 1000, maxWaitMicros: 100 });
+      const waiting = batcher.verifyMany(malicious.map((c) => c.item)); // worker busy: waits for an idle signal
+      await worker.terminate();
+      await assert.rejects(inFlight, /exited with code/);
+      assertSame(await waiting, malicious, "batcher released by the replacement worker");
+      assertSame(await answers(pool, cases), cases, "pool after respawn");
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("Rust-only ceiling (benchCeiling) counts exactly the items the reference accepts, on 1 and 2 threads", async function () {
     const a = needNative(this);
     const mixed = [...honest(40, "ceil"), ...malicious, ...cases.filter((c) => c.item.message.length === 32 && c.item.publicKey.length === 32 && c.item.signature.length === 64)];

@@ -317,8 +317,12 @@ export class VerifyPool implements SignatureVerifier {
     this.arm(slot);
     if (inflightOf(slot) === 0) {
       slot.worker.unref();
-      for (const f of this.idleListeners) f();
+      this.notifyIdle();
     }
+  }
+
+  private notifyIdle(): void {
+    for (const f of this.idleListeners) f();
   }
 
   /** A dead worker's jobs are rejected and the worker is replaced (unless the pool is closing). */
@@ -331,7 +335,8 @@ export class VerifyPool implements SignatureVerifier {
     slot.load = 0;
     for (const job of jobs) job.reject(err);
     const at = this.slots.indexOf(slot);
-    if (!this.closed && at >= 0) this.spawn(at).catch(() => undefined);
+    // The replacement is a free worker: tell waiting batchers once it is up.
+    if (!this.closed && at >= 0) this.spawn(at).then(() => this.notifyIdle(), () => undefined);
   }
 
   private submit(slot: Slot, job: Job): void {
