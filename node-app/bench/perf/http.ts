@@ -1,19 +1,18 @@
 /**
- * What a client sees: attestations per second through the HTTP API on loopback. The node runs in this process
- * (`startNode`, the production stack: fastify, JSON schema, AttestationVerifier with its signature cache, batcher and a
- * pool of 2 native workers); the load comes from `http-client.js` (autocannon) in its own process, so both share the
- * 2 cores as a real client on the same host would, and the client's CPU time is measured by the client itself.
+ * What a client sees: attestations per second through the HTTP API on loopback. The node runs in its own process
+ * (`http-server.ts`: `startNode` with the production stack: fastify, JSON schema, AttestationVerifier with its
+ * signature cache, batcher and a pool of 2 native workers, configured from the environment as `node dist/main.js`
+ * is); the load comes from `http-client.js` (autocannon) in another process, so both share the 2 cores as a real
+ * client on the same host would, and each process measures its own CPU time.
  *
  * Every request body is distinct (fresh attestations, distinct nonces, timestamped just before the run), so no item
  * is a replay or a cache hit, and each body is sent exactly once; every verdict must come back valid.
  */
-import { spawn } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { loadConfig } from "../../src/config";
 import { ENV, ROUTES } from "@bizra/contract";
-import { startNode } from "../../src/main";
 import { toHex } from "../../src/poi/bytes";
 import type { SignedAttestation } from "../../src/poi/verify";
 
@@ -33,7 +32,7 @@ export interface HttpRun {
   readonly latencyMicros: { p50: number; p90: number; p99: number; max: number; samples: number };
   /** Client process CPU seconds / wall seconds (1.0 = one core busy). */
   readonly clientCpuCores: number;
-  /** This process (server: main thread + verify workers) CPU seconds / wall seconds. */
+  /** Server process (main thread + verify workers) CPU seconds / wall seconds. */
   readonly serverCpuCores: number;
 }
 
@@ -45,6 +44,24 @@ export interface HttpResult extends HttpScenario {
 }
 
 const CLIENT = path.join(__dirname, "http-client.js");
+const SERVER = path.join(__dirname, "http-server.ts");
+const PRECOMPILED = path.join(__dirname, "precompiled.js");
+
+/** Sends one IPC request to the server process and waits for the first reply that has `key`. */
+function ask<T>(child: ChildProcess, op: string | null, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>): void => {
+      if (m[key] === undefined) return;
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`http server exited (code ${code}) before answering ${op ?? key}`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+    if (op !== null) child.send({ op });
+  });
+}
 
 function runClient(jobFile: string): Promise<Record<string, any>> {
   return new Promise((resolve, reject) => {
@@ -77,24 +94,29 @@ export async function measureHttp(options: {
   items(s: HttpScenario): number;
   runs: number;
   log(line: string): void;
-}): Promise<HttpResult[]> {
+}): Promise<{ scenarios: HttpResult[]; serverMaxRssBytes: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), "bizra-http-bench-"));
   const setFile = path.join(dir, "validators.json");
   writeFileSync(setFile, JSON.stringify(options.validators.map((v) => ({ id: v.id, weight: 1, publicKey: toHex(v.publicKey) }))));
-  const config = loadConfig({
+  // The server is configured through its environment, as a deployed node is.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
     [ENV.apiPort]: "0",
     [ENV.metricsPort]: "0",
     [ENV.host]: "127.0.0.1",
     [ENV.logLevel]: "silent",
     [ENV.validatorSetFile]: setFile,
     [ENV.verifyThreads]: "2",
-  });
-  const node = await startNode({ config, logger: false });
+  };
+  const server = fork(SERVER, [], { execArgv: ["-r", PRECOMPILED], env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  type Usage = { cpu: NodeJS.CpuUsage; maxRssBytes: number };
+  let serverMaxRssBytes = 0;
+  const { port } = await ask<{ port: number }>(server, null, "port");
   const results: HttpResult[] = [];
   try {
     for (const s of options.scenarios) {
       const route = s.route === "verify" ? ROUTES.attestationsVerify : ROUTES.attestationsVerifyBatch;
-      const url = `http://127.0.0.1:${node.apiPort}${route}`;
+      const url = `http://127.0.0.1:${port}${route}`;
       const once = async (items: number): Promise<HttpRun> => {
         const signed = options.sign(items);
         const bodies: string[] = [];
@@ -102,9 +124,11 @@ export async function measureHttp(options: {
         else for (let i = 0; i < signed.length; i += s.batch) bodies.push(JSON.stringify({ items: signed.slice(i, i + s.batch).map(wire) }));
         const jobFile = path.join(dir, "job.json");
         writeFileSync(jobFile, JSON.stringify({ url, connections: s.connections, bodies, contentType: "application/json" }));
-        const cpu0 = process.cpuUsage();
+        const u0 = await ask<Usage>(server, "usage", "cpu");
         const r = await runClient(jobFile);
-        const cpu = process.cpuUsage(cpu0);
+        const u1 = await ask<Usage>(server, "usage", "cpu");
+        serverMaxRssBytes = Math.max(serverMaxRssBytes, u1.maxRssBytes);
+        const cpu = { user: u1.cpu.user - u0.cpu.user, system: u1.cpu.system - u0.cpu.system };
         if (r["valid"] !== signed.length || r["non2xx"] !== 0 || r["errors"] !== 0) {
           throw new Error(`http ${s.route} x${s.batch}: ${r["valid"]} of ${signed.length} verdicts valid, ${r["non2xx"]} non-2xx, ${r["errors"]} errors`);
         }
@@ -130,8 +154,9 @@ export async function measureHttp(options: {
       );
     }
   } finally {
-    await node.close();
+    if (server.connected) await ask(server, "close", "closed").catch(() => undefined);
+    if (server.exitCode === null) server.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-  return results;
+  return { scenarios: results, serverMaxRssBytes };
 }

@@ -633,13 +633,14 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
 
   // HTTP: what a client sees (http.ts), a load generator in its own process against startNode on loopback.
   let http: HttpResult[] | null = null;
+  let httpServerMaxRss = 0;
   if (addon !== null && !options.latencyOnly) {
     const scenarios: HttpScenario[] = [
       { route: "verify-batch", batch: 64, connections: 8 },
       { route: "verify-batch", batch: 256, connections: 4 },
       { route: "verify", batch: 1, connections: 32 },
     ];
-    http = await measureHttp({
+    const measured = await measureHttp({
       validators: set,
       sign: (k) => compactWorkload(set, k, Date.now()),
       scenarios,
@@ -647,6 +648,8 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
       runs: Math.min(runs, 3),
       log,
     });
+    http = measured.scenarios;
+    httpServerMaxRss = measured.serverMaxRssBytes;
   }
   const httpBatch = http?.filter((h) => h.route === "verify-batch").reduce<HttpResult | undefined>((a, b) => (a === undefined || b.median.itemsPerSecond > a.median.itemsPerSecond ? b : a), undefined);
 
@@ -738,8 +741,9 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
     nativeBackend: addon?.backendInfo() ?? null,
     zip215Agreement: agreement,
     http: http === null ? null : {
-      method: "http-client.js (autocannon 9, keep-alive, one request in flight per connection, closed loop) in its own process on loopback against startNode (fastify, JSON bodies of hex fields, AttestationVerifier with its signature cache, batcher + pool of 2 native workers), every body distinct and sent once, every verdict checked valid; median of the runs by attestations/s; latency = per request, write to response; CPU = process.cpuUsage() / wall time (client measured in its own process; server = this process, main thread + workers)",
+      method: "http-client.js (autocannon 9, keep-alive, one request in flight per connection, closed loop) in its own process on loopback against http-server.ts in another (startNode configured from the environment: fastify, JSON bodies of hex fields, AttestationVerifier with its signature cache, batcher + pool of 2 native workers), every body distinct and sent once, every verdict checked valid; median of the runs by attestations/s; latency = per request, write to response; CPU = process.cpuUsage() / wall time, each process its own (server: main thread + workers); serverMaxRssBytes = the server process's peak RSS (not part of this process's maxRssBytes)",
       scenarios: http,
+      serverMaxRssBytes: httpServerMaxRss,
       bestVerifyBatch: httpBatch ? { route: httpBatch.path, batch: httpBatch.batch, itemsPerSecond: httpBatch.median.itemsPerSecond, ratioToInProcessPipeline: httpRatio } : null,
     },
     targets: {

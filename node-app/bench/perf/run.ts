@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     lines.push(`| HTTP ${what}, ${h.connections} connections: attestations/s · p50 / p99 · client CPU · server CPU | ${fmt(m.itemsPerSecond)}/s · ${fmt(m.latencyMicros.p50)} / ${fmt(m.latencyMicros.p99)} µs · ${m.clientCpuCores.toFixed(2)} · ${m.serverCpuCores.toFixed(2)} cores |`);
   }
   if (r["http"]?.bestVerifyBatch) lines.push(`| HTTP verify-batch (best: ${r["http"].bestVerifyBatch.batch} per request) / in-process pipeline | ${r["http"].bestVerifyBatch.ratioToInProcessPipeline.toFixed(2)} |`);
-  lines.push(`| peak RSS | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
+  lines.push(`| peak RSS (bench process; HTTP server process apart: ${r["http"] ? `${(r["http"].serverMaxRssBytes / 1048576).toFixed(0)} MiB` : "not run"}) | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
   lines.push("");
   for (const [k, t] of Object.entries(r["targets"] as Record<string, { target: number; measured: number; met: boolean }>)) {
     lines.push(`target ${k}: ${t.met ? "MET" : "NOT MET"} (measured ${t.measured.toPrecision(4)}, target ${t.target})`);
