@@ -12,14 +12,15 @@ import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verif
 import { seededRandom } from "../../src/consensus/determinism";
 import { ValidatorSet } from "../../src/consensus/validator-set";
 import { VoteTally } from "../../src/consensus/vote-tally";
-import { blockHash, percentile } from "@bizra/evidence";
+import { percentile } from "@bizra/evidence";
 import { ATTESTATION_VERSION, attestationDigest, encodeAttestation, type Attestation } from "../../src/poi/attestation";
 import { toHex } from "../../src/poi/bytes";
 import { ReplayWindow } from "../../src/poi/replay";
 import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../../src/poi/signature";
 import { AttestationVerifier, signAttestation, type SignedAttestation } from "../../src/poi/verify";
 import { BatchingVerifier, loadNativeVerifier, nativeVerifier, packEncoded, VerifyPool } from "../../src/poi/fast";
-import type { Measured } from "@bizra/evidence";
+import type { Measured } from "../evidence/common";
+import { blockHash } from "../evidence/finality";
 import { zip215Agreement, type Agreement } from "./agreement";
 import { measureHttp, type HttpResult, type HttpScenario } from "./http";
 

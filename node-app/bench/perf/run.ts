@@ -5,7 +5,8 @@
  *        [--latency-only] (development: latency section only, never writes)
  */
 import * as path from "node:path";
-import { DEFAULT_EVIDENCE_DIR, measureArtifact, signEvidence, writeArtifact } from "@bizra/evidence";
+import { DEFAULT_EVIDENCE_DIR, signEvidence, writeArtifact } from "@bizra/evidence";
+import { measureArtifact } from "../evidence/common";
 import { measurePerf } from "./measure";
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
