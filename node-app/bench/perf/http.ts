@@ -108,7 +108,10 @@ export async function measureHttp(options: {
     [ENV.validatorSetFile]: setFile,
     [ENV.verifyThreads]: "2",
   };
-  const server = fork(SERVER, [], { execArgv: ["-r", PRECOMPILED], env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // The child loads TypeScript the way this process does: precompiled under `npm run bench`, ts-node otherwise
+  // (`npm run evidence`).
+  const loader = require.cache[PRECOMPILED] !== undefined ? PRECOMPILED : "ts-node/register/transpile-only";
+  const server = fork(SERVER, [], { execArgv: ["-r", loader], env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   type Usage = { cpu: NodeJS.CpuUsage; maxRssBytes: number };
   let serverMaxRssBytes = 0;
   const { port } = await ask<{ port: number }>(server, null, "port");
