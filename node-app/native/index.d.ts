@@ -40,13 +40,31 @@ export interface NativeVerifier {
     verdicts: Uint8Array,
     batch: boolean,
   ): void;
-  /** Build and CPU facts (crate versions, whether the CPU has AVX2). */
+  /**
+   * The signature ceiling with no JavaScript in the loop: `threads` Rust threads verify `rounds` passes over the
+   * items (n keys, n concatenated 32-byte digests, n signatures) in chunks of `chunk`, with the batch routine
+   * `verifyBatch` uses (ZIP-215 batch equation, bisection on failure). Blocks the calling thread until done.
+   */
+  benchCeiling(
+    pubkeys: Uint8Array,
+    digests: Uint8Array,
+    sigs: Uint8Array,
+    threads: number,
+    chunk: number,
+    rounds: number,
+  ): { items: number; valid: number; seconds: number };
+  /** Build and CPU facts: crate versions, CPU features, and the curve25519-dalek backend chosen at run time. */
   backendInfo(): {
     crate: string;
     verifier: string;
     curve: string;
+    /** The curve arithmetic that runs on this CPU: "avx512ifma", "avx2" or "serial". */
+    curveBackend: "avx512ifma" | "avx2" | "serial";
+    /** Whether this build contains the AVX-512 IFMA backend (build.sh compiles it in on x86_64). */
+    avx512Compiled: boolean;
     arch: string;
     cpuAvx2: boolean;
+    cpuAvx512Ifma: boolean;
     singleThreshold: number;
   };
   /** Absolute path of the loaded .node file. */

@@ -86,6 +86,14 @@ function wrap(raw) {
       if (!(offsets instanceof Uint32Array)) throw new TypeError('verifyEncoded: offsets must be a Uint32Array');
       return raw.verifyEncoded(pubkeys, data, offsets, sigs, digests, verdicts, batch === true);
     },
+    benchCeiling(pubkeys, digests, sigs, threads, chunk, rounds) {
+      checkBatch('benchCeiling', pubkeys, digests, sigs);
+      for (const [name, x] of [['threads', threads], ['chunk', chunk], ['rounds', rounds]]) {
+        if (!Number.isInteger(x) || x < 1 || x > 0xffffffff) throw new TypeError(`benchCeiling: ${name} must be a positive integer, got ${x}`);
+      }
+      const [items, valid, seconds] = raw.benchCeiling(pubkeys, digests, sigs, threads, chunk, rounds);
+      return { items, valid, seconds };
+    },
     backendInfo() {
       return JSON.parse(raw.backendInfo());
     },

@@ -10,6 +10,7 @@ const VARIANTS: Record<string, Variant> = {
   base: { name: "base", pool: () => new VerifyPool({ threads: 2, batch: true }) },
   old: { name: "old", pool: () => new VerifyPool({ threads: 2, batch: true, splitBusy: true }) },
   nosplit: { name: "nosplit", pool: () => new VerifyPool({ threads: 2, batch: true, minSplit: 1 << 30 }) },
+  depth8: { name: "depth8", pool: () => new VerifyPool({ threads: 2, batch: true }), depth: 8 },
 };
 
 async function main(): Promise<void> {

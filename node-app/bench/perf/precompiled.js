@@ -1,6 +1,6 @@
 'use strict';
 // Runs node-app's TypeScript from JavaScript that `tsc -p bench/perf/tsconfig.json` compiled beforehand into
-// node_modules/.cache/bizra-bench, without loading the TypeScript compiler into the process (ts-node costs about
+// node_modules/.cache/bizra-bench (a full, non-incremental compile, so every output is newer than its source), without loading the TypeScript compiler into the process (ts-node costs about
 // 90 MiB of RSS). Each .ts module is compiled in place of its own file name, so __dirname and relative paths stay
 // those of the source tree. A missing or stale compiled file is an error: run the tsc step again.
 const fs = require('node:fs');

@@ -5,7 +5,8 @@
  *        [--latency-only] (development: latency section only, never writes)
  */
 import * as path from "node:path";
-import { DEFAULT_EVIDENCE_DIR, measureArtifact, signEvidence, writeArtifact } from "@bizra/evidence";
+import { DEFAULT_EVIDENCE_DIR, signEvidence, writeArtifact } from "@bizra/evidence";
+import { measureArtifact } from "../evidence/common";
 import { measurePerf } from "./measure";
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   const pp = (x: { p50Seconds: number; p99Seconds: number }): string => `${us(x.p50Seconds)} / ${us(x.p99Seconds)}`;
   lines.push(`| verify peak: single verify() calls, batcher + pool of 2, closed loop (best of concurrency ${lat.verify.peakByConcurrency.map((c: { concurrency: number }) => c.concurrency).join("/")}: ${lat.verify.peakConcurrency}) | ${fmt(lat.verify.peakPerSecond)}/s |`);
   lines.push(`| verify latency at ${fmt(lat.verify.rate)}/s (50 % of that peak, ${arr}, ${lat.verify.samples} calls) p50 / p99 | ${pp(lat.verify)} |`);
-  lines.push(`| verify latency, same run with POI_BATCH_MAX_WAIT_US=0 (default ${lat.verify.maxBatchWaitMicros}) p50 / p99 | ${pp(lat.verifyBatchWait0)} |`);
+  lines.push(`| verify latency, same run with the fixed ${lat.verifyFixedWindow.maxBatchWaitMicros} µs batch window instead of the adaptive one, p50 / p99 | ${pp(lat.verifyFixedWindow)} |`);
   const bd = lat.verifyBreakdown as Record<string, { p50Seconds: number; p99Seconds: number }> | null;
   if (bd) {
     const parts = ["eventLoopQueue", "decodeToBatcher", "batcherWait", "poolRoundTrip", "afterPool"];
@@ -58,8 +59,16 @@ async function main(): Promise<void> {
   lines.push(`| pipeline alone (no-op signature backend) | ${fmt(r["profile"].pipelineOnlyPerSecond)}/s = ${r["profile"].pipelineOnlyMicrosPerItem.toFixed(1)} µs/item |`);
   lines.push(`| pipeline alone, hash-and-verify path (no-op verifyEncoded, still packs) | ${fmt(r["profile"].pipelineOnlyEncodedPerSecond)}/s = ${r["profile"].pipelineOnlyEncodedMicrosPerItem.toFixed(1)} µs/item |`);
   if (r["profile"].signatureOnly2ThreadsPerSecond !== null) lines.push(`| signatures alone, pool of 2, batch | ${fmt(r["profile"].signatureOnly2ThreadsPerSecond)}/s |`);
+  if (r["profile"].ceiling2ThreadsPerSecond !== null) lines.push(`| ceiling: the addon's batch verify over pre-decoded items, 2 Rust threads, no JavaScript (curve backend ${r["nativeBackend"]?.curveBackend}) | ${fmt(r["profile"].ceiling2ThreadsPerSecond)}/s |`);
+  if (r["profile"].ceiling2ThreadsPerSecond !== null) lines.push(`| full pipeline (bizra pool, batching, 2 threads) / ceiling: median of the per-run ratios (each ceiling run right after a pipeline run) | ${r["profile"].pipelineOverCeiling.toFixed(2)} |`);
   if (r["profile"].hashVerifyOnly2ThreadsPerSecond !== null) lines.push(`| BLAKE3 + signatures alone (verifyEncoded), pool of 2, batch | ${fmt(r["profile"].hashVerifyOnly2ThreadsPerSecond)}/s |`);
-  lines.push(`| peak RSS | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
+  for (const h of r["http"]?.scenarios ?? []) {
+    const m = h.median;
+    const what = h.route === "verify" ? `POST ${h.path} (one attestation per request)` : `POST ${h.path}, ${h.batch} per request`;
+    lines.push(`| HTTP ${what}, ${h.connections} connections: attestations/s · p50 / p99 · client CPU · server CPU | ${fmt(m.itemsPerSecond)}/s · ${fmt(m.latencyMicros.p50)} / ${fmt(m.latencyMicros.p99)} µs · ${m.clientCpuCores.toFixed(2)} · ${m.serverCpuCores.toFixed(2)} cores |`);
+  }
+  if (r["http"]?.bestVerifyBatch) lines.push(`| HTTP verify-batch (best: ${r["http"].bestVerifyBatch.batch} per request) / in-process pipeline | ${r["http"].bestVerifyBatch.ratioToInProcessPipeline.toFixed(2)} |`);
+  lines.push(`| peak RSS (bench process; HTTP server process apart: ${r["http"] ? `${(r["http"].serverMaxRssBytes / 1048576).toFixed(0)} MiB` : "not run"}) | ${(r["maxRssBytes"] / 1048576).toFixed(0)} MiB |`);
   lines.push("");
   for (const [k, t] of Object.entries(r["targets"] as Record<string, { target: number; measured: number; met: boolean }>)) {
     lines.push(`target ${k}: ${t.met ? "MET" : "NOT MET"} (measured ${t.measured.toPrecision(4)}, target ${t.target})`);

@@ -129,18 +129,93 @@ pub fn verify_encoded(
     Ok(())
 }
 
+/// The curve25519-dalek backend that runs on this CPU, decided as curve25519-dalek 5 decides it (`get_selected_backend`
+/// in its `backend.rs`: AVX-512 IFMA when compiled in and the CPU has avx512ifma + avx512vl, else AVX2 when the CPU has
+/// avx2, else the portable serial code). build.sh compiles the AVX-512 IFMA backend in on x86_64 (cfg
+/// `curve25519_dalek_backend="avx512"`, which also keeps the AVX2 one), so one `.node` picks the best at run time.
+pub fn curve_backend() -> &'static str {
+    #[cfg(all(target_arch = "x86_64", curve25519_dalek_backend = "avx512"))]
+    if std::is_x86_feature_detected!("avx512ifma") && std::is_x86_feature_detected!("avx512vl") {
+        return "avx512ifma";
+    }
+    #[cfg(all(target_arch = "x86_64", not(curve25519_dalek_backend = "serial"), not(curve25519_dalek_backend = "fiat")))]
+    if std::is_x86_feature_detected!("avx2") {
+        return "avx2";
+    }
+    "serial"
+}
+
+/// Whether this build contains the AVX-512 IFMA backend at all.
+const AVX512_COMPILED: bool = cfg!(all(target_arch = "x86_64", curve25519_dalek_backend = "avx512"));
+
 /// Build facts for diagnostics and evidence.
 #[napi]
 pub fn backend_info() -> String {
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::is_x86_feature_detected!("avx2");
+    let (avx2, ifma) = (
+        std::is_x86_feature_detected!("avx2"),
+        std::is_x86_feature_detected!("avx512ifma") && std::is_x86_feature_detected!("avx512vl"),
+    );
     #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
+    let (avx2, ifma) = (false, false);
     format!(
-        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215) single; cached-key cofactored batch equation on curve25519-dalek (zebra semantics)\",\"curve\":\"curve25519-dalek 5.0.0\",\"arch\":\"{}\",\"cpuAvx2\":{},\"singleThreshold\":{},\"hash\":\"blake3 1.8.7\"}}",
+        "{{\"crate\":\"bizra_native {}\",\"verifier\":\"ed25519-zebra 5.0.0 (ZIP-215) single; cached-key cofactored batch equation on curve25519-dalek (zebra semantics)\",\"curve\":\"curve25519-dalek 5.0.0\",\"curveBackend\":\"{}\",\"avx512Compiled\":{},\"arch\":\"{}\",\"cpuAvx2\":{},\"cpuAvx512Ifma\":{},\"singleThreshold\":{},\"hash\":\"blake3 1.8.7\"}}",
         env!("CARGO_PKG_VERSION"),
+        curve_backend(),
+        AVX512_COMPILED,
         std::env::consts::ARCH,
         avx2,
+        ifma,
         verify::SINGLE_THRESHOLD
     )
+}
+
+/// The signature ceiling, measured without JavaScript in the loop: `threads` Rust threads verify `rounds` passes over
+/// pre-decoded items (n keys, n 32-byte digests, n signatures, as the pipeline hands them to the addon) in chunks of
+/// `chunk` with the same batch routine the workers call (`verify_batch`: ZIP-215 batch equation with bisection).
+/// Chunks are handed out from a shared counter, so both threads stay busy to the end. Blocks the calling thread.
+/// Returns `[items verified, items valid, seconds]`.
+#[napi]
+pub fn bench_ceiling(pubkeys: &[u8], digests: &[u8], sigs: &[u8], threads: u32, chunk: u32, rounds: u32) -> Result<Vec<f64>> {
+    let n = verify::check_shape(pubkeys.len(), &Msgs::Fixed32(digests), sigs.len()).map_err(type_error)?;
+    if threads == 0 || chunk == 0 || rounds == 0 || n == 0 {
+        return Err(type_error("benchCeiling: threads, chunk, rounds and the item count must be positive".into()));
+    }
+    let chunk = chunk as usize;
+    let per_round = n.div_ceil(chunk);
+    let total = per_round * rounds as usize;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    let (items, valid) = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut items, mut valid) = (0usize, 0usize);
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if j >= total {
+                            break;
+                        }
+                        let from = (j % per_round) * chunk;
+                        let to = (from + chunk).min(n);
+                        let m = to - from;
+                        let out = verify::verify_batch(
+                            &pubkeys[from * 32..to * 32],
+                            &Msgs::Fixed32(&digests[from * 32..to * 32]),
+                            &sigs[from * 64..to * 64],
+                            m,
+                        );
+                        items += m;
+                        valid += out.iter().filter(|&&v| v == 1).count();
+                    }
+                    (items, valid)
+                })
+            })
+            .collect();
+        workers.into_iter().fold((0usize, 0usize), |(a, b), w| {
+            let (x, y) = w.join().unwrap_or((0, 0));
+            (a + x, b + y)
+        })
+    });
+    Ok(vec![items as f64, valid as f64, started.elapsed().as_secs_f64()])
 }

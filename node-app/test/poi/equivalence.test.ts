@@ -166,6 +166,81 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
     assert.ok(b.batches < all.length / 4, `expected coalescing, got ${b.batches} batches for ${all.length} calls`);
   });
 
+  it("worker pool with small slots: a call larger than a slot is split into slot-sized jobs, an item larger than a slot is verified in process; verdicts unchanged", async function () {
+    const a = needNative(this);
+    const pool = new VerifyPool({ threads: 2, batch: true, slotBytes: 64 * 1024, local: nativeVerifier(a, { batch: true }) });
+    try {
+      await pool.ready;
+      // ~600 items of ~165 bytes (about 100 KB) plus the suite: at least two slots' worth per worker.
+      const big = [...honest(300, "slot"), ...cases, ...malicious, ...honest(300, "slot2")];
+      assertSame(await answers(pool, big), big, "pool, 64 KiB slots");
+      const h = honest(1, "huge")[0] as Case;
+      const seed = new Uint8Array(randomBytes(32));
+      const message = new Uint8Array(randomBytes(70 * 1024));
+      const signature = signMessage(seed, message);
+      const flipped = Uint8Array.from(signature);
+      flipped[1] = (flipped[1] as number) ^ 2;
+      const huge: Case[] = [
+        { name: "70 KiB message", item: { publicKey: publicKeyOf(seed), message, signature }, valid: true },
+        h,
+        { name: "70 KiB message, forged", item: { publicKey: publicKeyOf(seed), message, signature: flipped }, valid: false },
+      ];
+      assertSame(await answers(pool, huge), huge, "pool, items larger than a slot");
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("worker pool: close() with jobs in flight rejects them and returns; onIdle fires when the work drains", async function () {
+    needNative(this);
+    const pool = new VerifyPool({ threads: 1, batch: true });
+    await pool.ready;
+    let idles = 0;
+    const off = pool.onIdle(() => idles++);
+    assertSame(await answers(pool, malicious), malicious, "pool before close");
+    assert.ok(idles >= 1, "onIdle fired after the job");
+    off();
+    const inFlight = pool.verifyMany(honest(200, "close").map((c) => c.item));
+    await pool.close();
+    await assert.rejects(inFlight, /closed/);
+    await assert.rejects(pool.verifyMany(cases.map((c) => c.item)), /closed/);
+  });
+
+  it("worker pool: a worker that dies mid-job has its jobs rejected and is replaced; a batcher waiting on it is released", async function () {
+    needNative(this);
+    const pool = new VerifyPool({ threads: 1, batch: true });
+    try {
+      await pool.ready;
+      const worker = (pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots[0]!.worker;
+      const some = honest(100, "crash").map((c) => c.item);
+      const inFlight = pool.verifyMany(Array.from({ length: 30 }, () => some).flat()); // two slot-sized jobs: the second cannot be done
+      const batcher = new BatchingVerifier(pool, { maxItems: 1000, maxWaitMicros: 100 });
+      const waiting = batcher.verifyMany(malicious.map((c) => c.item)); // worker busy: waits for an idle signal
+      await worker.terminate();
+      await assert.rejects(inFlight, /exited with code/);
+      assertSame(await waiting, malicious, "batcher released by the replacement worker");
+      assertSame(await answers(pool, cases), cases, "pool after respawn");
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("Rust-only ceiling (benchCeiling) counts exactly the items the reference accepts, on 1 and 2 threads", async function () {
+    const a = needNative(this);
+    const mixed = [...honest(40, "ceil"), ...malicious, ...cases.filter((c) => c.item.message.length === 32 && c.item.publicKey.length === 32 && c.item.signature.length === 64)];
+    const cat = (f: (x: SignatureItem) => Uint8Array) => Buffer.concat(mixed.map((c) => f(c.item)));
+    const expected = mixed.filter((c) => c.valid).length;
+    assert.ok(expected < mixed.length && expected > 0);
+    for (const threads of [1, 2]) {
+      const r = a.benchCeiling(cat((x) => x.publicKey), cat((x) => x.message), cat((x) => x.signature), threads, 16, 3);
+      assert.equal(r.items, 3 * mixed.length, `threads ${threads}: items`);
+      assert.equal(r.valid, 3 * expected, `threads ${threads}: valid count`);
+      assert.ok(r.seconds > 0);
+    }
+    assert.throws(() => a.benchCeiling(new Uint8Array(32), new Uint8Array(32), new Uint8Array(64), 0, 16, 1), /threads must be a positive integer/);
+    assert.throws(() => a.benchCeiling(new Uint8Array(32), new Uint8Array(31), new Uint8Array(64), 1, 16, 1), /msgs length 31/);
+  });
+
   it("full pipeline: a malicious attestation among honest ones fails alone on every backend", async function () {
     const seeds = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(32)));
     const keys = new Map(seeds.map((s, i) => [`v${i}`, publicKeyOf(s)]));

@@ -44,6 +44,32 @@ describe("fast path: batcher", () => {
     const b = new BatchingVerifier(inner, { maxItems: 1000, maxWaitMicros: 10_000_000 });
     assert.deepEqual(await b.verifyMany([item(true)]), [true]);
   });
+  it("adaptive window: while every worker is busy, calls wait (past maxWaitMicros) and go out as one batch when one frees up", async () => {
+    const inner = recorder(false) as ReturnType<typeof recorder> & { onIdle(f: () => void): () => void; listeners: Set<() => void> };
+    inner.listeners = new Set();
+    inner.onIdle = (f) => {
+      inner.listeners.add(f);
+      return () => inner.listeners.delete(f);
+    };
+    const b = new BatchingVerifier(inner, { maxItems: 1000, maxWaitMicros: 50 });
+    const ps = [true, false, true].map((v) => b.verifyMany([item(v)]));
+    await new Promise((r) => setTimeout(r, 20)); // 400x the bounded wait: nothing is flushed while busy
+    assert.deepEqual(inner.calls, []);
+    assert.equal(inner.listeners.size, 1, "one idle subscription per open batch");
+    for (const f of [...inner.listeners]) f();
+    assert.deepEqual(inner.calls, [3], "flushed synchronously in the idle callback");
+    assert.equal(inner.listeners.size, 0, "the subscription is dropped once the batch is out");
+    assert.deepEqual(await Promise.all(ps), [[true], [false], [true]]);
+  });
+  it("adaptive window: when a worker is free, calls made in the same turn close as one batch at the end of that turn", async () => {
+    const inner = recorder(true) as ReturnType<typeof recorder> & { onIdle(f: () => void): () => void };
+    inner.onIdle = () => () => undefined;
+    const b = new BatchingVerifier(inner, { maxItems: 1000, maxWaitMicros: 10_000_000 });
+    const ps = [b.verifyMany([item(true)]), b.verifyMany([item(false), item(true)])];
+    assert.deepEqual(inner.calls, [], "not flushed inside the turn");
+    assert.deepEqual(await Promise.all(ps), [[true], [false, true]]);
+    assert.deepEqual(inner.calls, [3]);
+  });
   it("passes an inner failure to every waiter of the batch", async () => {
     const inner: SignatureVerifier = { name: "boom", verifyOne: () => false, verifyMany: () => Promise.reject(new Error("boom")) };
     const b = new BatchingVerifier(inner, { maxItems: 2 });

@@ -5,10 +5,15 @@
  * A batch closes when the first of these happens:
  *   - it holds `maxItems` items (flushed synchronously, in the call that filled it);
  *   - `maxWaitMicros` have passed since its first item arrived;
- *   - `flushWhenIdle` is on (default) and the inner backend reports spare capacity (`idle()`, e.g. a worker with
- *     nothing in flight), checked once per event-loop turn: at low load a request waits about one turn, at high
- *     load batches grow towards `maxItems` while the workers are busy.
- * Deadlines below 2 ms are polled with setImmediate (timers have millisecond resolution); longer ones use a timer.
+ *   - adaptive window (`flushWhenIdle`, default on, with an inner backend that reports `idle()` and `onIdle()`, as
+ *     `VerifyPool` does): when a worker is free the batch closes at the end of the current event-loop turn (a short
+ *     queue waits only for the requests already read in this turn); when every worker is busy it closes the moment
+ *     one runs out of work (in the pool's completion callback, no polling), so under load batches grow by
+ *     themselves towards `maxItems`. `maxWaitMicros` does not apply here: a batch flushed to a busy worker would
+ *     only wait in that worker's queue instead;
+ *   - otherwise: `maxWaitMicros` have passed since its first item arrived, or (`flushWhenIdle`) `idle()` is not
+ *     false at an event-loop turn. Deadlines below 2 ms are polled with setImmediate (timers have millisecond
+ *     resolution); longer ones use a timer.
  * Every caller gets exactly its own results, in order; an invalid item costs honest items nothing but time, because
  * the inner backend answers per item.
  */
@@ -35,7 +40,7 @@ interface EncodedWaiter {
   reject(err: unknown): void;
 }
 
-type Inner = SignatureVerifier & { idle?(): boolean };
+type Inner = SignatureVerifier & { idle?(): boolean; onIdle?(listener: () => void): () => void };
 
 const nowMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -54,6 +59,8 @@ export class BatchingVerifier implements SignatureVerifier {
   readonly verifyEncoded?: (batch: EncodedBatch) => Promise<EncodedResult>;
   private deadline = 0;
   private scheduled = false;
+  /** Removes the pending idle subscription (adaptive window), when there is one. */
+  private unsubscribe: (() => void) | undefined;
   /** Batches handed to the inner backend, and items in them (for tests and metrics). */
   batches = 0;
   batchedItems = 0;
@@ -104,6 +111,11 @@ export class BatchingVerifier implements SignatureVerifier {
   /** Closes the open batch now. */
   flush(): void {
     this.count = 0;
+    if (this.unsubscribe !== undefined) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+      this.scheduled = false;
+    }
     if (this.encQueue.length > 0) this.flushEncoded();
     if (this.queue.length === 0) return;
     const waiters = this.queue;
@@ -191,6 +203,18 @@ export class BatchingVerifier implements SignatureVerifier {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
+    const inner = this.inner;
+    if (this.flushWhenIdle && typeof inner.onIdle === "function" && typeof inner.idle === "function") {
+      const fire = (): void => {
+        this.scheduled = false;
+        this.unsubscribe?.();
+        this.unsubscribe = undefined;
+        if (this.queue.length > 0 || this.encQueue.length > 0) this.flush();
+      };
+      if (inner.idle()) setImmediate(fire);
+      else this.unsubscribe = inner.onIdle(fire);
+      return;
+    }
     if (this.maxWaitMicros >= 2000 && !this.flushWhenIdle) {
       setTimeout(() => {
         this.scheduled = false;
