@@ -38,7 +38,7 @@ describe("fast path: batcher", () => {
     const waitedUs = Number(process.hrtime.bigint() - t0) / 1000;
     assert.deepEqual([a, c], [[true, false], [false]]);
     assert.deepEqual(inner.calls, [3]);
-    assert.ok(waitedUs >= 300 && waitedUs < 50_000, `waited ${waitedUs} us`);
+    assert.ok(waitedUs >= 300, `closed after ${waitedUs} us, before maxWaitMicros`);
   });
   it("flushes at the next event-loop turn when the inner backend is idle", async () => {
     const inner = recorder(true);
