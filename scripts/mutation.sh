@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `npm run mutation [-- <area>...]`: StrykerJS over the rule-bearing code, one area at a time (mutation/areas.mjs; all
+# areas when none is named), one test runner and one checker, at low CPU priority; then the score of each area.
+# Incremental: mutation/<area>.incremental.json holds the last results, so only mutants in changed files (or covered
+# by changed tests) run again. HTML reports: reports/mutation/<area>.html. MUTATION_MIN_SCORE (default 90) is the
+# score below which the script exits non-zero.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+stryker="$root/node_modules/@stryker-mutator/core/bin/stryker.js"
+area_field() { node --input-type=module -e "import { AREAS } from '$root/mutation/areas.mjs'; const a = AREAS[process.argv[1]]; if (!a) { console.error('unknown area ' + process.argv[1] + '; known: ' + Object.keys(AREAS).join(', ')); process.exit(2); } console.log(a[process.argv[2]]);" "$1" "$2"; }
+if [ "$#" -eq 0 ]; then
+  mapfile -t areas < <(node --input-type=module -e "import { AREAS } from '$root/mutation/areas.mjs'; console.log(Object.keys(AREAS).join('\n'));")
+else
+  areas=("$@")
+fi
+for area in "${areas[@]}"; do
+  project="$(area_field "$area" project)"
+  echo "==> mutation: $area (in $project/)"
+  start=$(date +%s)
+  (cd "$root/$project" && BIZRA_MUTATION_AREA="$area" nice -n 10 node "$stryker" run)
+  echo "==> mutation: $area took $(( $(date +%s) - start ))s"
+done
+node "$root/scripts/mutation-score.mjs" --min "${MUTATION_MIN_SCORE:-90}" "${areas[@]}"
