@@ -5,8 +5,15 @@
 export const AREAS = {
   poi: {
     project: "node-app",
-    mutate: ["src/poi/**/*.ts", "!src/poi/index.ts"],
-    spec: ["test/poi/**/*.test.ts"],
+    mutate: ["src/poi/*.ts", "!src/poi/index.ts"],
+    spec: ["test/poi/{attestation,replay,rules,signature,vectors,verify}.test.ts"],
+  },
+  // The throughput machinery (batcher, worker pool, native binding): its rule is "the same verdicts as the reference",
+  // checked on every path by equivalence.test.ts. Kept apart because its tests start worker pools (slow per mutant).
+  "poi-fast": {
+    project: "node-app",
+    mutate: ["src/poi/fast/*.ts"],
+    spec: ["test/poi/{digest,equivalence,fast}.test.ts"],
   },
   consensus: {
     project: "node-app",
