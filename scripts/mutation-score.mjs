@@ -1,5 +1,5 @@
-// Prints the mutation score of each area from its Stryker JSON report (reports/mutation/<area>.json) and lists the
-// surviving mutants; exits 1 when an area scores below --min. Score as Stryker defines it:
+// Prints the mutation score of each area from its last Stryker result (mutation/<area>.incremental.json, a
+// mutation-testing-report-schema document, committed) and lists the surviving mutants; exits 1 when an area scores below --min. Score as Stryker defines it:
 // (killed + timeout) / (killed + timeout + survived + no coverage); compile errors and ignored mutants do not count.
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
@@ -19,7 +19,7 @@ let failed = false;
 for (const area of areas.length ? areas : Object.keys(AREAS)) {
   const project = AREAS[area]?.project;
   if (project === undefined) throw new Error(`unknown area ${area}; known: ${Object.keys(AREAS).join(", ")}`);
-  const report = JSON.parse(readFileSync(join(root, "reports", "mutation", `${area}.json`), "utf8"));
+  const report = JSON.parse(readFileSync(join(root, "mutation", `${area}.incremental.json`), "utf8"));
   const count = {};
   const survivors = [];
   for (const [file, { mutants }] of Object.entries(report.files)) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `npm run mutation [-- <area>...]`: StrykerJS over the rule-bearing code, one area at a time (mutation/areas.mjs; all
-# areas when none is named), one test runner and one checker, at low CPU priority; then the score of each area.
+# `npm run mutation [-- [--changed] <area>...]`: StrykerJS over the rule-bearing code, one area at a time
+# (mutation/areas.mjs; all areas when none is named), one test runner and one checker, at low CPU priority; then the
+# score of each area. --changed (what CI runs) skips the areas whose files and specs equal those of their committed
+# incremental result (scripts/mutation-plan.mjs) and still prints every named area's score from its last result.
 # Incremental: mutation/<area>.incremental.json holds the last results, so only mutants in changed files (or covered
 # by changed tests) run again. HTML reports: reports/mutation/<area>.html. MUTATION_MIN_SCORE (default 90) is the
 # score below which the script exits non-zero.
@@ -9,12 +11,19 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 stryker="$root/node_modules/@stryker-mutator/core/bin/stryker.js"
 area_field() { node --input-type=module -e "import { AREAS } from '$root/mutation/areas.mjs'; const a = AREAS[process.argv[1]]; if (!a) { console.error('unknown area ' + process.argv[1] + '; known: ' + Object.keys(AREAS).join(', ')); process.exit(2); } console.log(a[process.argv[2]]);" "$1" "$2"; }
+changed=0
+if [ "${1:-}" = "--changed" ]; then changed=1; shift; fi
 if [ "$#" -eq 0 ]; then
   mapfile -t areas < <(node --input-type=module -e "import { AREAS } from '$root/mutation/areas.mjs'; console.log(Object.keys(AREAS).join('\n'));")
 else
   areas=("$@")
 fi
-for area in "${areas[@]}"; do
+if [ "$changed" = 1 ]; then
+  mapfile -t to_run < <(node "$root/scripts/mutation-plan.mjs" "${areas[@]}")
+else
+  to_run=("${areas[@]}")
+fi
+for area in "${to_run[@]}"; do
   project="$(area_field "$area" project)"
   echo "==> mutation: $area (in $project/)"
   start=$(date +%s)
