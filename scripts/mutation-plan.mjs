@@ -11,7 +11,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Files under the fixed prefix of each pattern that match the patterns (a leading `!` excludes). */
 function expand(projectDir, patterns) {
-  const include = patterns.filter((p) => !p.startsWith("!"));
+  // Stryker's `file:1-N` line ranges select lines, not files.
+  const include = patterns.filter((p) => !p.startsWith("!")).map((p) => p.replace(/:\d+-\d+$/, ""));
   const exclude = patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
   const out = new Set();
   for (const pattern of include) {
