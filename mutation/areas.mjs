@@ -22,39 +22,56 @@ function buildersOnly(file) {
 }
 
 export const AREAS = {
-  poi: {
+  // `path` groups areas for the score per listed path; an area is small enough that a rerun stays within minutes.
+  "poi-encoding": {
+    path: "node-app/src/poi/",
     project: "node-app",
-    mutate: ["src/poi/*.ts", "!src/poi/index.ts"],
-    spec: ["test/poi/{attestation,replay,rules,signature,vectors,verify}.test.ts"],
+    mutate: ["src/poi/attestation.ts", "src/poi/bytes.ts"],
+    spec: ["test/poi/{attestation,rules}.test.ts"],
+  },
+  "poi-verify": {
+    path: "node-app/src/poi/",
+    project: "node-app",
+    mutate: ["src/poi/replay.ts", "src/poi/signature.ts", "src/poi/verify.ts"],
+    spec: ["test/poi/{replay,rules,signature,vectors,verify}.test.ts"],
   },
   // The throughput machinery (batcher, worker pool, native binding): its rule is "the same verdicts as the reference",
-  // checked on every path by equivalence.test.ts. Kept apart because its tests start worker pools (slow per mutant).
+  // checked on every path by equivalence.test.ts. Its tests start worker pools (slow per mutant); not in the default run.
   "poi-fast": {
+    path: "node-app/src/poi/fast/",
     project: "node-app",
     mutate: ["src/poi/fast/*.ts"],
     spec: ["test/poi/{digest,equivalence,fast}.test.ts"],
+    optional: true,
   },
   consensus: {
+    path: "node-app/src/consensus/",
     project: "node-app",
     mutate: ["src/consensus/**/*.ts", "!src/consensus/index.ts"],
     spec: ["test/consensus/**/*.test.ts"],
   },
   evidence: {
+    path: "node-app/src/evidence/",
     project: "node-app",
     mutate: ["src/evidence/**/*.ts", "!src/evidence/index.ts"],
     spec: ["test/evidence/**/*.test.ts"],
   },
   policies: {
+    path: "policies/",
     project: ".",
     mutate: ["policies/*/*.ts", "policies/shared/*.ts", "!policies/*/index.ts"],
     spec: ["tests/policies-rules.test.ts", "tests/policies-k8s-hardening.test.ts", "tests/policies-quality-gates.test.ts"],
   },
   components: {
+    path: "components/ (pure builders)",
     project: ".",
     mutate: ["components/slo.ts", "components/alerts.ts", "components/canary.ts", "components/network-policy.ts", "components/node.ts"].map(buildersOnly),
     spec: ["tests/builders.test.ts"],
   },
 };
+
+/** The areas `npm run mutation` runs when none is named. */
+export const DEFAULT_AREAS = Object.keys(AREAS).filter((a) => !AREAS[a].optional);
 
 /** Stryker options for one area (the caller passes the area name; scripts/mutation.sh sets BIZRA_MUTATION_AREA). */
 export function strykerOptions(areaName, projectDirFromRoot) {

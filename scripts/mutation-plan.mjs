@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, matchesGlob } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AREAS } from "../mutation/areas.mjs";
+import { AREAS, DEFAULT_AREAS } from "../mutation/areas.mjs";
 
 process.removeAllListeners("warning"); // path.matchesGlob is experimental on Node 20
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -47,7 +47,7 @@ function why(area) {
   return undefined;
 }
 
-for (const area of process.argv.length > 2 ? process.argv.slice(2) : Object.keys(AREAS)) {
+for (const area of process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_AREAS) {
   if (!AREAS[area]) throw new Error(`unknown area ${area}; known: ${Object.keys(AREAS).join(", ")}`);
   const reason = why(area);
   if (reason === undefined) console.error(`mutation: ${area} unchanged since its recorded run`);

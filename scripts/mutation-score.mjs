@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AREAS } from "../mutation/areas.mjs";
+import { AREAS, DEFAULT_AREAS } from "../mutation/areas.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -16,7 +16,8 @@ for (let i = 0; i < args.length; i++) {
 }
 if (!Number.isFinite(min)) throw new Error("--min must be a number (percent)");
 let failed = false;
-for (const area of areas.length ? areas : Object.keys(AREAS)) {
+const byPath = new Map();
+for (const area of areas.length ? areas : DEFAULT_AREAS) {
   const project = AREAS[area]?.project;
   if (project === undefined) throw new Error(`unknown area ${area}; known: ${Object.keys(AREAS).join(", ")}`);
   const report = JSON.parse(readFileSync(join(root, "mutation", `${area}.incremental.json`), "utf8"));
@@ -32,6 +33,8 @@ for (const area of areas.length ? areas : Object.keys(AREAS)) {
   }
   const detected = (count.Killed ?? 0) + (count.Timeout ?? 0);
   const valid = detected + (count.Survived ?? 0) + (count.NoCoverage ?? 0);
+  const group = byPath.get(AREAS[area].path) ?? { detected: 0, valid: 0, areas: [] };
+  byPath.set(AREAS[area].path, { detected: group.detected + detected, valid: group.valid + valid, areas: [...group.areas, area] });
   const score = valid === 0 ? 100 : (100 * detected) / valid;
   const ok = score >= min;
   failed ||= !ok;
@@ -40,5 +43,10 @@ for (const area of areas.length ? areas : Object.keys(AREAS)) {
       `no coverage ${count.NoCoverage ?? 0}, compile errors ${count.CompileError ?? 0}, ignored ${count.Ignored ?? 0})${ok ? "" : `  BELOW ${min} %`}`,
   );
   for (const s of survivors) console.log(s);
+}
+for (const [path, g] of byPath) {
+  const score = g.valid === 0 ? 100 : (100 * g.detected) / g.valid;
+  failed ||= score < min;
+  console.log(`mutation score per path ${path}: ${score.toFixed(2)} % (${g.detected} of ${g.valid} mutants detected; areas ${g.areas.join(", ")})${score >= min ? "" : `  BELOW ${min} %`}`);
 }
 process.exit(failed ? 1 : 0);

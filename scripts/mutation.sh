@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run mutation [-- [--changed] <area>...]`: StrykerJS over the rule-bearing code, one area at a time
-# (mutation/areas.mjs; all areas when none is named), one test runner and one checker, at low CPU priority; then the
+# (mutation/areas.mjs; all but the optional ones when none is named), one test runner and one checker, at low CPU priority; then the
 # score of each area. --changed (what CI runs) skips the areas whose files and specs equal those of their committed
 # incremental result (scripts/mutation-plan.mjs) and still prints every named area's score from its last result.
 # Incremental: mutation/<area>.incremental.json holds the last results, so only mutants in changed files (or covered
@@ -14,7 +14,7 @@ area_field() { node --input-type=module -e "import { AREAS } from '$root/mutatio
 changed=0
 if [ "${1:-}" = "--changed" ]; then changed=1; shift; fi
 if [ "$#" -eq 0 ]; then
-  mapfile -t areas < <(node --input-type=module -e "import { AREAS } from '$root/mutation/areas.mjs'; console.log(Object.keys(AREAS).join('\n'));")
+  mapfile -t areas < <(node --input-type=module -e "import { DEFAULT_AREAS } from '$root/mutation/areas.mjs'; console.log(DEFAULT_AREAS.join('\n'));")
 else
   areas=("$@")
 fi
