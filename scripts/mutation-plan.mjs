@@ -1,6 +1,7 @@
 // Prints the areas (one per line) whose mutated files or specs differ from what their committed incremental result
-// (mutation/<area>.incremental.json) recorded: only those need a Stryker run. An area without a recorded result, or
-// with any file added, removed or changed, is printed; the reason goes to stderr.
+// (mutation/<area>.incremental.json) recorded: only those need a Stryker run (the reason goes to stderr). An area
+// without a recorded result is not printed: its first, full run is not incremental and is started by hand
+// (`npm run mutation -- <area>`, then commit its result).
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, matchesGlob } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +33,7 @@ function why(area) {
   const a = AREAS[area];
   const projectDir = join(root, a.project);
   const incremental = join(root, "mutation", `${area}.incremental.json`);
-  if (!existsSync(incremental)) return "no recorded result";
+  if (!existsSync(incremental)) return null;
   const report = JSON.parse(readFileSync(incremental, "utf8"));
   const recorded = new Map();
   for (const [file, f] of Object.entries(report.files ?? {})) recorded.set(file, f.source);
@@ -50,7 +51,8 @@ function why(area) {
 for (const area of process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_AREAS) {
   if (!AREAS[area]) throw new Error(`unknown area ${area}; known: ${Object.keys(AREAS).join(", ")}`);
   const reason = why(area);
-  if (reason === undefined) console.error(`mutation: ${area} unchanged since its recorded run`);
+  if (reason === null) console.error(`mutation: ${area} has no recorded result (mutation/${area}.incremental.json); run it by hand once`);
+  else if (reason === undefined) console.error(`mutation: ${area} unchanged since its recorded run`);
   else {
     console.error(`mutation: ${area} needs a run (${reason})`);
     console.log(area);

@@ -1,7 +1,7 @@
 // Prints the mutation score of each area from its last Stryker result (mutation/<area>.incremental.json, a
 // mutation-testing-report-schema document, committed) and lists the surviving mutants; exits 1 when an area scores below --min. Score as Stryker defines it:
 // (killed + timeout) / (killed + timeout + survived + no coverage); compile errors and ignored mutants do not count.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AREAS, DEFAULT_AREAS } from "../mutation/areas.mjs";
@@ -20,7 +20,12 @@ const byPath = new Map();
 for (const area of areas.length ? areas : DEFAULT_AREAS) {
   const project = AREAS[area]?.project;
   if (project === undefined) throw new Error(`unknown area ${area}; known: ${Object.keys(AREAS).join(", ")}`);
-  const report = JSON.parse(readFileSync(join(root, "mutation", `${area}.incremental.json`), "utf8"));
+  const file = join(root, "mutation", `${area}.incremental.json`);
+  if (!existsSync(file)) {
+    console.log(`mutation score ${area}: no recorded result (mutation/${area}.incremental.json)`);
+    continue;
+  }
+  const report = JSON.parse(readFileSync(file, "utf8"));
   const count = {};
   const survivors = [];
   for (const [file, { mutants }] of Object.entries(report.files)) {
