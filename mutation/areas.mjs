@@ -50,11 +50,22 @@ export const AREAS = {
     mutate: ["src/consensus/**/*.ts", "!src/consensus/index.ts"],
     spec: ["test/consensus/**/*.test.ts"],
   },
+  // Local packages (`file:` dependencies): node_modules/@bizra/* links to the original folder, not to Stryker's
+  // sandbox copy, so these areas mutate the working tree in place (Stryker restores every file when it ends; after a
+  // hard kill, `git checkout node-app/evidence node-app/contract`).
   evidence: {
-    path: "node-app/src/evidence/",
+    path: "node-app/evidence/",
     project: "node-app",
-    mutate: ["src/evidence/**/*.ts", "!src/evidence/index.ts"],
+    mutate: ["evidence/*.ts", "!evidence/index.ts"],
     spec: ["test/evidence/**/*.test.ts"],
+    inPlace: true,
+  },
+  contract: {
+    path: "node-app/contract/",
+    project: ".",
+    mutate: ["node-app/contract/slo.ts"],
+    spec: ["tests/policies-rules.test.ts", "tests/builders.test.ts"],
+    inPlace: true,
   },
   policies: {
     path: "policies/",
@@ -85,6 +96,7 @@ export function strykerOptions(areaName, projectDirFromRoot) {
   const toRoot = projectDirFromRoot === "." ? "." : projectDirFromRoot.split("/").map(() => "..").join("/");
   return {
     mutate: area.mutate,
+    inPlace: area.inPlace === true,
     testRunner: "mocha",
     mochaOptions: { spec: area.spec, require: ["ts-node/register/transpile-only"], extension: ["ts"] },
     checkers: ["typescript"],

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { networkPolicySpecs } from "../components/network-policy";
 import { nodePodSpec, runtimeFlagData, NODE_UID, SIGNING_KEY_DIR, SIGNING_KEY_FILE } from "../components/node";
 import { componentLabels } from "../components/labels";
-import { ENV, ROUTES } from "../node-app/src/contract";
+import { ENV, ROUTES } from "@bizra/contract";
 import { securityProblems } from "../policies/k8s-hardening/hardening";
 import { configOf } from "./support/stack";
 

@@ -201,7 +201,7 @@ describe("shared stack reading", () => {
     assert.deepEqual(readSloTable([cm({ "slo.json": "3" })]), { ok: false, reason: "ConfigMap x-slo: slo.json is not an object" });
     assert.deepEqual(readSloTable([cm({ "slo.json": "null" })]), { ok: false, reason: "ConfigMap x-slo: slo.json is not an object" });
     for (const bad of [{ value: "1", comparison: "lt", severity: "critical" }, { value: 1, comparison: "gt", severity: "critical" }, { value: 1, comparison: "lt", severity: "info" }]) {
-      assert.deepEqual(readSloTable([cm({ "slo.json": JSON.stringify({ q: bad }) })]), { ok: false, reason: "ConfigMap x-slo: slo.json.q needs a numeric value, comparison lt|lte|gte and a severity" });
+      assert.deepEqual(readSloTable([cm({ "slo.json": JSON.stringify({ q: bad }) })]), { ok: false, reason: "ConfigMap x-slo: slo.json.q needs a numeric value, comparison lt|lte|gte and a severity (critical, warning, canary, consensus)" });
     }
   });
 

@@ -3,12 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { canonicalJson } from "../../src/evidence/canonical";
-import { loadEvidenceKey, type EvidenceKey } from "../../src/evidence/key";
-import { blake3Hex, signEvidence, writeArtifact } from "../../src/evidence/manifest";
-import { ARTIFACT_SCHEMA, valueAt, type Artifact } from "../../src/evidence/schema";
-import { percentile } from "../../src/evidence/stats";
-import { formatProblems, resolveBundleDir, verifyEvidence, type EvidenceReport } from "../../src/evidence/verify";
+import { blake3Hex, canonicalJson, formatProblems, loadEvidenceKey, percentile, resolveBundleDir, signEvidence, valueAt, verifyEvidence, writeArtifact, ARTIFACT_SCHEMA, type Artifact, type EvidenceKey, type EvidenceReport } from "@bizra/evidence";
 
 const COMMIT = "a".repeat(40);
 const OTHER = "b".repeat(40);
