@@ -1,6 +1,6 @@
 /** Vote encoding: each refusal with its field, rule and message; the id alphabet and length at their edges. */
 import { strict as assert } from "node:assert";
-import { decodeVote, encodeVote, verifyVote, voteSignatureItem, VoteFormatError, type Vote } from "../../src/consensus";
+import { decodeVote, encodeVote, ValidatorSet, verifyVote, voteSignatureItem, VoteFormatError, VoteTally, type Vote } from "../../src/consensus";
 import { publicKeyOf } from "../../src/poi";
 import { hex } from "../helpers";
 
@@ -55,5 +55,23 @@ describe("vote encoding refusals", () => {
   it("verifyVote: false for malformed input, but a programming error (no vote at all) is not swallowed", () => {
     assert.equal(verifyVote({ ...sample, slot: -1 }, publicKeyOf(SEED), new Uint8Array(64)), false);
     assert.throws(() => verifyVote(null as unknown as Vote, publicKeyOf(SEED), new Uint8Array(64)), TypeError);
+  });
+
+  it("block hashes: exactly 64 lower-case hex digits, anchored at both ends, and a string", () => {
+    const msg = "blockHash must be 64 lower-case hex digits";
+    refused(() => encodeVote({ ...sample, blockHash: "g" + "a".repeat(64) }), "blockHash", "malformed", msg);
+    refused(() => encodeVote({ ...sample, blockHash: "a".repeat(64) + "g" }), "blockHash", "malformed", msg);
+    const lookalike = { toString: () => "ab".repeat(32) } as unknown as string;
+    refused(() => encodeVote({ ...sample, blockHash: lookalike }), "blockHash", "malformed", msg);
+    const t = new VoteTally(new ValidatorSet([{ id: "a", weight: 1 }]));
+    assert.deepEqual(t.addVote({ validatorId: "a", slot: 1, blockHash: "g" + "a".repeat(64) }), { accepted: false, reason: "malformed", detail: msg });
+  });
+
+  it("equivocatorsAt lists only the validators with two blocks in the slot", () => {
+    const t = new VoteTally(new ValidatorSet([{ id: "a", weight: 1 }, { id: "b", weight: 1 }]));
+    t.addVote({ validatorId: "a", slot: 3, blockHash: "1".repeat(64) });
+    t.addVote({ validatorId: "b", slot: 3, blockHash: "1".repeat(64) });
+    t.addVote({ validatorId: "b", slot: 3, blockHash: "2".repeat(64) });
+    assert.deepEqual(t.equivocatorsAt(3), ["b"]);
   });
 });
