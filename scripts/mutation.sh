@@ -4,7 +4,7 @@
 # score of each area. --changed (what CI runs) skips the areas whose files and specs equal those of their committed
 # incremental result (scripts/mutation-plan.mjs) and still prints every named area's score from its last result.
 # Incremental: mutation/<area>.incremental.json holds the last results, so only mutants in changed files (or covered
-# by changed tests) run again. HTML reports: reports/mutation/<area>.html. MUTATION_MIN_SCORE (default 90) is the
+# by changed tests) run again; MUTATION_FORCE=1 runs every mutant. HTML reports: reports/mutation/<area>.html. MUTATION_MIN_SCORE (default 90) is the
 # score below which the script exits non-zero.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,7 +27,8 @@ for area in "${to_run[@]}"; do
   project="$(area_field "$area" project)"
   echo "==> mutation: $area (in $project/)"
   start=$(date +%s)
-  (cd "$root/$project" && BIZRA_MUTATION_AREA="$area" nice -n 10 node "$stryker" run)
+  # MUTATION_FORCE=1: ignore the recorded result and run every mutant (static mutants are never rerun incrementally).
+  (cd "$root/$project" && BIZRA_MUTATION_AREA="$area" nice -n 10 node "$stryker" run ${MUTATION_FORCE:+--force})
   echo "==> mutation: $area took $(( $(date +%s) - start ))s"
 done
 node "$root/scripts/mutation-score.mjs" --min "${MUTATION_MIN_SCORE:-90}" "${areas[@]}"
