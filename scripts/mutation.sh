@@ -28,7 +28,8 @@ for area in "${to_run[@]}"; do
   echo "==> mutation: $area (in $project/)"
   start=$(date +%s)
   # MUTATION_FORCE=1: ignore the recorded result and run every mutant (static mutants are never rerun incrementally).
-  (cd "$root/$project" && BIZRA_MUTATION_AREA="$area" nice -n 10 node "$stryker" run ${MUTATION_FORCE:+--force})
+  # MUTATION_IGNORE_STATIC=1: skip static mutants (module-level code; each reloads the whole suite), counted as ignored.
+  (cd "$root/$project" && BIZRA_MUTATION_AREA="$area" nice -n 10 node "$stryker" run ${MUTATION_FORCE:+--force} ${MUTATION_IGNORE_STATIC:+--ignoreStatic})
   echo "==> mutation: $area took $(( $(date +%s) - start ))s"
 done
 node "$root/scripts/mutation-score.mjs" --min "${MUTATION_MIN_SCORE:-90}" "${areas[@]}"
