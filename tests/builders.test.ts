@@ -1,13 +1,16 @@
 /** The pure builders behind the node workload and its network policies, checked field by field. */
 import * as assert from "node:assert/strict";
 import { networkPolicySpecs } from "../components/network-policy";
-import { nodePodSpec, runtimeFlagData, NODE_UID, SIGNING_KEY_DIR, SIGNING_KEY_FILE } from "../components/node";
+import { nodePodSpec, runtimeFlagData } from "../components/node";
+import { NODE_UID } from "../components/pod-security";
+import { SIGNER_CLIENT_LABEL, signerComponentLabels } from "../components/signer";
+import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "../components/validator-set";
 import { componentLabels } from "../components/labels";
 import { ENV, ROUTES } from "@bizra/contract";
 import { securityProblems } from "../policies/k8s-hardening/hardening";
 import { configOf } from "./support/stack";
 
-const REFS = { image: "img@sha256:x", serviceAccountName: "sa", configMapName: "flags", secretName: "key" };
+const REFS = { image: "img@sha256:x", serviceAccountName: "sa", configMapName: "flags", validatorSetConfigMapName: "vset" };
 
 describe("pod spec builder", () => {
   for (const [stack, overrides] of [["testnet", {}], ["production", { "bizra:apiPort": 8123, "bizra:metricsPort": 9555 }]] as const) {
@@ -35,6 +38,8 @@ describe("pod spec builder", () => {
       [ENV.logLevel]: "warn",
       [ENV.fastFinalityBp]: String(cfg.slos.fastFinalityBp.value),
       [ENV.economicFinalityBp]: String(cfg.slos.economicFinalityBp.value),
+      [ENV.validatorId]: cfg.validatorId,
+      [ENV.validatorSetFile]: `${VALIDATOR_SET_DIR}/${VALIDATOR_SET_FILE}`,
     });
     const flipped = runtimeFlagData(configOf("production", { "bizra:runtimeFlags": { POI_BATCH_VERIFY: true, BIZRA_USE_RUST: false } }));
     assert.deepEqual([flipped[ENV.batchVerify], flipped[ENV.useRust]], ["true", "false"]);
@@ -50,22 +55,17 @@ describe("pod spec builder", () => {
     assert.deepEqual([pod.automountServiceAccountToken, pod.enableServiceLinks, pod.serviceAccountName], [false, false, "sa"]);
   });
 
-  it("mounts the signing key read-only where the node reads it, and nothing else writable but /tmp in memory", () => {
+  it("mounts the validator set read-only where the flags point, and nothing else writable but /tmp in memory; no signing key", () => {
     const pod = nodePodSpec(configOf("testnet"), REFS) as any;
     const [c] = pod.containers;
-    assert.deepEqual(c.volumeMounts, [{ name: "signing-key", mountPath: SIGNING_KEY_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);
+    assert.deepEqual(c.volumeMounts, [{ name: "validator-set", mountPath: VALIDATOR_SET_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);
     assert.deepEqual(pod.volumes, [
-      { name: "signing-key", secret: { secretName: "key", defaultMode: 0o400, items: [{ key: SIGNING_KEY_FILE, path: SIGNING_KEY_FILE }] } },
+      { name: "validator-set", configMap: { name: "vset", items: [{ key: VALIDATOR_SET_FILE, path: VALIDATOR_SET_FILE }] } },
       { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
     ]);
-    assert.deepEqual(c.env, [
-      { name: ENV.host, value: "0.0.0.0" },
-      { name: ENV.signingKeyFile, value: `${SIGNING_KEY_DIR}/${SIGNING_KEY_FILE}` },
-      { name: ENV.validatorId, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      { name: "NODE_ENV", value: "production" },
-    ]);
+    assert.deepEqual(c.env, [{ name: ENV.host, value: "0.0.0.0" }, { name: "NODE_ENV", value: "production" }]);
     assert.deepEqual(c.envFrom, [{ configMapRef: { name: "flags" } }]);
-    assert.deepEqual([c.name, c.image, c.imagePullPolicy], ["node", "img@sha256:x", "IfNotPresent"]);
+    assert.deepEqual([c.name, c.image], ["node", "img@sha256:x"]);
   });
 
   it("probes: startup and liveness on healthz, readiness on readyz, all on the API port", () => {
@@ -91,7 +91,8 @@ describe("pod spec builder", () => {
 });
 
 describe("network policy builder", () => {
-  const args = { appName: "node0", apiPort: 8080, metricsPort: 9464, monitoringNamespace: "mon", meshNamespace: "mesh" };
+  const args = { appName: "node0", apiPort: 8080, metricsPort: 9464, signerPort: 7070, monitoringNamespace: "mon", meshNamespace: "mesh" };
+  const signerPods = { matchLabels: signerComponentLabels() };
   const specs = networkPolicySpecs(args) as Record<string, any>;
   const ns = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
   const nodePods = { matchLabels: componentLabels() };
@@ -101,8 +102,18 @@ describe("network policy builder", () => {
     assert.deepEqual(specs["default-deny"], { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
   });
 
-  it("exactly these allows: DNS egress, metrics scrape, API from the mesh, peer traffic", () => {
-    assert.deepEqual(Object.keys(specs), ["default-deny", "allow-dns-egress", "allow-metrics-scrape", "allow-api-from-mesh", "allow-peer-traffic"]);
+  it("exactly these allows; shared-state egress only with a state port", () => {
+    const base = ["default-deny", "allow-dns-egress", "allow-metrics-scrape", "allow-api-from-mesh", "allow-signer-clients", "allow-signer-metrics-scrape", "allow-signer-apiserver-egress"];
+    assert.deepEqual(Object.keys(specs), [...base, "allow-peer-traffic"]);
+    const withState = networkPolicySpecs({ ...args, stateRedisPort: 6379 }) as Record<string, any>;
+    assert.deepEqual(Object.keys(withState), [...base, "allow-shared-state-egress", "allow-peer-traffic"]);
+    assert.deepEqual(withState["allow-shared-state-egress"], { podSelector: nodePods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 6379 }] }] });
+  });
+
+  it("the signer: its port only from labelled clients, metrics from monitoring, egress only to the API server ports", () => {
+    assert.deepEqual(specs["allow-signer-clients"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { ...SIGNER_CLIENT_LABEL } } }], ports: [{ protocol: "TCP", port: 7070 }] }] });
+    assert.deepEqual(specs["allow-signer-metrics-scrape"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mon") }], ports: [{ protocol: "TCP", port: 9464 }] }] });
+    assert.deepEqual(specs["allow-signer-apiserver-egress"], { podSelector: signerPods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }] });
   });
 
   it("DNS egress only to kube-dns in kube-system, UDP and TCP 53", () => {

@@ -65,9 +65,9 @@ describe("poi rules: bytes", () => {
 });
 
 describe("poi rules: replay window", () => {
-  it("defaults: 30 s window, 2 s skew, 100 000 entries", () => {
+  it("defaults: 30 s window, 2 s skew, 100 000 entries in all and per validator", () => {
     const w = new ReplayWindow();
-    assert.deepEqual([w.windowMs, w.maxClockSkewMs, w.maxEntries, w.size, w.floorMs], [30_000, 2_000, 100_000, 0, -1]);
+    assert.deepEqual([w.windowMs, w.maxClockSkewMs, w.maxEntries, w.maxEntriesPerValidator, w.size, w.floorOf("v")], [30_000, 2_000, 100_000, 100_000, 0, -1]);
   });
 
   it("refuses bad options by name; 0 window and 0 skew are allowed", () => {
@@ -111,20 +111,19 @@ describe("poi rules: replay window", () => {
     assert.equal(w.size, 0);
   });
 
-  it("eviction at maxEntries drops the oldest timestamp and raises the floor to it", () => {
+  it("eviction at maxEntries drops the oldest entry of the validator holding the most, and raises only its floor", () => {
     const w = new ReplayWindow({ windowMs: 30_000, maxClockSkewMs: 2_000, maxEntries: 3 });
     assert.equal(w.admit("v", nonce(1), T - 300, T), "ok");
     assert.equal(w.admit("v", nonce(2), T - 100, T), "ok");
-    assert.equal(w.admit("w", nonce(3), T - 200, T), "ok");
+    assert.equal(w.admit("v", nonce(3), T - 200, T), "ok");
     assert.equal(w.admit("v", nonce(4), T, T), "ok"); // evicts v/1 (T - 300)
-    assert.deepEqual([w.size, w.floorMs], [3, T - 300]);
+    assert.deepEqual([w.size, w.floorOf("v")], [3, T - 300]);
     assert.equal(w.admit("v", nonce(1), T - 300, T), "stale");
-    assert.equal(w.admit("x", nonce(9), T - 300, T), "stale", "the floor applies to every validator");
-    assert.equal(w.admit("x", nonce(9), T - 50, T), "ok"); // evicts w/3 (T - 200)
-    assert.deepEqual([w.size, w.floorMs], [3, T - 200]);
-    assert.equal(w.peek("w", nonce(3), T - 150, T), "ok", "the evicted pair is forgotten");
+    assert.equal(w.admit("x", nonce(9), T - 300, T), "ok", "another validator's floor is its own"); // evicts v/3 (T - 200)
+    assert.deepEqual([w.size, w.floorOf("v"), w.floorOf("x")], [3, T - 200, -1]);
+    assert.equal(w.peek("v", nonce(3), T - 150, T), "ok", "the evicted pair is forgotten");
     assert.equal(w.peek("v", nonce(2), T - 100, T), "replayed");
-    assert.equal(w.peek("x", nonce(9), T - 50, T), "replayed");
+    assert.equal(w.peek("x", nonce(9), T - 300, T), "replayed");
   });
 
   it("an arrival older than every remembered pair, when full, raises the floor past itself: stale, not remembered", () => {
@@ -132,7 +131,7 @@ describe("poi rules: replay window", () => {
     w.admit("v", nonce(1), T - 10, T);
     w.admit("v", nonce(2), T - 20, T);
     assert.equal(w.admit("v", nonce(3), T - 30, T), "stale");
-    assert.deepEqual([w.size, w.floorMs], [1, T - 20]);
+    assert.deepEqual([w.size, w.floorOf("v")], [1, T - 20]);
     assert.equal(w.peek("v", nonce(3), T - 5, T), "ok");
   });
 
