@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "bin/**", "rendered/**", ".toolchain/**", "node-app/native/target/**", "policies/*/node_modules/**", "**/*.js", "**/*.mjs"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "bin/**", "rendered/**", ".toolchain/**", "node-app/native/target/**", "**/.stryker-tmp/**", "reports/**", "policies/*/node_modules/**", "**/*.js", "**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

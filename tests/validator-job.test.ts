@@ -2,26 +2,100 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec } from "../components/validator-job";
+import * as pulumi from "@pulumi/pulumi";
+import { EvidenceValidator, evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec, type EvidenceBundle } from "../components/validator-job";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
-import { runProgram } from "../scripts/lib/mock-runtime";
-
+import { runProgram, unwrapSecrets } from "../scripts/lib/mock-runtime";
 import { configOf, testStackConfig } from "./support/stack";
 
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
 function bundleDir(manifest: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-evidence-"));
+  const dir = tempDir("bizra-evidence-");
   fs.mkdirSync(path.join(dir, "bench"));
   fs.writeFileSync(path.join(dir, "manifest.json"), manifest);
   fs.writeFileSync(path.join(dir, "bench", "verify.json"), '{"opsPerSecond":1}');
   return dir;
 }
 
+interface Registered {
+  readonly type: string;
+  readonly inputs: Record<string, any>;
+}
+
+/** Builds one EvidenceValidator under mocks and returns its status and the Kubernetes objects it registered. */
+async function buildValidator(bundle: EvidenceBundle | undefined, trustedKeys: readonly string[]): Promise<{ status: string; objects: Registered[] }> {
+  const objects: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        objects.push({ type: args.type, inputs: unwrapSecrets(args.inputs) });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "bizra-node0-infra",
+    "testnet",
+    false,
+  );
+  const v = new EvidenceValidator("evidence-verify", {
+    config: configOf("testnet"),
+    bundle,
+    trustedKeys,
+    namespace: "bizra-testnet",
+    image: "img@sha256:x",
+    serviceAccountName: "bizra-apex",
+    labels: { app: "bizra-apex" },
+  });
+  // Registration of children is asynchronous; give the mock monitor a few turns.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+  return { status: v.status, objects: objects.filter((o) => o.type.startsWith("kubernetes:")) };
+}
+
 describe("validator Job", () => {
-  it("is not created without evidence/manifest.json, and the output says so", async () => {
+  after(() => tempDirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it("is not created without a manifest, and the status says so (own empty folder)", async () => {
+    const empty = tempDir("bizra-none-");
+    const { status, objects } = await buildValidator(readEvidenceBundle(empty), ["ab".repeat(32)]);
+    assert.match(status, /^not created: no evidence\/manifest\.json/);
+    assert.deepEqual(objects, []);
+  });
+
+  it("is not created without a trusted key, even with a bundle (own bundle folder)", async () => {
+    const { status, objects } = await buildValidator(readEvidenceBundle(bundleDir('{"commit":"a"}')), []);
+    assert.match(status, /^not created: no trusted evidence key/);
+    assert.deepEqual(objects, []);
+  });
+
+  it("with a bundle and a trusted key: one ConfigMap holding the bundle and one Job named after the manifest", async () => {
+    const bundle = readEvidenceBundle(bundleDir('{"commit":"a"}'))!;
+    const { status, objects } = await buildValidator(bundle, ["ab".repeat(32)]);
+    assert.equal(status, validatorJobName("bizra-apex", bundle));
+    assert.deepEqual(objects.map((o) => o.type).sort(), ["kubernetes:batch/v1:Job", "kubernetes:core/v1:ConfigMap"]);
+    const cm = objects.find((o) => o.type === "kubernetes:core/v1:ConfigMap")!.inputs;
+    assert.equal(cm.metadata.name, "bizra-apex-evidence");
+    assert.deepEqual(cm.data, { "bench__verify.json": '{"opsPerSecond":1}', "manifest.json": '{"commit":"a"}' });
+    const job = objects.find((o) => o.type === "kubernetes:batch/v1:Job")!.inputs;
+    assert.equal(job.metadata.name, status);
+    assert.equal(job.metadata.namespace, "bizra-testnet");
+  });
+
+  it("the program's validatorJob output names the Job it registered, or says why there is none", async () => {
     const run = await runProgram("testnet", testStackConfig("testnet"));
-    if (fs.existsSync(path.join(__dirname, "..", "evidence", "manifest.json"))) return;
-    assert.match(String(run.outputs.validatorJob), /^not created/);
-    assert.ok(!run.resources.some((r) => r.inputs.kind === "Job"));
+    const jobs = run.resources.filter((r) => r.custom && r.inputs.kind === "Job");
+    const status = String(run.outputs.validatorJob);
+    if (jobs.length === 0) {
+      assert.match(status, /^not created: /);
+    } else {
+      assert.deepEqual(jobs.map((j) => j.inputs.metadata.name), [status]);
+      assert.match(status, /^bizra-apex-evidence-verify-[0-9a-f]{10}$/);
+    }
   });
 
   it("same manifest -> same Job name; new manifest -> new name", () => {
@@ -31,7 +105,7 @@ describe("validator Job", () => {
     assert.equal(validatorJobName("node0", a), validatorJobName("node0", b));
     assert.notEqual(validatorJobName("node0", a), validatorJobName("node0", c));
     assert.match(validatorJobName("node0", a), /^node0-evidence-verify-[0-9a-f]{10}$/);
-    assert.equal(readEvidenceBundle(fs.mkdtempSync(path.join(os.tmpdir(), "bizra-none-"))), undefined);
+    assert.equal(readEvidenceBundle(tempDir("bizra-none-")), undefined);
   });
 
   it("runs the verify command once, hardened, with the bundle mounted at its paths", () => {

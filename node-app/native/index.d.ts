@@ -79,3 +79,12 @@ export function loadNative(): NativeVerifier | null;
 
 /** Where the loader looks for the addon. */
 export const ADDON_PATH: string;
+
+/** The environment variable (`BIZRA_REQUIRE_NATIVE`) that turns a missing addon from a test skip into a failure. */
+export const REQUIRE_NATIVE_ENV: string;
+
+/**
+ * Why tests that need the addon cannot run, or null when it is loaded. Throws when BIZRA_REQUIRE_NATIVE=1 (set by
+ * .ci/run), so CI fails where a developer without cargo gets a skip with this reason.
+ */
+export function nativeMissingReason(): string | null;

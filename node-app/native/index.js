@@ -9,6 +9,23 @@ const fs = require('node:fs');
 
 const ADDON_PATH = path.join(__dirname, 'bizra_native.node');
 
+// Tests that need the addon skip without it, unless this is '1' (set by .ci/run): then its absence is a failure.
+const REQUIRE_NATIVE_ENV = 'BIZRA_REQUIRE_NATIVE';
+const BUILD_HINT = 'run `bash node-app/native/build.sh` (needs cargo)';
+
+/**
+ * Why tests that need the addon cannot run (a sentence), or null when it is loaded. Throws instead when
+ * BIZRA_REQUIRE_NATIVE=1, so a CI run without the addon fails rather than skipping them.
+ */
+function nativeMissingReason() {
+  if (loadNative() !== null) return null;
+  const why = disabledByEnv()
+    ? 'native addon disabled (BIZRA_USE_RUST=false)'
+    : `native addon not built (${ADDON_PATH} absent): ${BUILD_HINT}`;
+  if (process.env[REQUIRE_NATIVE_ENV] === '1') throw new Error(`${REQUIRE_NATIVE_ENV}=1 but ${why}`);
+  return why;
+}
+
 let cached; // undefined = not tried; null = unavailable; object = loaded
 
 function disabledByEnv() {
@@ -114,4 +131,4 @@ function loadNative() {
   return cached;
 }
 
-module.exports = { loadNative, ADDON_PATH };
+module.exports = { loadNative, nativeMissingReason, ADDON_PATH, REQUIRE_NATIVE_ENV };

@@ -131,3 +131,114 @@ describe("attestation encoding v1", () => {
     assert.equal(reasonOf(() => encodeAttestation({ ...sample(), version: 9 })), "unsupported_version");
   });
 });
+
+/** Known answers: the bytes written out field by field from the layout in src/poi/attestation.ts, not by the encoder. */
+const KNOWN_ANSWERS: { name: string; attestation: Attestation; hex: string }[] = [
+  {
+    name: "small values (hi words zero)",
+    attestation: sample(),
+    hex: [
+      "01", // version
+      "05", // validatorId length
+      "6e6f646530", // "node0"
+      "0000000000000007", // epoch 7
+      "000000000000002a", // slot 42
+      "ab".repeat(32), // payloadDigest
+      "01".repeat(16), // nonce
+      "0000018bcfe56800", // timestampMs 1 700 000 000 000 = 0x18bcfe56800
+    ].join(""),
+  },
+  {
+    name: "every field distinct, hi words non-zero",
+    attestation: {
+      version: 1,
+      validatorId: "V-1.x_9",
+      epoch: 0x000f0e0d0c0b0a09,
+      slot: 0x001f1e1d1c1b1a19,
+      payloadDigest: Uint8Array.from({ length: 32 }, (_, i) => i),
+      nonce: Uint8Array.from({ length: 16 }, (_, i) => 0xf0 + i),
+      timestampMs: 0x0011223344556677,
+    },
+    hex: [
+      "01",
+      "07",
+      "562d312e785f39", // "V-1.x_9"
+      "000f0e0d0c0b0a09",
+      "001f1e1d1c1b1a19",
+      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+      "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",
+      "0011223344556677",
+    ].join(""),
+  },
+];
+
+describe("attestation encoding v1: known answers and boundaries", () => {
+  const fields = (a: Attestation) => ({ ...a, payloadDigest: toHex(a.payloadDigest), nonce: toHex(a.nonce) });
+
+  for (const k of KNOWN_ANSWERS) {
+    it(`encodes to the pinned bytes and decodes back: ${k.name}`, () => {
+      assert.equal(toHex(encodeAttestation(k.attestation)), k.hex);
+      assert.deepEqual(fields(decodeAttestation(new Uint8Array(Buffer.from(k.hex, "hex")))), fields(k.attestation));
+    });
+  }
+
+  it("decodes from a subarray at a non-zero offset (long and short ids)", () => {
+    for (const id of ["n", "x".repeat(33), "y".repeat(64)]) {
+      const enc = encodeAttestation({ ...sample(), validatorId: id });
+      const padded = new Uint8Array(enc.length + 3);
+      padded.set(enc, 3);
+      assert.deepEqual(fields(decodeAttestation(padded.subarray(3))), fields({ ...sample(), validatorId: id }));
+    }
+  });
+
+  it("u53 fields: 2^53-1 is accepted both ways; 2^53 is refused, naming the field", () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    for (const [field, at] of [["epoch", 7], ["slot", 15], ["timestampMs", 7 + 8 + 8 + 32 + 16]] as const) {
+      const a = { ...sample(), [field]: max };
+      const enc = encodeAttestation(a);
+      assert.equal(toHex(enc.subarray(at, at + 8)), "001fffffffffffff");
+      assert.equal(decodeAttestation(enc)[field], max);
+      const over = Uint8Array.from(enc);
+      over.set([0x00, 0x20, 0, 0, 0, 0, 0, 0], at); // hi word 0x200000: 2^53
+      assert.throws(() => decodeAttestation(over), (e: unknown) => e instanceof AttestationFormatError && e.reason === "malformed" && e.message === `${field} exceeds 2^53-1`);
+      assert.throws(() => encodeAttestation({ ...sample(), [field]: max + 1 }), new RegExp(`^AttestationFormatError: ${field} must be an integer`));
+      assert.throws(() => encodeAttestation({ ...sample(), [field]: 1.5 }), new RegExp(`${field} must be an integer`));
+    }
+  });
+
+  it("validatorId: 64 characters accepted, length byte 0 and 65 refused, every id character accepted", () => {
+    const id64 = "A".repeat(64);
+    const enc = encodeAttestation({ ...sample(), validatorId: id64 });
+    assert.equal(enc.length, 74 + 64);
+    assert.equal(decodeAttestation(enc).validatorId, id64);
+    assert.throws(() => encodeAttestation({ ...sample(), validatorId: "A".repeat(65) }), /validatorId must match/);
+    assert.throws(() => encodeAttestation({ ...sample(), validatorId: "" }), /validatorId must match/);
+    const long = new Uint8Array([1, 65, ...new Uint8Array(65).fill(0x41), ...new Uint8Array(72)]);
+    assert.throws(() => decodeAttestation(long), /validatorId length must be in \[1, 64\]/);
+    const all = "azAZ09._-";
+    assert.equal(decodeAttestation(encodeAttestation({ ...sample(), validatorId: all })).validatorId, all);
+    for (const bad of ["`", "{", "@", "[", "/", ":", " ", "\u00ff"]) {
+      const e = Uint8Array.from(encodeAttestation({ ...sample(), validatorId: "a" }));
+      e[2] = bad.charCodeAt(0);
+      assert.throws(() => decodeAttestation(e), /validatorId must match/, `id byte 0x${e[2]!.toString(16)}`);
+    }
+  });
+
+  it("names each malformed field on encode", () => {
+    const cases: [Partial<Attestation>, RegExp][] = [
+      [{ payloadDigest: new Uint8Array(31) }, /^payloadDigest must be 32 bytes$/],
+      [{ payloadDigest: [] as unknown as Uint8Array }, /^payloadDigest must be 32 bytes$/],
+      [{ nonce: new Uint8Array(17) }, /^nonce must be 16 bytes$/],
+      [{ nonce: "x".repeat(16) as unknown as Uint8Array }, /^nonce must be 16 bytes$/],
+      [{ validatorId: 5 as unknown as string }, /^validatorId must match/],
+      [{ version: 2 }, /^version 2 is not supported$/],
+    ];
+    for (const [patch, msg] of cases) {
+      assert.throws(() => encodeAttestation({ ...sample(), ...patch }), (e: unknown) => e instanceof AttestationFormatError && msg.test(e.message), JSON.stringify(Object.keys(patch)));
+    }
+    assert.throws(() => decodeAttestation("0105" as unknown as Uint8Array), /^AttestationFormatError: encoding is too short$/);
+    const enc = encodeAttestation(sample());
+    assert.throws(() => decodeAttestation(new Uint8Array([...enc, 0])), new RegExp(`encoding must be ${enc.length} bytes`));
+    assert.throws(() => decodeAttestation(new Uint8Array([7, ...enc.subarray(1)])), /^AttestationFormatError: version 7 is not supported$/);
+  });
+});

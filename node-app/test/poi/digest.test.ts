@@ -7,13 +7,14 @@ import { blake3 } from "@noble/hashes/blake3.js";
 import { attestationDigest, decodeAttestation, encodeAttestation, toHex } from "../../src/poi";
 import { jsDigests } from "../../src/poi/verify";
 import { loadNativeVerifier, nativeDigests } from "../../src/poi/fast";
+import { skipWithoutNative } from "../helpers";
 import { signMessage, publicKeyOf, verifyZip215 } from "../../src/poi/signature";
 
 const addon = loadNativeVerifier();
 
 describe("BLAKE3: native batch digests", () => {
   before(function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
   });
 
   it("match @noble/hashes for lengths 0..300 and the shared BLAKE3 vectors", () => {

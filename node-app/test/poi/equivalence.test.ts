@@ -15,14 +15,12 @@ import {
   type SignatureVerifier,
 } from "../../src/poi";
 import { BatchingVerifier, loadNativeVerifier, nativeVerifier, VerifyPool, type NativeAddon } from "../../src/poi/fast";
-import { hex, readVectors } from "../helpers";
+import { hex, readVectors, skipWithoutNative } from "../helpers";
 
 interface RfcVector { name: string; secretKey: string; publicKey: string; msg: string; sig: string }
 interface EdgeCase { name: string; pubkey: string; msg: string; sig: string; valid: boolean }
 
 interface Case { name: string; item: SignatureItem; valid: boolean }
-
-const SKIP_MSG = "native addon not built (node-app/native/bizra_native.node absent): run `bash node-app/native/build.sh`";
 
 function honest(n: number, tag: string): Case[] {
   return Array.from({ length: n }, (_, i) => {
@@ -100,7 +98,6 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
 
   before(async () => {
     addon = loadNativeVerifier(true);
-    if (addon === null) console.log(`      SKIPPING native paths: ${SKIP_MSG}`);
     if (addon !== null) {
       poolBatch = new VerifyPool({ threads: 2, batch: true, minSplit: 8 });
       poolSingle = new VerifyPool({ threads: 2, batch: false, minSplit: 8 });
@@ -113,7 +110,7 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
   });
 
   const needNative = (ctx: Mocha.Context): NativeAddon => {
-    if (addon === null) ctx.skip();
+    skipWithoutNative(ctx);
     return addon as NativeAddon;
   };
 
@@ -127,14 +124,14 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
   });
 
   it("native single (verifyOne per item)", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     const v = nativeVerifier(needNative(this), { batch: false });
     assertSame(await answers(v, cases), cases, "native single");
     assertSame(await answers(v, malicious), malicious, "native single (malicious)");
   });
 
   it("native batch: the whole suite as one batch, each vector inside a batch of honest items, and the malicious batch", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     const v = nativeVerifier(needNative(this), { batch: true });
     assertSame(await answers(v, cases), cases, "native batch (whole suite)");
     const filler = honest(7, "fill");
@@ -146,19 +143,19 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
   });
 
   it("worker pool, batching off (workers verify item by item)", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     assertSame(await answers(poolSingle as VerifyPool, cases), cases, "pool single");
     assertSame(await answers(poolSingle as VerifyPool, malicious), malicious, "pool single (malicious)");
   });
 
   it("worker pool, batching on (batch equation in workers, split across both)", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     assertSame(await answers(poolBatch as VerifyPool, cases), cases, "pool batch");
     assertSame(await answers(poolBatch as VerifyPool, malicious), malicious, "pool batch (malicious)");
   });
 
   it("batcher in front of the pool: concurrent one-item calls coalesce and each caller gets its own verdict", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     const b = new BatchingVerifier(poolBatch as VerifyPool, { maxItems: 16, maxWaitMicros: 500, flushWhenIdle: false });
     const all = [...cases, ...malicious];
     const got = await Promise.all(all.map((c) => b.verifyMany([c.item]).then((r) => r[0] as boolean)));
@@ -267,11 +264,10 @@ describe("signature path equivalence (ZIP-215 on the shared vector suite)", func
       const single = await Promise.all(submitted.map((s) => new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), backend, now: () => now }).verify(s)));
       assert.deepEqual(single.map((r) => (r.ok ? "ok" : r.reason)), verdicts, `${backend.name} (one at a time)`);
     }
-    if (addon === null) console.log(`      (native backends skipped: ${SKIP_MSG})`);
   });
 
   it("hash-and-verify path (verifyEncoded, packed buffer, in the workers): same verdicts and digests as noble, edge keys included", async function () {
-    if (addon === null) this.skip();
+    skipWithoutNative(this);
     const seeds = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(32)));
     const keys = new Map<string, Uint8Array>(seeds.map((s, i) => [`v${i}`, publicKeyOf(s)]));
     // ZIP-215 edge keys: the identity point (small order) and a non-canonical encoding of it (y = p + 1). With

@@ -4,7 +4,8 @@ import { loadConfig } from "../../src/config";
 import { ENV } from "@bizra/contract";
 import { selfTestBackend } from "../../src/main";
 import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../../src/poi";
-import { BatchingVerifier, createSignatureBackend, loadNativeVerifier } from "../../src/poi/fast";
+import { BatchingVerifier, createSignatureBackend } from "../../src/poi/fast";
+import { skipWithoutNative } from "../helpers";
 
 function recorder(idle = false): SignatureVerifier & { calls: number[]; idle(): boolean } {
   const calls: number[] = [];
@@ -37,7 +38,7 @@ describe("fast path: batcher", () => {
     const waitedUs = Number(process.hrtime.bigint() - t0) / 1000;
     assert.deepEqual([a, c], [[true, false], [false]]);
     assert.deepEqual(inner.calls, [3]);
-    assert.ok(waitedUs >= 300 && waitedUs < 50_000, `waited ${waitedUs} us`);
+    assert.ok(waitedUs >= 300, `closed after ${waitedUs} us, before maxWaitMicros`);
   });
   it("flushes at the next event-loop turn when the inner backend is idle", async () => {
     const inner = recorder(true);
@@ -94,10 +95,7 @@ describe("fast path: backend selection", () => {
     assert.throws(() => loadConfig({ [ENV.verifyThreads]: "-1" }), /BIZRA_VERIFY_THREADS/);
   });
   it("with the addon built: a pool backend (threads > 0) and an in-process one (threads = 0) both pass the RFC 8032 self-test", async function () {
-    if (loadNativeVerifier(true) === null) {
-      console.log("      SKIPPING: native addon not built (run `bash node-app/native/build.sh`)");
-      this.skip();
-    }
+    skipWithoutNative(this);
     for (const threads of [0, 2]) {
       const fb = createSignatureBackend({ threads, batchVerify: true });
       await fb.ready;
