@@ -96,7 +96,7 @@ export async function postJson(port: number, route: string, body: unknown, heade
 }
 
 /**
- * Healthy traffic for `ms`: each round signs and verifies `perRound` fresh attestations, casts the node's own vote
+ * Healthy traffic for `ms`: each round signs and verifies `perRound` fresh attestations (one per slot), casts the node's own vote
  * for a new slot's block (fast finality with one validator) and asks that block's finality. Returns the counts
  * by HTTP status.
  */
@@ -107,7 +107,8 @@ export async function driveHealthyTraffic(node: Pick<NodeProcess, "apiPort" | "s
   const until = Date.now() + ms;
   for (let slot = 1; Date.now() < until; slot++) {
     for (let i = 0; i < perRound; i++) {
-      const signed = await signAttestation(node, slot);
+      // one attestation per slot: the node refuses a second attestation of one validator for one slot
+      const signed = await signAttestation(node, (slot - 1) * perRound + i + 1);
       count(signed.status);
       if (signed.status >= 300) continue;
       count((await postJson(port, ROUTES.attestationsVerify, { encoding: signed.body.encoding, signature: signed.body.signature })).status);
