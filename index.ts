@@ -5,9 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { ImageAdmission } from "./components/admission";
+import { AlertRouting } from "./components/alertmanager";
 import { alertRuleConfig, alertRuleSummary, NodeAlerts } from "./components/alerts";
 import { NodeAutoscaler } from "./components/autoscaler";
-import { canarySummary, meshServiceName, NodeCanary, resolvedHoldGateUrl } from "./components/canary";
+import { CANARY_QUERIES, canarySummary, meshServiceName, NodeCanary, resolvedHoldGateUrl } from "./components/canary";
 import { loadStackConfig } from "./components/config";
 import { NodeImage } from "./components/image";
 import { HoldGate } from "./components/hold-gate";
@@ -69,13 +70,23 @@ const autoscaler = new NodeAutoscaler("autoscaler", {
   targetShareOfThroughputSlo: config.hpa.targetShareOfThroughputSlo,
 });
 
-const sloConfigMap = new SloConfigMap("slo", { slos: config.slos, appName: config.appName, namespace: namespace.name, labels });
+const sloConfigMap = new SloConfigMap("slo", {
+  slos: config.slos,
+  appName: config.appName,
+  namespace: namespace.name,
+  labels,
+  ...(config.postDeployReport ? { postDeployReport: config.postDeployReport } : {}),
+});
 new NodeServiceMonitor("service-monitor", { appName: config.appName, namespaceName: config.namespace, namespace: namespace.name, labels });
 const alerts = new NodeAlerts("alerts", { slos: config.slos, rules: alertRuleConfig(config), namespace: namespace.name, labels });
+const routing = config.alerting
+  ? new AlertRouting("alert-routing", { alerting: config.alerting, appName: config.appName, namespaceName: config.namespace, namespace: namespace.name, labels })
+  : undefined;
 const dashboard = new NodeDashboard("dashboard", {
   slos: config.slos,
   appName: config.appName,
   stack: config.stack,
+  resources: config.resources,
   nodeNamespace: config.namespace,
   monitoringNamespace: config.monitoringNamespace,
   labels,
@@ -128,7 +139,13 @@ export const slos = Object.fromEntries(Object.values(config.slos).map((s) => [s.
 export const sloConfigMapName = sloConfigMap.name;
 export const alertRules = alertRuleSummary(alerts.groups);
 export const dashboardJson = dashboard.json;
-export const promqlQueries = dashboardQueries(config.slos, config.namespace);
+export const dashboardUid = dashboard.uid;
+/** The Prometheus the canary checks (and `npm run validate`, unless given --prometheus) ask. */
+export const prometheusAddress = config.canary.prometheusAddress;
+/** The PromQL of each Flagger MetricTemplate, with Flagger's `{{ namespace }}`, `{{ target }}`, `{{ interval }}` unfilled. */
+export const canaryQueries = CANARY_QUERIES;
+export const alertRouting = routing ? { alertmanagerConfig: routing.name, criticalTo: config.alerting?.criticalWebhookUrl, warningTo: config.alerting?.warningWebhookUrl } : "not configured (bizra:alerting)";
+export const promqlQueries = dashboardQueries(config.slos, config);
 export const kyvernoPolicy = { name: admission.policyName, mode: admission.mode };
 export const canary = canarySummary(config.canary.stages, resolvedHoldGateUrl(config));
 export const validatorJob = validator.status;

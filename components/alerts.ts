@@ -7,6 +7,8 @@ import { FAIL_REASON_LABEL, METRICS } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { MONITORING_API_VERSION, type AlertingRule, type PrometheusRule, type RuleGroup } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
+import { counterRate, histogramQuantile, poiSuccessRatio, promNumber, verificationsShedRate } from "./promql";
+import { cpuCores, memoryBytes } from "./quantity";
 import { comparisonSymbol, violationOperator, type Slo, type SloTable } from "./slo";
 
 /** The rate window of every alert expression. */
@@ -25,27 +27,6 @@ export function alertRuleConfig(cfg: Pick<StackConfig, "namespace" | "appName" |
   return { namespace: cfg.namespace, job: cfg.appName, resources: cfg.resources, alerts: cfg.alerts };
 }
 
-const MEMORY_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-
-/** `512Mi` -> 536870912 bytes. */
-export function memoryBytes(quantity: string): number {
-  const m = /^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
-  if (!m) throw new Error(`not a memory quantity: ${quantity}`);
-  return Number(m[1]) * MEMORY_UNITS[m[2] ?? ""];
-}
-
-/** `500m` -> 0.5 cores, `2` -> 2 cores. */
-export function cpuCores(quantity: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m)?$/.exec(quantity);
-  if (!m) throw new Error(`not a CPU quantity: ${quantity}`);
-  return m[2] ? Number(m[1]) / 1000 : Number(m[1]);
-}
-
-/** A PromQL number literal (PromQL accepts JS's exponent form, e.g. `5e-7`). */
-export function promNumber(n: number): string {
-  return String(n);
-}
-
 /** An SLO value in the unit a human reads (`0.0004` seconds -> `400µs`). */
 export function humanSlo(slo: Pick<Slo, "unit" | "value">): string {
   switch (slo.unit) {
@@ -60,36 +41,14 @@ export function humanSlo(slo: Pick<Slo, "unit" | "value">): string {
   }
 }
 
-/** `histogram_quantile(q, sum by (le) (rate(<histogram>_bucket{sel}[w])))`. */
-export function histogramQuantile(q: number, histogram: string, selector: string, window: string): string {
-  return `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket{${selector}}[${window}])))`;
-}
-
-/** `sum(rate(<counter>{sel}[w]))`. */
-export function counterRate(counter: string, selector: string, window: string): string {
-  return `sum(rate(${counter}{${selector}}[${window}]))`;
-}
-
 /**
- * `<counter rate> or vector(0)`: a labelled counter has no series until its first increment, and without this an
- * expression over it (an error or failure share) is empty instead of 0 while nothing has failed yet.
+ * The alert on one SLO: `<measured> <violation operator> <SLO value>`, severity from the SLO entry; `guard`, when
+ * given, must hold too (`... and on() <guard>`), e.g. "and requests are being shed".
  */
-export function counterRateOrZero(counter: string, selector: string, window: string): string {
-  return `(${counterRate(counter, selector, window)} or vector(0))`;
-}
-
-/** PoI verification success ratio: successes / (successes + failures of every reason). */
-export function poiSuccessRatio(selector: string, window: string): string {
-  const ok = counterRate(METRICS.poiVerifyTotal, selector, window);
-  const failed = counterRateOrZero(METRICS.poiVerifyFailTotal, selector, window);
-  return `${ok} / (${ok} + ${failed})`;
-}
-
-/** The alert on one SLO: `<measured> <violation operator> <SLO value>`, severity from the SLO entry. */
-function sloAlert(alert: string, slo: Slo, measured: string, forDuration: string, summary: string, runbooks: string): AlertingRule {
+function sloAlert(alert: string, slo: Slo, measured: string, forDuration: string, summary: string, runbooks: string, guard?: string): AlertingRule {
   return {
     alert,
-    expr: `${measured} ${violationOperator(slo.comparison)} ${promNumber(slo.value)}`,
+    expr: `${measured} ${violationOperator(slo.comparison)} ${promNumber(slo.value)}${guard !== undefined ? ` and on() ${guard}` : ""}`,
     for: forDuration,
     labels: { severity: slo.severity, slo: slo.id },
     annotations: {
@@ -100,18 +59,33 @@ function sloAlert(alert: string, slo: Slo, measured: string, forDuration: string
   };
 }
 
-function plainAlert(alert: string, expr: string, forDuration: string | undefined, severity: "critical" | "warning", summary: string, runbooks: string): AlertingRule {
+function plainAlert(
+  alert: string,
+  expr: string,
+  forDuration: string | undefined,
+  severity: "critical" | "warning",
+  summary: string,
+  runbooks: string,
+  description = `${summary}. Value: {{ $value }}.`,
+): AlertingRule {
   return {
     alert,
     expr,
     ...(forDuration !== undefined ? { for: forDuration } : {}),
     labels: { severity },
-    annotations: { summary, description: `${summary}. Value: {{ $value }}.`, runbook_url: `${runbooks}#${alert.toLowerCase()}` },
+    annotations: { summary, description, runbook_url: `${runbooks}#${alert.toLowerCase()}` },
   };
 }
 
-/** The 5 groups and 12 alerts of ARCHITECTURE.md. Pure. */
+/**
+ * The 5 groups and 12 alerts of ARCHITECTURE.md. Pure. Every alert carries the node's `namespace` label, also those
+ * whose expression aggregates it away: the Alertmanager routes of `components/alertmanager.ts` match on it.
+ */
 export function alertRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup[] {
+  return unlabelledRuleGroups(slos, cfg).map((g) => ({ ...g, rules: g.rules.map((r) => ({ ...r, labels: { ...r.labels, namespace: cfg.namespace } })) }));
+}
+
+function unlabelledRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup[] {
   const ns = `namespace="${cfg.namespace}"`;
   const target = `${ns}, job="${cfg.job}"`;
   const w = ALERT_RATE_WINDOW;
@@ -123,7 +97,19 @@ export function alertRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup
       name: "bizra_finality_sla",
       rules: [
         sloAlert("FinalityCheckP99Violation", slos.finalityCheckP99, histogramQuantile(0.99, METRICS.finalityCheckSeconds, ns, w), "5m", "Finality check p99 latency breaches its SLO", rb),
-        plainAlert("FinalityCheckStalled", `${counterRate(METRICS.finalityChecksTotal, ns, w)} == 0`, "10m", "critical", "No finality checks for 10 minutes", rb),
+        // Votes arrive and the head moves on, but no slot reaches fast finality: an idle node (no votes) and a client
+        // polling a block (no effect on the finalized slot) never fire it.
+        plainAlert(
+          "FinalityCheckStalled",
+          `max by (pod) (${METRICS.consensusHeadSlot}{${ns}}) > max by (pod) (${METRICS.consensusFinalizedSlot}{${ns}})` +
+            ` and sum by (pod) (increase(${METRICS.consensusVotesTotal}{${ns}, outcome="accepted"}[${w}])) > 0` +
+            ` and max by (pod) (changes(${METRICS.consensusFinalizedSlot}{${ns}}[${w}])) == 0`,
+          "10m",
+          "critical",
+          `Votes keep arriving but the finalized slot has not moved (no change over ${w}, for 10m)`,
+          rb,
+          "Head slot {{ $value }} while the finalized slot has not moved.",
+        ),
       ],
     },
     {
@@ -131,8 +117,17 @@ export function alertRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup
       rules: [
         sloAlert("PoIGenerationP99Violation", slos.poiGenerateP99, histogramQuantile(0.99, METRICS.poiGenerateSeconds, ns, w), "5m", "PoI generation p99 latency breaches its SLO", rb),
         sloAlert("PoIVerificationP99Violation", slos.poiVerifyP99, histogramQuantile(0.99, METRICS.poiVerifySeconds, ns, w), "5m", "PoI verification p99 latency breaches its SLO", rb),
-        // The SLO is a throughput floor; the rate falls under it when the node is offered less work, too.
-        sloAlert("PoIThroughputDegraded", slos.poiVerifyThroughput, counterRate(METRICS.poiVerifyTotal, ns, w), "10m", "PoI verification throughput below its SLO", rb),
+        // A capacity signal: below the floor AND refusing verifications (503: shed or circuit open). Low demand alone
+        // (an idle node) is not degraded throughput.
+        sloAlert(
+          "PoIThroughputDegraded",
+          slos.poiVerifyThroughput,
+          counterRate(METRICS.poiVerifyTotal, ns, w),
+          "10m",
+          "PoI verification capacity below its SLO: the node refuses verifications while verifying fewer than the floor",
+          rb,
+          `${verificationsShedRate(ns, w)} > 0`,
+        ),
         sloAlert("PoISuccessRateCritical", slos.poiVerifySuccessRate, `(${poiSuccessRatio(ns, w)})`, "5m", "PoI verification success rate below its SLO", rb),
       ],
     },
@@ -176,11 +171,12 @@ export function alertRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup
       rules: [
         plainAlert(
           "ConsensusQuorumFailure",
-          `sum(increase(${METRICS.consensusQuorumFailuresTotal}{${ns}}[${w}])) > 0`,
+          `sum by (pod) (increase(${METRICS.consensusQuorumFailuresTotal}{${ns}}[${w}])) > 0`,
           "5m",
           "critical",
-          `Finality checks keep failing the fast-finality quorum (${humanSlo(slos.fastFinalityBp)} of validator weight)`,
+          `Slots keep closing without the fast-finality quorum (${humanSlo(slos.fastFinalityBp)} of validator weight)`,
           rb,
+          "{{ $value }} slots closed without quorum in the last 5 minutes.",
         ),
         plainAlert(
           "ReplayAttackDetected",

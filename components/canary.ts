@@ -25,7 +25,7 @@ import { METRICS } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";
-import { counterRate, counterRateOrZero, histogramQuantile, poiSuccessRatio, promNumber } from "./alerts";
+import { apiErrorRatio, counterRate, histogramQuantile, poiSuccessRatio, promNumber } from "./promql";
 import { holdGateUrl as inClusterHoldGateUrl } from "./hold-gate";
 import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
@@ -70,7 +70,7 @@ const rate = (metric: string, extra = "") => counterRate(metric, `${CANARY_PODS}
 
 export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
   apiP99Latency: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, CANARY_PODS, WINDOW),
-  apiErrorRate: `${counterRateOrZero(METRICS.httpRequestsTotal, `${CANARY_PODS}, status_code=~"5.."`, WINDOW)} / ${rate(METRICS.httpRequestsTotal)}`,
+  apiErrorRate: apiErrorRatio(CANARY_PODS, WINDOW),
   cacheHitRate: `${rate(METRICS.poiCacheHitsTotal)} / ${rate(METRICS.poiCacheLookupsTotal)}`,
   poiVerifySuccessRate: poiSuccessRatio(CANARY_PODS, WINDOW),
 };

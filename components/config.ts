@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_API_PORT, DEFAULT_METRICS_PORT, DEFAULT_SIGNER_PORT } from "@bizra/contract";
 import { LOCAL_TRUST_STACKS, localKeyTrustAllowed } from "@bizra/evidence";
+import { CPU_QUANTITY_ALLOWED, MEMORY_QUANTITY_ALLOWED, parseCpuCores, parseMemoryBytes } from "./quantity";
 import { validatorSetProblems } from "./validator-set";
 import { ensureLocalCosignKey, operatorKeyRequired } from "../scripts/release/cosign-key";
 import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, type SloTable } from "./slo";
@@ -15,12 +16,13 @@ import { resolveSlos, SLO_IDS, sloValueProblem, type SloId, type SloOverrides, t
 /** Config keys live in this namespace: `bizra:replicas`, `bizra:image`, ... */
 export const CONFIG_NAMESPACE = "bizra";
 
+/** The stack that serves real traffic: fault injection is refused there. */
+export const PRODUCTION_STACK = "production";
+
 /** The one secret key. It is never echoed in errors, outputs or logs. */
 export const SIGNING_KEY = "signingKey";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const QUANTITY_CPU = /^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$/;
-const QUANTITY_MEMORY = /^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 /** `registry/path@sha256:<64 hex>`; a tag alone is not a pinned image. */
 export const DIGEST_REFERENCE = /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._/-]+(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$/;
 const REGISTRY_PREFIX = /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/;
@@ -45,11 +47,14 @@ const int = (min: number, max: number) => {
 const pattern = (re: RegExp, allowed: string) => z.string({ error: allowed }).regex(re, { error: allowed });
 const dnsLabel = pattern(DNS_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters");
 const bool = z.boolean({ error: "true or false" });
+const promDuration = pattern(/^[1-9][0-9]*(s|m|h)$/, "a duration such as 30s, 5m or 4h");
 const share = z.number({ error: "a share, > 0 and <= 1" }).gt(0, { error: "a share, > 0 and <= 1" }).max(1, { error: "a share, > 0 and <= 1" });
 
+const quantity = (parse: (text: string) => number | undefined, allowed: string) =>
+  z.string({ error: allowed }).refine((q) => parse(q) !== undefined, { error: allowed });
 const resourceQuantities = z.strictObject({
-  cpu: pattern(QUANTITY_CPU, "a CPU quantity such as 500m or 2"),
-  memory: pattern(QUANTITY_MEMORY, "a memory quantity such as 256Mi or 1Gi"),
+  cpu: quantity(parseCpuCores, CPU_QUANTITY_ALLOWED),
+  memory: quantity(parseMemoryBytes, MEMORY_QUANTITY_ALLOWED),
 });
 
 const imageSchema = z
@@ -195,6 +200,28 @@ export const configSchema = z
       .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
       .optional(),
     slo: sloOverrides.default({}),
+    /** Alert routing (components/alertmanager.ts): where critical (paging) and warning (ticket) alerts go. */
+    alerting: z
+      .strictObject({
+        criticalWebhookUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the paging webhook"),
+        warningWebhookUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the ticket webhook"),
+        groupWait: promDuration.default("30s"),
+        groupInterval: promDuration.default("5m"),
+        repeatInterval: promDuration.default("4h"),
+      })
+      .optional(),
+    /**
+     * Fault injection for drills (`BIZRA_FAULT_ERROR_RATE` in the flags ConfigMap): share of API requests answered
+     * 500. Refused for the production stack.
+     */
+    faultInjection: z.strictObject({ errorRate: z.number({ error: "a share from 0 to 1" }).min(0, { error: "a share from 0 to 1" }).max(1, { error: "a share from 0 to 1" }) }).optional(),
+    /**
+     * The quality-gates pack requires a fresh GO report of `npm run validate` (evidence/post-deploy/<stack>/) from
+     * `stack`, signed for the commit being deployed, no older than `maxAgeHours`.
+     */
+    postDeployReport: z
+      .strictObject({ stack: dnsLabel, maxAgeHours: z.number({ error: "hours, > 0" }).gt(0, { error: "hours, > 0" }).default(24) })
+      .optional(),
     /** Alert thresholds that are not SLOs (resource limits, scrape health), and where runbooks live. */
     alerts: z
       .strictObject({
@@ -277,6 +304,10 @@ function crossKeyProblems(stack: string, input: Record<string, unknown>): Array<
       found: kyverno.cosignPublicKey,
       allowed: `the PEM public key of the operator's release key: the ${stack} stack never trusts the key generated in .cosign-key/`,
     });
+  }
+  const fault = field("faultInjection");
+  if (fault && fault.errorRate > 0 && stack === PRODUCTION_STACK) {
+    problems.push({ path: ["faultInjection", "errorRate"], found: fault.errorRate, allowed: `0 on the ${PRODUCTION_STACK} stack (fault injection is for drills on other stacks)` });
   }
   const slo = field("slo");
   if (slo) {

@@ -29,7 +29,7 @@ export type NodeWorkloadConfig = Pick<
   | "validatorId"
   | "stateRedisUrl"
 > &
-  Partial<Pick<StackConfig, "skipAwait">>;
+  Partial<Pick<StackConfig, "skipAwait" | "faultInjection">>;
 
 /** Runtime flags and consensus thresholds the node reads from its environment (ConfigMap data). */
 export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string> {
@@ -45,6 +45,8 @@ export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string>
     [ENV.validatorId]: cfg.validatorId,
     [ENV.validatorSetFile]: `${VALIDATOR_SET_DIR}/${VALIDATOR_SET_FILE}`,
     ...(cfg.stateRedisUrl !== undefined ? { [ENV.stateRedisUrl]: cfg.stateRedisUrl } : {}),
+    // only when a drill asks for it (config refuses it for production): the node's default is off
+    ...(cfg.faultInjection && cfg.faultInjection.errorRate > 0 ? { [ENV.faultErrorRate]: String(cfg.faultInjection.errorRate) } : {}),
   };
 }
 

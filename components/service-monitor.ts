@@ -12,8 +12,8 @@ import { METRICS_PORT_NAME } from "./node";
 export const SCRAPE_INTERVAL = "5s";
 /** Series the node exports that dashboards and alerts read. `up` and `scrape_*` are synthetic and never dropped. */
 export const KEPT_NODE_SERIES = "bizra_(poi|finality|consensus|http)_.*";
-/** prom-client default metrics the resource alerts read. */
-export const KEPT_PROCESS_SERIES = ["process_resident_memory_bytes", "process_cpu_seconds_total"] as const;
+/** prom-client default metrics the resource alerts and the dashboard (memory, CPU, restarts) read. */
+export const KEPT_PROCESS_SERIES = ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_start_time_seconds"] as const;
 export const KEEP_REGEX = `${KEPT_NODE_SERIES}|${KEPT_PROCESS_SERIES.join("|")}`;
 
 export function serviceMonitor(appName: string, namespace: string, labels: Record<string, string>): ServiceMonitor {

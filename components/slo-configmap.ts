@@ -4,7 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SLO_CONFIGMAP_KEY, type SloDocumentEntry } from "@bizra/contract";
+import { POST_DEPLOY_REPORT_ANNOTATION, SLO_CONFIGMAP_KEY, type SloDocumentEntry } from "@bizra/contract";
 import type { SloId, SloTable } from "./slo";
 
 export { SLO_CONFIGMAP_KEY };
@@ -29,6 +29,8 @@ export interface SloConfigMapArgs {
   readonly namespace: pulumi.Input<string>;
   /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
+  /** `bizra:postDeployReport`, when set. */
+  readonly postDeployReport?: { readonly stack: string; readonly maxAgeHours: number };
 }
 
 export class SloConfigMap extends pulumi.ComponentResource {
@@ -39,7 +41,12 @@ export class SloConfigMap extends pulumi.ComponentResource {
     const cm = new k8s.core.v1.ConfigMap(
       name,
       {
-        metadata: { name: sloConfigMapName(args.appName), namespace: args.namespace, labels: args.labels },
+        metadata: {
+          name: sloConfigMapName(args.appName),
+          namespace: args.namespace,
+          labels: args.labels,
+          ...(args.postDeployReport ? { annotations: { [POST_DEPLOY_REPORT_ANNOTATION]: JSON.stringify(args.postDeployReport) } } : {}),
+        },
         data: { [SLO_CONFIGMAP_KEY]: JSON.stringify(sloDocument(args.slos), null, 2) + "\n" },
       },
       { parent: this },

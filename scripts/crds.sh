@@ -12,6 +12,7 @@ CRDS=(
   "github.com/kyverno/kyverno@v1.19.0 config/crds/kyverno/kyverno.io_clusterpolicies.yaml kyverno.io_clusterpolicies.yaml"
   "github.com/prometheus-operator/prometheus-operator@v0.93.0 example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_servicemonitors.yaml"
   "github.com/prometheus-operator/prometheus-operator@v0.93.0 example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_prometheusrules.yaml"
+  "github.com/prometheus-operator/prometheus-operator@v0.93.0 example/prometheus-operator-crd/monitoring.coreos.com_alertmanagerconfigs.yaml monitoring.coreos.com_alertmanagerconfigs.yaml"
   "istio.io/api@v1.32.0 kubernetes/customresourcedefinitions.gen.yaml networking.istio.io_virtualservices_destinationrules.yaml"
 )
 command -v go >/dev/null || { echo "crds.sh: needs the go command (Go 1.22 or newer) to download modules from the Go module proxy" >&2; exit 1; }

@@ -32,16 +32,21 @@ if [ ! -x .toolchain/venv/bin/python ] || ! .toolchain/venv/bin/pip freeze 2>/de
 fi
 echo "venv ok: $(.toolchain/venv/bin/pip freeze | tr '\n' ' ')"
 
-step "Prometheus server and promtool (Debian package 'prometheus') for the monitoring tests"
-# The tests start their own Prometheus on random loopback ports; a packaged service on :9090 (systemd hosts start
-# one) does not interfere with them.
-if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
-  echo "prometheus ok: $(promtool --version 2>&1 | head -1)"
+step "Prometheus, promtool, Alertmanager and Chromium (Debian packages) for the monitoring, alerting and report tests"
+# The tests start their own Prometheus and Alertmanager on random loopback ports; packaged services on :9090/:9093
+# (systemd hosts start them) do not interfere. Chromium renders the post-deploy report page headless.
+missing=""
+for pair in promtool:prometheus prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+if [ -z "$missing" ]; then
+  echo "ok: $(promtool --version 2>&1 | head -1); $(prometheus-alertmanager --version 2>&1 | head -1); $(chromium --version 2>/dev/null)"
 else
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
-  echo "prometheus installed: $(promtool --version 2>&1 | head -1)"
+  # shellcheck disable=SC2086 # one word per package
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(echo $missing | tr ' ' '\n' | sort -u) fonts-dejavu-core
+  echo "installed:$missing"
 fi
 
 step "Redis server (Debian package 'redis-server') for the shared-state tests of node-app"

@@ -203,3 +203,39 @@ describe("release keys in the stack files", () => {
     assert.match(err.message, /bizra:releaseRepository: found "docker.io\/evil\/node"; allowed: a repository under one of the allowed registries: ghcr.io\/bizra, 127.0.0.1:5000\/bizra/);
   });
 });
+
+describe("operations keys: fault injection, alert routing, post-deploy report", () => {
+  const parse = (stack: string, overrides: Record<string, unknown>) => {
+    const raw = testStackConfig(stack, overrides);
+    return parseStackConfig(stack, raw.values, raw.secretKeys);
+  };
+
+  it("fault injection is refused on production, naming the key and what is allowed", () => {
+    assert.throws(
+      () => parse("production", { "bizra:faultInjection": { errorRate: 0.2 } }),
+      (err: unknown) => err instanceof ConfigError && /bizra:faultInjection\.errorRate: found 0\.2; allowed: 0 on the production stack/.test(err.message),
+    );
+    assert.throws(() => parse("testnet", { "bizra:faultInjection": { errorRate: 1.5 } }), /bizra:faultInjection\.errorRate: found 1\.5; allowed: a share from 0 to 1/);
+  });
+
+  it("on testnet it reaches the node's flags ConfigMap; unset, the flag is absent (the node's default is off)", async () => {
+    const flags = async (overrides: Record<string, unknown>) =>
+      kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", overrides))).find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-flags"))!.data;
+    assert.equal((await flags({ "bizra:faultInjection": { errorRate: 0.2 } })).BIZRA_FAULT_ERROR_RATE, "0.2");
+    assert.equal((await flags({})).BIZRA_FAULT_ERROR_RATE, undefined);
+  });
+
+  it("alerting needs both webhook URLs and well-formed durations", () => {
+    assert.throws(() => parse("testnet", { "bizra:alerting": { criticalWebhookUrl: "http://pager" } }), /bizra:alerting\.warningWebhookUrl: missing; allowed: an http\(s\) URL of the ticket webhook/);
+    assert.throws(
+      () => parse("testnet", { "bizra:alerting": { criticalWebhookUrl: "http://p", warningWebhookUrl: "http://t", groupWait: "soon" } }),
+      /bizra:alerting\.groupWait: found "soon"; allowed: a duration such as 30s, 5m or 4h/,
+    );
+  });
+
+  it("postDeployReport names a stack and a positive age", () => {
+    assert.throws(() => parse("production", { "bizra:postDeployReport": { stack: "Test Net" } }), /bizra:postDeployReport\.stack: found "Test Net"; allowed: a DNS-1123 label/);
+    assert.throws(() => parse("production", { "bizra:postDeployReport": { stack: "testnet", maxAgeHours: 0 } }), /bizra:postDeployReport\.maxAgeHours: found 0; allowed: hours, > 0/);
+    assert.deepEqual(parse("production", { "bizra:postDeployReport": { stack: "testnet" } }).postDeployReport, { stack: "testnet", maxAgeHours: 24 });
+  });
+});

@@ -6,13 +6,15 @@ import * as fs from "node:fs";
 import { crdValidator, loadCrdSchemas, SHARED_CRD_DIR, toJsonSchema } from "./support/crd-schema";
 
 const validate = crdValidator();
-const CUSTOM_KINDS = ["ServiceMonitor", "PrometheusRule", "ClusterPolicy", "Canary", "MetricTemplate"];
+const CUSTOM_KINDS = ["ServiceMonitor", "PrometheusRule", "ClusterPolicy", "Canary", "MetricTemplate", "AlertmanagerConfig"];
+/** The AlertmanagerConfig exists only with `bizra:alerting`: render it. */
+const ALERTING = { "bizra:alerting": { criticalWebhookUrl: "https://pager.example/hook", warningWebhookUrl: "https://tickets.example/hook" } };
 
 describe("CRD schemas (strict)", () => {
   const objects: Record<string, Record<string, any>[]> = {};
   before(async () => {
     for (const stack of STACKS) {
-      const run = await runProgram(stack, testStackConfig(stack));
+      const run = await runProgram(stack, testStackConfig(stack, ALERTING));
       objects[stack] = kubernetesObjects(run).filter((o) => CUSTOM_KINDS.includes(o.kind));
     }
   });
@@ -31,6 +33,7 @@ describe("CRD schemas (strict)", () => {
       ClusterPolicy: (o) => (o.spec.rules[0].verifyImages[0].verifyDigests = true),
       Canary: (o) => (o.spec.analysis.stepWeight_s = [1]),
       MetricTemplate: (o) => (o.spec.provider.adress = "http://x"),
+      AlertmanagerConfig: (o) => (o.spec.receivers[0].webhookConfigs[0].sendResolve = true),
     };
     for (const kind of CUSTOM_KINDS) {
       const o = structuredClone(objects.production.find((x) => x.kind === kind)!);

@@ -7,10 +7,13 @@ import { REPO_ROOT } from "../scripts/lib/stack-config";
 /**
  * The node's internals stay inside node-app/: the program, the packs, the scripts and the tests reach the contract and
  * the evidence code through the local packages (@bizra/contract, @bizra/evidence), never through `node-app/src`.
- * One exception: the monitoring end-to-end test signs a consensus vote with the node's own vote encoding, the wire
+ * One exception: the end-to-end tests' node helper signs consensus votes with the node's own vote encoding, the wire
  * format a validator client would need (no client package exists yet).
  */
-const ALLOWED = new Map([["tests/monitoring-e2e.test.ts", ["../node-app/src/consensus/vote-encoding"]]]);
+const ALLOWED = new Map([
+  ["tests/monitoring-e2e.test.ts", ["../node-app/src/consensus/vote-encoding"]],
+  ["tests/support/node-app.ts", ["../../node-app/src/consensus/vote-encoding"]],
+]);
 
 describe("repository layout", () => {
   const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*.ts", "*.mjs", "*.js"], { cwd: REPO_ROOT, encoding: "utf8" })

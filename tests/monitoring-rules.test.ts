@@ -15,11 +15,10 @@ import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import type { StackConfig } from "../components/config";
 import type { RuleGroup } from "../components/crds/monitoring";
 import { resolveSlos } from "../components/slo";
-import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { alertCases, FOR_MINUTES, PLAIN_SEVERITY, promtoolTestFile, SLO_ALERTS, type AlertTestTarget } from "./promtool/generate";
+import { alertCases, FOR_MINUTES, PLAIN_SEVERITY, promtoolTestFile, SLO_ALERTS, testableRules, VALUE_PLACEHOLDER, type AlertTestTarget } from "./promtool/generate";
 import { promtool, PROMTOOL_BIN, requireBinary } from "./support/prometheus";
-import { configOf, testStackConfig } from "./support/stack";
+import { configOf, renderedRuleGroups } from "./support/stack";
 
 const ALERTS = Object.keys(FOR_MINUTES);
 
@@ -36,19 +35,11 @@ export function alertTestTarget(cfg: Pick<StackConfig, "namespace" | "appName" |
   };
 }
 
-/** The `spec` of the PrometheusRule the program registers for `stack` (what `npm run render` writes out). */
-export async function renderedRuleGroups(stack: string, overrides: Record<string, unknown> = {}): Promise<RuleGroup[]> {
-  const run = await runProgram(stack, testStackConfig(stack, overrides));
-  const rules = kubernetesObjects(run).filter((o) => o.kind === "PrometheusRule");
-  assert.equal(rules.length, 1, "exactly one PrometheusRule");
-  return rules[0].spec.groups as RuleGroup[];
-}
-
-/** Writes rules + generated tests into a fresh dir, runs `promtool test rules`, removes the dir. */
+/** Writes the testable rules + generated tests into a fresh dir, runs `promtool test rules`, removes the dir. */
 function promtoolTest(groups: readonly RuleGroup[], testFile: (rulesFile: string) => Record<string, unknown>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-promtool-"));
   try {
-    fs.writeFileSync(path.join(dir, "rules.yaml"), stringify({ groups }));
+    fs.writeFileSync(path.join(dir, "rules.yaml"), stringify({ groups: testableRules(groups) }));
     fs.writeFileSync(path.join(dir, "tests.yaml"), stringify(testFile("rules.yaml")));
     return promtool(["test", "rules", "tests.yaml"], dir);
   } finally {
@@ -103,20 +94,30 @@ describe("monitoring: promtool on the rendered alert rules", function () {
         }
       });
 
+      it("annotations template nothing but `{{ $value }}`, which the promtool tests render as a placeholder", () => {
+        for (const r of groups.flatMap((g) => g.rules)) {
+          for (const [k, v] of Object.entries(r.annotations ?? {})) {
+            assert.ok(!v.replace(/\{\{\s*\$value\s*\}\}/g, "").includes("{{"), `${r.alert}.${k} uses another template: ${v}`);
+          }
+        }
+        const described = testableRules(groups).flatMap((g) => g.rules).filter((r) => r.annotations?.description?.includes(VALUE_PLACEHOLDER));
+        assert.ok(described.length >= 10, `${described.length} descriptions carry the value`);
+      });
+
       it("promtool check rules accepts the rules file", () => {
         const r = promtoolCheck(groups);
         assert.equal(r.status, 0, r.output);
         assert.match(r.output, /SUCCESS: 12 rules found/);
       });
 
-      it("promtool test rules: all 12 alerts fire just past their threshold and stay quiet just inside", () => {
+      it("promtool test rules: all 12 alerts fire just past their threshold and stay quiet just inside, on an idle node and under a polling client", () => {
         const cases = alertCases(cfg.slos, target);
         assert.deepEqual([...new Set(cases.map((c) => c.alert))].sort(), [...ALERTS].sort());
         for (const alert of ALERTS) {
           assert.ok(cases.some((c) => c.alert === alert && c.violating), `${alert} has a violating case`);
           assert.ok(cases.some((c) => c.alert === alert && !c.violating), `${alert} has a healthy case`);
         }
-        const r = promtoolTest(groups, (f) => promtoolTestFile(f, groups, cases, target.runbookBaseUrl));
+        const r = promtoolTest(groups, (f) => promtoolTestFile(f, groups, cases, target));
         assert.equal(r.status, 0, r.output);
         assert.match(r.output, /SUCCESS/);
       });
@@ -148,12 +149,16 @@ describe("monitoring: promtool on the rendered alert rules", function () {
       ["a changed severity", "PoISuccessRateCritical", (r) => (r.labels.severity = "warning")],
       ["a shorter `for`", "FinalityCheckStalled", (r) => (r.for = "2m")],
       ["a wrong runbook URL", "ReplayAttackDetected", (r) => (r.annotations.runbook_url += "-x")],
+      ["a dropped namespace label (Alertmanager could not route it)", "ReplayAttackDetected", (r) => delete r.labels.namespace],
+      ["a dropped shedding guard (pages on low demand)", "PoIThroughputDegraded", (r) => (r.expr = r.expr.replace(/ and on\(\) .*$/, ""))],
+      ["a stall rule driven by client queries", "FinalityCheckStalled", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) == 0`)],
+      ["a quorum rule driven by client queries", "ConsensusQuorumFailure", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) > 0`)],
     ];
     for (const [what, alert, change] of mutations) {
       it(`promtool test rules fails on ${what} (${alert})`, () => {
         const broken = mutate(groups, alert, change);
         assert.equal(promtoolCheck(broken).status, 0, "still valid PromQL");
-        const r = promtoolTest(broken, (f) => promtoolTestFile(f, broken, alertCases(cfg.slos, target), target.runbookBaseUrl));
+        const r = promtoolTest(broken, (f) => promtoolTestFile(f, broken, alertCases(cfg.slos, target), target));
         assert.notEqual(r.status, 0, `promtool passed a broken rule:\n${r.output}`);
         assert.match(r.output, new RegExp(`alertname: ${alert}`));
       });
@@ -161,7 +166,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
 
     it("promtool test rules fails when the SLO table changes and the rule does not follow", () => {
       const slos = resolveSlos({ finalityCheckP99: 0.0015, poiVerifySuccessRate: 0.95 });
-      const r = promtoolTest(groups, (f) => promtoolTestFile(f, groups, alertCases(slos, target), target.runbookBaseUrl));
+      const r = promtoolTest(groups, (f) => promtoolTestFile(f, groups, alertCases(slos, target), target));
       assert.notEqual(r.status, 0, r.output);
       assert.match(r.output, /alertname: FinalityCheckP99Violation/);
       assert.match(r.output, /alertname: PoISuccessRateCritical/);
@@ -171,7 +176,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
       const overrides = { "bizra:slo": { finalityCheckP99: 0.0015, poiVerifySuccessRate: 0.95, poiGenerateP99: 0.00015 } };
       const changed = await renderedRuleGroups(stack, overrides);
       const changedCfg = configOf(stack, overrides);
-      const r = promtoolTest(changed, (f) => promtoolTestFile(f, changed, alertCases(changedCfg.slos, alertTestTarget(changedCfg)), changedCfg.alerts.runbookBaseUrl));
+      const r = promtoolTest(changed, (f) => promtoolTestFile(f, changed, alertCases(changedCfg.slos, alertTestTarget(changedCfg)), alertTestTarget(changedCfg)));
       assert.equal(r.status, 0, r.output);
     });
   });

@@ -1,7 +1,12 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { advisoryGates, assessQualityGates, evidenceAndCriticalGates, qualityGatePolicies } from "../policies/quality-gates/policies";
+import { advisoryGates, assessQualityGates, evidenceAndCriticalGates, postDeployReportGate, qualityGatePolicies } from "../policies/quality-gates/policies";
+import { POST_DEPLOY_REPORT_ANNOTATION } from "@bizra/contract";
+import { ARTIFACT_SCHEMA, blake3Hex, signEvidence, writeArtifact } from "@bizra/evidence";
+import { FIXTURE_COMMIT } from "./support/policy-evidence";
+import { testStackConfig } from "./support/stack";
+import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { evaluateGates, REQUIRED_GATES, summarizeGates } from "../policies/quality-gates/gates";
 import { loadEvidenceKey } from "@bizra/evidence";
 import { resolveSlos } from "../components/slo";
@@ -27,7 +32,7 @@ describe("quality-gates pack", () => {
   after(cleanupTempDirs);
 
   it("declares one mandatory and one advisory stack policy, each with description and remediation", () => {
-    assert.deepEqual(qualityGatePolicies.map((p) => p.enforcementLevel), ["mandatory", "advisory"]);
+    assert.deepEqual(qualityGatePolicies.map((p) => p.enforcementLevel), ["mandatory", "advisory", "mandatory"]);
     for (const p of qualityGatePolicies) assert.ok(p.description && p.remediationSteps && p.configSchema);
   });
 
@@ -153,4 +158,76 @@ describe("quality-gates pack", () => {
       assertNoViolations(await packViolations(qualityGatePolicies, resources, f.config, stack));
     });
   }
+});
+
+describe("quality-gates pack: the post-deploy report (bizra:postDeployReport)", () => {
+  after(cleanupTempDirs);
+  const requiring = (req: object | string): PlainResource => {
+    const cm = sloConfigMap();
+    return { ...cm, props: { ...cm.props, metadata: { ...cm.props.metadata, annotations: { [POST_DEPLOY_REPORT_ANNOTATION]: typeof req === "string" ? req : JSON.stringify(req) } } } };
+  };
+  /** A report bundle as `npm run validate` writes it, signed by the fixture's key. */
+  function writeReport(postDeployDir: string, key: ReturnType<typeof writeFixture>["key"], opts: { verdict?: string; stack?: string; createdAt?: Date } = {}) {
+    const dir = path.join(postDeployDir, "testnet");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "report.html"), "<!doctype html><title>report</title>");
+    const html = { file: "report.html", blake3: blake3Hex(new Uint8Array(fs.readFileSync(path.join(dir, "report.html")))) };
+    const createdAt = (opts.createdAt ?? new Date()).toISOString();
+    writeArtifact(dir, "post-deploy.json", {
+      schema: ARTIFACT_SCHEMA,
+      kind: "post-deploy",
+      title: "Post-deploy SLA validation of testnet",
+      method: "fixture",
+      createdAt,
+      durationSeconds: 1,
+      machine: { cores: 2, cpuModel: "x", node: "v20", platform: "linux", arch: "x64", totalMemoryBytes: 1 },
+      git: { commit: FIXTURE_COMMIT, dirty: false },
+      gates: [],
+      results: { stack: opts.stack ?? "testnet", verdict: opts.verdict ?? "go", reasons: opts.verdict === "no-go" ? ["apiErrorRate: measured 20%, the SLO requires <= 1%"] : [], html },
+    });
+    signEvidence(dir, { key, git: { commit: FIXTURE_COMMIT, dirty: false }, ...(opts.createdAt ? { createdAt: opts.createdAt } : {}) });
+    return dir;
+  }
+
+  it("no requirement without the annotation", async () => {
+    const f = writeFixture();
+    assertNoViolations(await stackViolations(postDeployReportGate, stackArgs([sloConfigMap()], f.config)));
+  });
+
+  it("a fresh, signed GO report for the commit passes", async () => {
+    const f = writeFixture();
+    writeReport(f.config.postDeployDir, f.key);
+    assertNoViolations(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], f.config)));
+  });
+
+  it("no report: names where it looked and the command to run", async () => {
+    const f = writeFixture();
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], f.config)), /\[no-post-deploy-report\] no report in .*testnet: run `npm run validate -- testnet`/);
+  });
+
+  it("a NO-GO report is refused with its reasons", async () => {
+    const f = writeFixture();
+    writeReport(f.config.postDeployDir, f.key, { verdict: "no-go" });
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], f.config)), /\[not-go\] the post-deploy report of testnet says no-go: apiErrorRate: measured 20%/);
+  });
+
+  it("a stale report, an edited page, a foreign key and a malformed annotation are refused", async () => {
+    const f = writeFixture();
+    writeReport(f.config.postDeployDir, f.key, { createdAt: new Date(Date.now() - 30 * 3600 * 1000) });
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], f.config)), /\[too-old\]/);
+    const g = writeFixture();
+    const dir = writeReport(g.config.postDeployDir, g.key);
+    fs.appendFileSync(path.join(dir, "report.html"), "<p>all green</p>");
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], g.config)), /\[digest-mismatch\] report\.html/);
+    const h = writeFixture();
+    writeReport(h.config.postDeployDir, writeFixture().key);
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], h.config)), /\[untrusted-key\]/);
+    assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring("yes please")], h.config)), /is not \{"stack"/);
+  });
+
+  it("the program carries bizra:postDeployReport to the pack as the SLO ConfigMap annotation", async () => {
+    const run = await runProgram("production", testStackConfig("production", { "bizra:postDeployReport": { stack: "testnet", maxAgeHours: 12 } }));
+    const cm = kubernetesObjects(run).find((o) => o.kind === "ConfigMap" && o.metadata.name === "node0-slo");
+    assert.equal(cm?.metadata.annotations?.[POST_DEPLOY_REPORT_ANNOTATION], JSON.stringify({ stack: "testnet", maxAgeHours: 12 }));
+  });
 });

@@ -57,3 +57,36 @@ export interface PrometheusRuleSpec {
 }
 
 export type PrometheusRule = CustomResourceObject<"PrometheusRule", PrometheusRuleSpec>;
+
+/** Prometheus Operator's AlertmanagerConfig (monitoring.coreos.com/v1alpha1), the subset the program uses. */
+export const ALERTMANAGER_CONFIG_API_VERSION = "monitoring.coreos.com/v1alpha1";
+
+export interface AlertmanagerMatcher {
+  readonly name: string;
+  readonly value: string;
+  readonly matchType: "=" | "!=" | "=~" | "!~";
+}
+
+export interface AlertmanagerRoute {
+  readonly receiver: string;
+  readonly groupBy?: string[];
+  /** Prometheus durations, e.g. `30s`. */
+  readonly groupWait?: string;
+  readonly groupInterval?: string;
+  readonly repeatInterval?: string;
+  readonly matchers?: AlertmanagerMatcher[];
+  readonly continue?: boolean;
+  readonly routes?: AlertmanagerRoute[];
+}
+
+export interface AlertmanagerReceiver {
+  readonly name: string;
+  readonly webhookConfigs?: { readonly url: string; readonly sendResolved?: boolean }[];
+}
+
+export interface AlertmanagerConfigSpec {
+  readonly route: AlertmanagerRoute;
+  readonly receivers: AlertmanagerReceiver[];
+}
+
+export type AlertmanagerConfig = CustomResourceObject<"AlertmanagerConfig", AlertmanagerConfigSpec>;

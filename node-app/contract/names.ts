@@ -85,6 +85,8 @@ export const ENV = {
   holdGatePort: "BIZRA_HOLD_GATE_PORT",
   /** Canaries the hold gate remembers (least recently called dropped first); default 1024. */
   holdGateMaxCanaries: "BIZRA_HOLD_GATE_MAX_CANARIES",
+  /** Fault injection for drills: share of API requests (under /v1/) answered 500 `fault_injected`; default 0 (off). */
+  faultErrorRate: "BIZRA_FAULT_ERROR_RATE",
 } as const;
 
 /** Prometheus metric names exported on `:9464/metrics`. Exact names from ARCHITECTURE.md. */
@@ -98,7 +100,14 @@ export const METRICS = {
   finalityCheckSeconds: "bizra_finality_check_seconds",
   finalityChecksTotal: "bizra_finality_checks_total",
   consensusVotesTotal: "bizra_consensus_votes_total",
+  /** Slots left behind (the head moved on) without reaching the fast-finality quorum: driven by votes only. */
   consensusQuorumFailuresTotal: "bizra_consensus_quorum_failures_total",
+  /** Highest slot with a supported block (-1 before any vote). */
+  consensusHeadSlot: "bizra_consensus_head_slot",
+  /** Highest slot whose best block reached fast finality (-1 before any). */
+  consensusFinalizedSlot: "bizra_consensus_finalized_slot",
+  /** State of the verification backend's circuit breaker: see `CIRCUIT_STATES`. */
+  poiVerifierCircuitState: "bizra_poi_verifier_circuit_state",
   consensusEquivocationsTotal: "bizra_consensus_equivocations_total",
   consensusReplayRejectedTotal: "bizra_consensus_replay_rejected_total",
   /** Votes refused before tallying, by `reason`: bad_signature, unknown_validator, malformed. */
@@ -124,6 +133,8 @@ export const SIGN_REFUSE_REASONS = [
   "state_unavailable",
 ] as const;
 export type SignRefuseReason = (typeof SIGN_REFUSE_REASONS)[number];
+/** Values of `bizra_poi_verifier_circuit_state`: the index is the value. */
+export const CIRCUIT_STATES = ["closed", "half_open", "open"] as const;
 
 /** Label on `bizra_poi_verify_fail_total`. */
 export const FAIL_REASON_LABEL = "reason";
@@ -152,3 +163,9 @@ export const EVIDENCE_VERIFY_COMMAND = ["node", "dist/cli/evidence-verify.js"] a
 export const DEFAULT_HOLD_GATE_PORT = 8090;
 export const HOLD_GATE_ROUTE = "/gate";
 export const HOLD_GATE_COMMAND = ["node", "dist/cli/hold-gate.js"] as const;
+
+/**
+ * Annotation of the `<appName>-slo` ConfigMap carrying `bizra:postDeployReport` (`{"stack":…,"maxAgeHours":…}`) to
+ * the quality-gates pack, which then requires a fresh GO report of `npm run validate` from that stack.
+ */
+export const POST_DEPLOY_REPORT_ANNOTATION = "bizra.io/require-post-deploy-report";

@@ -14,9 +14,11 @@ import { ReplayWindow } from "./poi/replay";
 import { nobleVerifier, publicKeyOf, signMessage, type SignatureVerifier } from "./poi/signature";
 import { AttestationVerifier, type SignatureCache } from "./poi/verify";
 import { createSignatureBackend, type FastBackend } from "./poi/fast";
+import { faultErrorRateFromEnv, installFaultInjection } from "./fault-injection";
 import { Admission, buildApi, buildSignerApi, type Readiness } from "./server/app";
 import { CircuitBreaker } from "./server/circuit-breaker";
 import { LruCache } from "./server/lru-cache";
+import { registerStateMetrics } from "./state-metrics";
 import { Redis } from "ioredis";
 import { bytesEqual, toHex } from "./poi/bytes";
 import { FileStateStore } from "./signer/file-store";
@@ -37,6 +39,8 @@ export interface StartOptions {
   /** Signature backend (default: noble, ZIP-215). The native addon or a worker pool plugs in here. */
   readonly backend?: SignatureVerifier;
   readonly now?: () => number;
+  /** Share of `/v1/` requests answered 500 (fault injection, `BIZRA_FAULT_ERROR_RATE`); default 0. */
+  readonly faultErrorRate?: number;
 }
 
 export interface RunningNode {
@@ -195,6 +199,10 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       ? buildSignerApi({ ...listenerDeps, admission: new Admission(config.maxInflightItems), signer, token: config.signer.token.reveal() })
       : undefined;
 
+  registerStateMetrics(metrics, { tally: local, breaker });
+  installFaultInjection(api, options.faultErrorRate ?? 0);
+  if ((options.faultErrorRate ?? 0) > 0) logger?.warn({ faultErrorRate: options.faultErrorRate }, "fault injection is ON");
+
   const metricsApp = Fastify({ logger: false, return503OnClosing: true });
   metricsApp.get(METRICS_PATH, async (_request, reply) =>
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
@@ -260,8 +268,10 @@ function identityCheck(config: NodeConfig, entries: readonly { id: string; publi
 
 async function main(): Promise<void> {
   let config: NodeConfig;
+  let faultErrorRate: number;
   try {
     config = loadConfig(process.env);
+    faultErrorRate = faultErrorRateFromEnv(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -269,7 +279,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const node = await startNode({ config });
+  const node = await startNode({ config, faultErrorRate });
   const shutdown = (signal: string) => {
     process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: "shutting down", signal })}\n`);
     node.close().then(

@@ -14,7 +14,6 @@ export class NodeMetrics {
   readonly finalityCheckSeconds: Histogram;
   readonly finalityChecksTotal: Counter;
   readonly consensusVotesTotal: Counter<"outcome">;
-  readonly consensusQuorumFailuresTotal: Counter;
   readonly consensusEquivocationsTotal: Counter;
   readonly consensusReplayRejectedTotal: Counter;
   readonly consensusVoteRejectedTotal: Counter<typeof FAIL_REASON_LABEL>;
@@ -38,7 +37,6 @@ export class NodeMetrics {
     this.finalityCheckSeconds = new Histogram({ name: METRICS.finalityCheckSeconds, help: "Time to evaluate finality of one block", buckets, registers });
     this.finalityChecksTotal = new Counter({ name: METRICS.finalityChecksTotal, help: "Finality evaluations", registers });
     this.consensusVotesTotal = new Counter({ name: METRICS.consensusVotesTotal, help: "Votes received, by outcome", labelNames: ["outcome"], registers });
-    this.consensusQuorumFailuresTotal = new Counter({ name: METRICS.consensusQuorumFailuresTotal, help: "Finality checks of a block below the fast-finality quorum", registers });
     this.consensusEquivocationsTotal = new Counter({ name: METRICS.consensusEquivocationsTotal, help: "Equivocating votes rejected", registers });
     this.consensusReplayRejectedTotal = new Counter({ name: METRICS.consensusReplayRejectedTotal, help: "Attestations rejected as replayed", registers });
     this.consensusVoteRejectedTotal = new Counter({ name: METRICS.consensusVoteRejectedTotal, help: "Votes refused before tallying, by reason", labelNames: [FAIL_REASON_LABEL], registers });

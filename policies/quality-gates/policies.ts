@@ -10,6 +10,7 @@ import type { PolicyConfigSchema, ReportViolation, StackValidationArgs, StackVal
 import * as path from "node:path";
 import { headCommit, trustedKeysOrLocal, verifyEvidence, type EvidenceReport } from "@bizra/evidence";
 import { readSloTable } from "../shared/stack";
+import { postDeployProblems, postDeployRequirement } from "./post-deploy";
 import { describeGate, evaluateGates, summarizeGates, summaryLine, type GateResult, type GateSummary } from "./gates";
 
 export interface QualityGatesConfig {
@@ -20,6 +21,8 @@ export interface QualityGatesConfig {
   readonly maxAgeHours: number;
   /** Commit the evidence must be from; "" when unknown (then the check fails: no commit to compare with). */
   readonly requireCommit: string;
+  /** Folder of the post-deploy reports (`<dir>/<stack>/`), read when the stack sets `bizra:postDeployReport`. */
+  readonly postDeployDir: string;
 }
 
 /** Defaults, resolved when the pack loads: repo-root evidence/, the local key, 24 h, the current HEAD. */
@@ -29,6 +32,7 @@ export function defaultQualityGatesConfig(): QualityGatesConfig {
     trustedPublicKeys: trustedKeysOrLocal(undefined),
     maxAgeHours: 24,
     requireCommit: headCommit() ?? "",
+    postDeployDir: path.resolve(__dirname, "..", "..", "evidence", "post-deploy"),
   };
 }
 
@@ -44,6 +48,7 @@ export function qualityGatesConfigSchema(defaults: QualityGatesConfig = defaultQ
       },
       maxAgeHours: { type: "number", exclusiveMinimum: 0, default: defaults.maxAgeHours, description: "Oldest acceptable evidence, in hours" },
       requireCommit: { type: "string", default: defaults.requireCommit, description: "Commit the evidence must be from (default: git HEAD)" },
+      postDeployDir: { type: "string", default: defaults.postDeployDir, description: "Folder of `npm run validate` reports, one sub-folder per stack" },
     },
   };
 }
@@ -125,4 +130,27 @@ export const advisoryGates: StackValidationPolicy = {
   },
 };
 
-export const qualityGatePolicies = [evidenceAndCriticalGates, advisoryGates];
+export const postDeployReportGate: StackValidationPolicy = {
+  name: "post-deploy-report",
+  description:
+    "When the stack sets bizra:postDeployReport {stack, maxAgeHours}: a signed GO report of `npm run validate -- <stack>` for this commit, " +
+    "no older than maxAgeHours, from a trusted key.",
+  remediationSteps:
+    "Deploy the commit to the named stack, let it serve traffic, then run `npm run validate -- <stack>` (exit 0, GO); the report lands in " +
+    "evidence/post-deploy/<stack>/. A NO-GO names the failing SLOs: fix them, never edit the report.",
+  enforcementLevel: "mandatory",
+  configSchema: qualityGatesConfigSchema(DEFAULTS),
+  validateStack: (args, reportViolation) => {
+    const requirement = postDeployRequirement(args.resources);
+    if (requirement === undefined) return;
+    if (typeof requirement === "string") {
+      reportViolation(requirement);
+      return;
+    }
+    const config = resolveQualityGatesConfig(args.getConfig<Partial<QualityGatesConfig>>(), DEFAULTS);
+    const problems = postDeployProblems(requirement, { dir: config.postDeployDir, trustedKeys: config.trustedPublicKeys, commit: config.requireCommit });
+    if (problems.length > 0) reportViolation(`post-deploy report of ${requirement.stack} rejected:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  },
+};
+
+export const qualityGatePolicies = [evidenceAndCriticalGates, advisoryGates, postDeployReportGate];

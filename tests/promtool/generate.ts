@@ -2,20 +2,23 @@
  * Generates `promtool test rules` unit tests for the 12 alerts from the SLO table and the stack config.
  *
  * For every alert there is a "violating" case (input series just past the threshold: the alert fires after its
- * `for` duration, with the expected labels and annotations) and a "healthy" case (series just inside the
- * threshold: nothing fires). Every threshold in the inputs comes from the SLO table / stack config handed in,
- * NOT from the rule text, so an SLO the rule does not follow makes promtool fail.
+ * `for` duration, with the expected labels and annotations) and "healthy" cases (series just inside the threshold,
+ * an idle node, a client polling a block that is not final: nothing fires). Every threshold in the inputs comes
+ * from the SLO table / stack config handed in, NOT from the rule text, so an SLO the rule does not follow makes
+ * promtool fail. Whether an input lies on the right side of its threshold is promtool's to say: a violating case
+ * that does not fire and a healthy case that fires both fail the run.
  *
  * The expected labels are independent of the rule (severity from the SLO table for SLO alerts, from the design's
- * table for the others), and so is `runbook_url` (base URL from the stack config + `#<alert lower-case>`). The
- * other expected annotations are the rule's own templates with `{{ $value }}` rendered; to
- * know `$value` exactly, this file computes it with the same float operations Prometheus 2.x uses
- * (`extrapolatedRate`, `bucketQuantile`) and formats it as Go's `%v` does.
+ * table for the others), and so is `runbook_url` (base URL from the stack config + `#<alert lower-case>`). The other
+ * annotations are asserted as text: the rules under test are the rendered rules with `{{ $value }}` rendered as the
+ * literal `VALUE_PLACEHOLDER` (`testableRules`), so the expectation does not have to predict Prometheus's float
+ * arithmetic; that `$value` renders as a number is checked against a real Prometheus (tests/monitoring-e2e.test.ts).
  */
 import { FAIL_REASON_LABEL, LATENCY_BUCKETS_SECONDS, METRICS } from "@bizra/contract";
-import { cpuCores, memoryBytes } from "../../components/alerts";
 import type { RuleGroup } from "../../components/crds/monitoring";
-import { meetsSlo, type Slo, type SloTable } from "../../components/slo";
+import { VERIFY_ROUTES_REGEX } from "../../components/promql";
+import { cpuCores, memoryBytes } from "../../components/quantity";
+import type { Slo, SloTable } from "../../components/slo";
 
 /** What the generator needs to know about the stack (all from the validated stack config). */
 export interface AlertTestTarget {
@@ -66,8 +69,6 @@ export const SLO_ALERTS = {
   PoISuccessRateCritical: "poiVerifySuccessRate",
 } as const;
 
-const RATE_WINDOW_MINUTES = 5;
-
 /**
  * When the firing check runs: `for` + 6 minutes. A 5m rate over series that start at minute 0 is extrapolated to
  * zero, so it reaches its steady value only once the window is full (minute 5); the alert is then active from
@@ -80,68 +81,6 @@ export const pendingAtMinute = (alert: string) => FOR_MINUTES[alert] - 1;
 const SERIES_MINUTES = 20;
 /** Relative margin of "just past" / "just inside" for rates, ratios and gauges. */
 const MARGIN = 0.01;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Prometheus arithmetic, float for float (Prometheus 2.x promql/functions.go and promql/quantile.go)
-
-/** `rate`/`increase` at `evalMin` over `[evalMin - 5m, evalMin]` of a series sampled every minute from minute 0. */
-export function extrapolatedRate(values: readonly number[], evalMin: number, isRate: boolean, windowMin = RATE_WINDOW_MINUTES): number {
-  const first = evalMin - windowMin;
-  const pts = values.map((v, i) => ({ t: i * 60, v })).filter((p) => p.t >= first * 60 && p.t <= evalMin * 60);
-  if (pts.length < 2) return NaN;
-  let result = pts[pts.length - 1].v - pts[0].v;
-  for (let i = 1; i < pts.length; i++) if (pts[i].v < pts[i - 1].v) result += pts[i - 1].v; // counter resets
-  let durationToStart = pts[0].t - first * 60;
-  const durationToEnd = evalMin * 60 - pts[pts.length - 1].t;
-  const sampledInterval = pts[pts.length - 1].t - pts[0].t;
-  const averageDurationBetweenSamples = sampledInterval / (pts.length - 1);
-  if (result > 0 && pts[0].v >= 0) {
-    const durationToZero = sampledInterval * (pts[0].v / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  const threshold = averageDurationBetweenSamples * 1.1;
-  let extrapolateToInterval = sampledInterval;
-  extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
-  extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
-  let factor = extrapolateToInterval / sampledInterval;
-  if (isRate) factor /= windowMin * 60;
-  return result * factor;
-}
-
-/** `histogram_quantile` over cumulative bucket rates (`le` ascending, last is +Inf). */
-export function bucketQuantile(q: number, buckets: readonly { le: number; count: number }[]): number {
-  const observations = buckets[buckets.length - 1].count;
-  if (observations === 0) return NaN;
-  let rank = q * observations;
-  let b = 0;
-  while (b < buckets.length - 1 && !(buckets[b].count >= rank)) b++;
-  if (b === buckets.length - 1) return buckets[buckets.length - 2].le;
-  if (b === 0 && buckets[0].le <= 0) return buckets[0].le;
-  let bucketStart = 0;
-  const bucketEnd = buckets[b].le;
-  let count = buckets[b].count;
-  if (b > 0) {
-    bucketStart = buckets[b - 1].le;
-    count -= buckets[b - 1].count;
-    rank -= buckets[b - 1].count;
-  }
-  return bucketStart + (bucketEnd - bucketStart) * (rank / count);
-}
-
-/** Go's `fmt.Sprint(float64)` (`%v` = strconv 'g', -1): shortest digits, exponent form below 1e-4 and from 1e6. */
-export function goFloat(x: number): string {
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "+Inf" : "-Inf";
-  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const [mant, expText] = x.toExponential().split("e");
-  const exp = Number(expText);
-  if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  const digits = mant.replace("-", "").replace(".", "");
-  const sign = x < 0 ? "-" : "";
-  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-  if (digits.length <= exp + 1) return `${sign}${digits}${"0".repeat(exp + 1 - digits.length)}`;
-  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input series
@@ -191,23 +130,82 @@ export function quantileTarget(slo: Pick<Slo, "value">, violating: boolean): num
 
 export interface AlertCase {
   readonly alert: string;
+  /** A short name of the situation, for promtool's test name. */
+  readonly situation: string;
   readonly violating: boolean;
   readonly series: Series[];
-  /** Expected firing alerts at `fireAt` (empty for the healthy case). */
-  readonly expected: { labels: Record<string, string>; value: number }[];
-  /** A derived measure, for the mocha-side sanity check (e.g. the computed p99). */
-  readonly measured?: number;
+  /** Expected firing alerts at `fireAt` (empty for the healthy case); labels only, annotations come from the rule. */
+  readonly expected: { labels: Record<string, string> }[];
 }
 
-export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
-  const ns = { namespace: t.namespace };
+/** What a scrape of the node carries besides the metric's own labels. */
+export function targetLabels(t: Pick<AlertTestTarget, "namespace" | "job">) {
   const pod = `${t.job}-5d8c7f9b4-x2x7q`;
-  const target = { ...ns, job: t.job, pod, instance: "10.0.0.7:9464" };
-  const evalMin = fireAtMinute;
+  return { namespace: t.namespace, job: t.job, pod, instance: "10.0.0.7:9464" };
+}
+
+/**
+ * The series of a healthy node that nobody uses: up, fast scrapes, little memory and CPU, every counter flat,
+ * no vote ever (head and finalized slot -1), circuit closed. No alert may fire on it.
+ */
+export function idleNodeSeries(t: AlertTestTarget): Series[] {
+  const target = targetLabels(t);
+  const at = (name: string, extra: Record<string, string> = {}) => `${name}{${labelText({ ...target, ...extra })}}`;
+  const flat = (name: string, extra?: Record<string, string>) => ({ series: at(name, extra), values: gauge(0) });
+  return [
+    { series: at("up"), values: gauge(1) },
+    { series: at("scrape_duration_seconds"), values: gauge(t.scrapeDurationSeconds / 100) },
+    { series: at("process_resident_memory_bytes"), values: gauge(Math.round(memoryBytes(t.memoryLimit) / 10)) },
+    { series: at("process_cpu_seconds_total"), values: counter(0.6) }, // 1 % of a core
+    flat(METRICS.poiVerifyTotal),
+    flat(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "replayed" }),
+    flat(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "bad_signature" }),
+    flat(METRICS.finalityChecksTotal),
+    flat(METRICS.consensusQuorumFailuresTotal),
+    { series: at(METRICS.consensusHeadSlot), values: gauge(-1) },
+    { series: at(METRICS.consensusFinalizedSlot), values: gauge(-1) },
+    flat(METRICS.poiVerifierCircuitState),
+    ...[...LATENCY_BUCKETS_SECONDS.map(String), "+Inf"].flatMap((le) => [
+      flat(`${METRICS.poiVerifySeconds}_bucket`, { le }),
+      flat(`${METRICS.poiGenerateSeconds}_bucket`, { le }),
+      flat(`${METRICS.finalityCheckSeconds}_bucket`, { le }),
+    ]),
+  ];
+}
+
+/**
+ * A client polling a block that is not final yet, 10 times a second, fast answers: finality checks climb, the votes
+ * do not (the head is 2 slots past the finalized slot and stays there). Neither a consensus alert nor the finality
+ * latency alert may fire.
+ */
+export function pollingClientSeries(t: AlertTestTarget): Series[] {
+  const target = targetLabels(t);
+  const at = (name: string, extra: Record<string, string> = {}) => `${name}{${labelText({ ...target, ...extra })}}`;
+  const fast = histogramFor(((LATENCY_BUCKETS_SECONDS[0] as number) + (LATENCY_BUCKETS_SECONDS[1] as number)) / 2, 600);
+  return [
+    { series: at(METRICS.finalityChecksTotal), values: counter(600) },
+    ...fast.map((b) => ({ series: at(`${METRICS.finalityCheckSeconds}_bucket`, { le: b.le === Infinity ? "+Inf" : String(b.le) }), values: counter(b.perMinute) })),
+    { series: at(METRICS.consensusVotesTotal, { outcome: "accepted" }), values: gauge(40) },
+    { series: at(METRICS.consensusHeadSlot), values: gauge(7) },
+    { series: at(METRICS.consensusFinalizedSlot), values: gauge(5) },
+    { series: at(METRICS.consensusQuorumFailuresTotal), values: gauge(0) },
+  ];
+}
+
+/** Alerts the idle and polling checks assert silence for: every alert, and the consensus and finality ones. */
+export const POLLING_QUIET_ALERTS = ["FinalityCheckStalled", "ConsensusQuorumFailure", "FinalityCheckP99Violation"] as const;
+
+export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
+  const target = targetLabels(t);
+  const pod = target.pod;
   const cases: AlertCase[] = [];
   const sloLabels = (slo: Slo) => ({ severity: slo.severity, slo: slo.id });
+  const at = (name: string, extra: Record<string, string> = {}) => `${name}{${labelText({ ...target, ...extra })}}`;
+  // every alert carries the node's namespace (the Alertmanager routes match on it)
+  const add = (alert: string, situation: string, violating: boolean, series: Series[], labels: Record<string, string>) =>
+    cases.push({ alert, situation, violating, series, expected: violating ? [{ labels: { ...labels, namespace: t.namespace } }] : [] });
 
-  // p99 latency alerts
+  // p99 latency alerts: the p99 placed 10 % into the bucket past (or before) the SLO bound
   const quantileAlerts = [
     ["FinalityCheckP99Violation", slos.finalityCheckP99, METRICS.finalityCheckSeconds],
     ["PoIGenerationP99Violation", slos.poiGenerateP99, METRICS.poiGenerateSeconds],
@@ -215,74 +213,54 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
   ] as const;
   for (const [alert, slo, histogram] of quantileAlerts) {
     for (const violating of [true, false]) {
-      const buckets = histogramFor(quantileTarget(slo, violating));
-      const series = buckets.map((b) => ({
-        series: `${histogram}_bucket{${labelText({ ...target, le: b.le === Infinity ? "+Inf" : String(b.le) })}}`,
+      const series = histogramFor(quantileTarget(slo, violating)).map((b) => ({
+        series: at(`${histogram}_bucket`, { le: b.le === Infinity ? "+Inf" : String(b.le) }),
         values: counter(b.perMinute),
       }));
-      const at = evalMin(alert);
-      const p99 = bucketQuantile(0.99, buckets.map((b, i) => ({ le: b.le, count: extrapolatedRate(series[i].values, at, true) })));
-      if (meetsSlo(slo, p99) === violating) throw new Error(`${alert}: generated p99 ${p99} is on the wrong side of ${slo.value}`);
-      cases.push({ alert, violating, series, measured: p99, expected: violating ? [{ labels: sloLabels(slo), value: p99 }] : [] });
+      add(alert, violating ? "p99 just past the SLO" : "p99 just inside the SLO", violating, series, sloLabels(slo));
     }
   }
 
-  // throughput floor: rate just under / just over the SLO
+  // throughput floor as a capacity signal: below the floor AND verifications refused (503 on a verification route)
   {
     const alert = "PoIThroughputDegraded";
     const slo = slos.poiVerifyThroughput;
-    for (const violating of [true, false]) {
-      const perSecond = slo.value * (violating ? 1 - MARGIN : 1 + MARGIN);
-      const values = counter(perSecond * 60);
-      const rate = extrapolatedRate(values, evalMin(alert), true);
-      if (meetsSlo(slo, rate) === violating) throw new Error(`${alert}: generated rate ${rate} on the wrong side`);
-      cases.push({
-        alert, violating, measured: rate,
-        series: [{ series: `${METRICS.poiVerifyTotal}{${labelText(target)}}`, values }],
-        expected: violating ? [{ labels: sloLabels(slo), value: rate }] : [],
-      });
-    }
+    const verified = (factor: number) => ({ series: at(METRICS.poiVerifyTotal), values: counter(slo.value * factor * 60) });
+    const shed = (perMinute: number) => ({
+      series: at(METRICS.httpRequestsTotal, { route: VERIFY_ROUTES_REGEX.split("|")[0] as string, method: "POST", status_code: "503" }),
+      values: counter(perMinute),
+    });
+    add(alert, "below the floor while shedding", true, [verified(1 - MARGIN), shed(60)], sloLabels(slo));
+    add(alert, "above the floor while shedding", false, [verified(1 + MARGIN), shed(60)], sloLabels(slo));
+    add(alert, "below the floor with low demand (nothing shed)", false, [verified(0.01), shed(0)], sloLabels(slo));
   }
 
-  // success rate: failures of two reasons
+  // success rate: failures of two reasons, half-way between the bound and 1 (inside) or as far below it (violating)
   {
     const alert = "PoISuccessRateCritical";
     const slo = slos.poiVerifySuccessRate;
     for (const violating of [true, false]) {
-      // half-way between the bound and 1 (inside), or as far below it (violating): 98.5 % / 99.5 % for a 99 % SLO
       const ratio = violating ? slo.value - (1 - slo.value) / 2 : slo.value + (1 - slo.value) / 2;
       const total = 60_000;
       const ok = Math.round(total * ratio);
       const badSig = Math.ceil((total - ok) / 2);
       const stale = total - ok - badSig;
-      const at = evalMin(alert);
-      const okV = counter(ok);
-      const badV = counter(badSig);
-      const staleV = counter(stale);
-      const okRate = extrapolatedRate(okV, at, true);
-      const failRate = extrapolatedRate(badV, at, true) + extrapolatedRate(staleV, at, true);
-      const measured = okRate / (okRate + failRate);
-      if (meetsSlo(slo, measured) === violating) throw new Error(`${alert}: generated ratio ${measured} on the wrong side`);
-      cases.push({
-        alert, violating, measured,
-        series: [
-          { series: `${METRICS.poiVerifyTotal}{${labelText(target)}}`, values: okV },
-          { series: `${METRICS.poiVerifyFailTotal}{${labelText({ ...target, [FAIL_REASON_LABEL]: "bad_signature" })}}`, values: badV },
-          { series: `${METRICS.poiVerifyFailTotal}{${labelText({ ...target, [FAIL_REASON_LABEL]: "stale" })}}`, values: staleV },
-        ],
-        expected: violating ? [{ labels: sloLabels(slo), value: measured }] : [],
-      });
+      add(alert, violating ? "success rate below the SLO" : "success rate above the SLO", violating, [
+        { series: at(METRICS.poiVerifyTotal), values: counter(ok) },
+        { series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "bad_signature" }), values: counter(badSig) },
+        { series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "stale" }), values: counter(stale) },
+      ], sloLabels(slo));
     }
   }
 
-  // finality stalled: flat counter vs one check a minute
-  for (const violating of [true, false]) {
+  // finality stalled: votes arrive and the head moves on, the finalized slot does not; healthy: it follows the head
+  {
     const alert = "FinalityCheckStalled";
-    cases.push({
-      alert, violating,
-      series: [{ series: `${METRICS.finalityChecksTotal}{${labelText(target)}}`, values: violating ? gauge(42) : counter(1) }],
-      expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert] }, value: 0 }] : [],
-    });
+    const labels = { severity: PLAIN_SEVERITY[alert] as string, pod };
+    const votes = { series: at(METRICS.consensusVotesTotal, { outcome: "accepted" }), values: counter(30) };
+    const head = { series: at(METRICS.consensusHeadSlot), values: counter(1).map((v) => v + 10) };
+    add(alert, "votes arrive, the finalized slot stays", true, [votes, head, { series: at(METRICS.consensusFinalizedSlot), values: gauge(9) }], labels);
+    add(alert, "votes arrive, the finalized slot follows the head", false, [votes, head, { series: at(METRICS.consensusFinalizedSlot), values: counter(1).map((v) => v + 9) }], labels);
   }
 
   // resident memory: just over / just under share x limit (a max by (pod))
@@ -291,10 +269,9 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
     const limit = memoryBytes(t.memoryLimit) * t.memoryShareOfLimit;
     for (const violating of [true, false]) {
       const bytes = Math.round(limit * (violating ? 1 + MARGIN : 1 - MARGIN));
-      cases.push({
-        alert, violating, measured: bytes,
-        series: [{ series: `process_resident_memory_bytes{${labelText(target)}}`, values: gauge(bytes) }],
-        expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert], pod }, value: bytes }] : [],
+      add(alert, violating ? "just over the share of the limit" : "just under it", violating, [{ series: at("process_resident_memory_bytes"), values: gauge(bytes) }], {
+        severity: PLAIN_SEVERITY[alert] as string,
+        pod,
       });
     }
   }
@@ -305,12 +282,9 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
     const limit = cpuCores(t.cpuLimit) * t.cpuShareOfLimit;
     for (const violating of [true, false]) {
       const values = counter(limit * (violating ? 1 + MARGIN : 1 - MARGIN) * 60);
-      const rate = extrapolatedRate(values, evalMin(alert), true);
-      if (rate > limit !== violating) throw new Error(`${alert}: generated rate ${rate} on the wrong side of ${limit}`);
-      cases.push({
-        alert, violating, measured: rate,
-        series: [{ series: `process_cpu_seconds_total{${labelText(target)}}`, values }],
-        expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert], pod }, value: rate }] : [],
+      add(alert, violating ? "just over the share of the limit" : "just under it", violating, [{ series: at("process_cpu_seconds_total"), values }], {
+        severity: PLAIN_SEVERITY[alert] as string,
+        pod,
       });
     }
   }
@@ -318,15 +292,11 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
   // metrics endpoint down: up == 0 (labels of the target), up absent (labels of the selector), up == 1 (healthy)
   {
     const alert = "MetricsEndpointDown";
-    const sev = { severity: PLAIN_SEVERITY[alert] };
-    cases.push({ alert, violating: true, series: [{ series: `up{${labelText(target)}}`, values: gauge(0) }], expected: [{ labels: { ...sev, ...target }, value: 0 }] });
-    cases.push({
-      alert, violating: true,
-      // only another job's target exists: the node's `up` is absent
-      series: [{ series: `up{${labelText({ ...target, job: "something-else" })}}`, values: gauge(1) }],
-      expected: [{ labels: { ...sev, namespace: t.namespace, job: t.job }, value: 1 }],
-    });
-    cases.push({ alert, violating: false, series: [{ series: `up{${labelText(target)}}`, values: gauge(1) }], expected: [] });
+    const sev = { severity: PLAIN_SEVERITY[alert] as string };
+    add(alert, "up == 0", true, [{ series: at("up"), values: gauge(0) }], { ...sev, ...target });
+    // only another job's target exists: the node's `up` is absent
+    add(alert, "up absent", true, [{ series: `up{${labelText({ ...target, job: "something-else" })}}`, values: gauge(1) }], { ...sev, namespace: t.namespace, job: t.job });
+    add(alert, "up == 1", false, [{ series: at("up"), values: gauge(1) }], sev);
   }
 
   // scrape slow: max(scrape_duration_seconds) just over / exactly at the configured bound (the rule is strict `>`)
@@ -334,23 +304,18 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
     const alert = "PrometheusScrapeSlow";
     for (const violating of [true, false]) {
       const seconds = violating ? t.scrapeDurationSeconds * (1 + MARGIN) : t.scrapeDurationSeconds;
-      cases.push({
-        alert, violating, measured: seconds,
-        series: [{ series: `scrape_duration_seconds{${labelText(target)}}`, values: gauge(seconds) }],
-        expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert] }, value: seconds }] : [],
+      add(alert, violating ? "just over the bound" : "exactly at the bound", violating, [{ series: at("scrape_duration_seconds"), values: gauge(seconds) }], {
+        severity: PLAIN_SEVERITY[alert] as string,
       });
     }
   }
 
-  // quorum failures: one a minute vs none
+  // quorum failures: a slot left without quorum every minute vs none
   for (const violating of [true, false]) {
     const alert = "ConsensusQuorumFailure";
-    const values = violating ? counter(1) : gauge(3);
-    cases.push({
-      alert, violating,
-      series: [{ series: `${METRICS.consensusQuorumFailuresTotal}{${labelText(target)}}`, values }],
-      expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert] }, value: extrapolatedRate(values, evalMin(alert), false) }] : [],
-    });
+    add(alert, violating ? "a slot without quorum every minute" : "no slot without quorum", violating, [
+      { series: at(METRICS.consensusQuorumFailuresTotal), values: violating ? counter(1) : gauge(3) },
+    ], { severity: PLAIN_SEVERITY[alert] as string, pod });
   }
 
   // replay: ONE replayed attestation (at minute 3) fires at once; other failure reasons do not
@@ -358,65 +323,90 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
     const alert = "ReplayAttackDetected";
     const step = Array.from({ length: SERIES_MINUTES + 1 }, (_, i) => (i >= 3 ? 1 : 0));
     const series = violating
-      ? [{ series: `${METRICS.poiVerifyFailTotal}{${labelText({ ...target, [FAIL_REASON_LABEL]: "replayed" })}}`, values: step }]
+      ? [{ series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "replayed" }), values: step }]
       : [
-          { series: `${METRICS.poiVerifyFailTotal}{${labelText({ ...target, [FAIL_REASON_LABEL]: "replayed" })}}`, values: gauge(0) },
-          { series: `${METRICS.poiVerifyFailTotal}{${labelText({ ...target, [FAIL_REASON_LABEL]: "bad_signature" })}}`, values: counter(5) },
+          { series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "replayed" }), values: gauge(0) },
+          { series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "bad_signature" }), values: counter(5) },
         ];
-    cases.push({
-      alert, violating, series,
-      expected: violating ? [{ labels: { severity: PLAIN_SEVERITY[alert] }, value: extrapolatedRate(step, evalMin(alert), false) }] : [],
-    });
+    add(alert, violating ? "one replayed attestation" : "other failure reasons only", violating, series, { severity: PLAIN_SEVERITY[alert] as string });
   }
   return cases;
 }
 
-/** Renders an annotation template the way the rules use them (only `{{ $value }}` is allowed). */
-export function renderAnnotation(template: string, value: number): string {
-  const rendered = template.replace(/\{\{\s*\$value\s*\}\}/g, goFloat(value));
+/** What `{{ $value }}` renders as in `testableRules`. */
+export const VALUE_PLACEHOLDER = "VALUE_PLACEHOLDER";
+const VALUE_TEMPLATE = /\{\{\s*\$value\s*\}\}/g;
+
+/**
+ * The rules promtool runs: the rendered rules with `{{ $value }}` in annotations replaced by a constant, every other
+ * character (expressions, labels, `for`, the rest of each annotation) unchanged.
+ */
+export function testableRules(groups: readonly RuleGroup[]): RuleGroup[] {
+  return groups.map((g) => ({
+    ...g,
+    rules: g.rules.map((r) => ({
+      ...r,
+      ...(r.annotations ? { annotations: Object.fromEntries(Object.entries(r.annotations).map(([k, v]) => [k, v.replace(VALUE_TEMPLATE, VALUE_PLACEHOLDER)])) } : {}),
+    })),
+  }));
+}
+
+/** An annotation template as `testableRules` renders it; any other template is an error (the generator cannot render it). */
+export function renderAnnotation(template: string): string {
+  const rendered = template.replace(VALUE_TEMPLATE, VALUE_PLACEHOLDER);
   if (rendered.includes("{{")) throw new Error(`annotation uses a template the generator does not render: ${template}`);
   return rendered;
 }
 
 /**
- * The promtool test file (as an object to serialise to YAML) for `rulesFile`, with one test group per case.
- * Each case checks: nothing fires 1 minute before `for` has elapsed (still pending; only for alerts with a `for`),
- * and at `for` + 6m the expected alerts fire (violating) or nothing fires (healthy).
+ * The promtool test file (as an object to serialise to YAML) for `rulesFile` (written from `testableRules(groups)`),
+ * with one test group per case. Each case checks: nothing fires 1 minute before `for` has elapsed (still pending;
+ * only for alerts with a `for`), and at `for` + 6m the expected alerts fire (violating) or nothing fires (healthy).
+ * Two more groups run the idle node and the polling client and expect silence.
  */
 export function promtoolTestFile(
   rulesFile: string,
   groups: readonly RuleGroup[],
   cases: readonly AlertCase[],
-  runbookBaseUrl: string,
+  t: AlertTestTarget,
 ): Record<string, unknown> {
   const rules = new Map(groups.flatMap((g) => g.rules.map((r) => [r.alert, r] as const)));
+  const inputSeries = (series: readonly Series[]) => series.map((s) => ({ series: s.series, values: s.values.map((v) => String(v)).join(" ") }));
+  const quiet = (alerts: readonly string[]) =>
+    [...new Set(alerts.flatMap((a) => [pendingAtMinute(a), fireAtMinute(a)]).filter((m) => m >= 0))].flatMap((m) =>
+      alerts.map((alertname) => ({ eval_time: `${m}m`, alertname, exp_alerts: [] })),
+    );
   return {
     rule_files: [rulesFile],
     evaluation_interval: "1m",
-    tests: cases.map((c) => {
-      const rule = rules.get(c.alert);
-      if (!rule) throw new Error(`the rules have no alert ${c.alert}`);
-      const forMin = FOR_MINUTES[c.alert];
-      const checks: Record<string, unknown>[] = [];
-      if (forMin > 0) checks.push({ eval_time: `${pendingAtMinute(c.alert)}m`, alertname: c.alert, exp_alerts: [] });
-      checks.push({
-        eval_time: `${fireAtMinute(c.alert)}m`,
-        alertname: c.alert,
-        exp_alerts: c.expected.map((e) => ({
-          exp_labels: e.labels,
-          exp_annotations: {
-            ...Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([k, v]) => [k, renderAnnotation(v, e.value)])),
-            // not taken from the rule: the runbook anchor the stack config promises
-            runbook_url: `${runbookBaseUrl}#${c.alert.toLowerCase()}`,
-          },
-        })),
-      });
-      return {
-        name: `${c.alert} ${c.violating ? "just past the threshold fires" : "just inside the threshold stays quiet"}`,
+    tests: [
+      ...cases.map((c) => {
+        const rule = rules.get(c.alert);
+        if (!rule) throw new Error(`the rules have no alert ${c.alert}`);
+        const forMin = FOR_MINUTES[c.alert] as number;
+        const checks: Record<string, unknown>[] = [];
+        if (forMin > 0) checks.push({ eval_time: `${pendingAtMinute(c.alert)}m`, alertname: c.alert, exp_alerts: [] });
+        checks.push({
+          eval_time: `${fireAtMinute(c.alert)}m`,
+          alertname: c.alert,
+          exp_alerts: c.expected.map((e) => ({
+            exp_labels: e.labels,
+            exp_annotations: {
+              ...Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([k, v]) => [k, renderAnnotation(v)])),
+              // not taken from the rule: the runbook anchor the stack config promises
+              runbook_url: `${t.runbookBaseUrl}#${c.alert.toLowerCase()}`,
+            },
+          })),
+        });
+        return { name: `${c.alert}: ${c.situation} ${c.violating ? "fires" : "stays quiet"}`, interval: "1m", input_series: inputSeries(c.series), alert_rule_test: checks };
+      }),
+      { name: "an idle healthy node: no alert fires", interval: "1m", input_series: inputSeries(idleNodeSeries(t)), alert_rule_test: quiet(Object.keys(FOR_MINUTES)) },
+      {
+        name: "a client polling a block that is not final: no consensus or finality alert fires",
         interval: "1m",
-        input_series: c.series.map((s) => ({ series: s.series, values: s.values.map((v) => String(v)).join(" ") })),
-        alert_rule_test: checks,
-      };
-    }),
+        input_series: inputSeries(pollingClientSeries(t)),
+        alert_rule_test: quiet(POLLING_QUIET_ALERTS),
+      },
+    ],
   };
 }

@@ -92,7 +92,7 @@ export interface Fixture {
   readonly dir: string;
   readonly key: EvidenceKey;
   /** Policy config that trusts the fixture key, requires the fixture commit, and evaluates at `now`. */
-  readonly config: { evidenceDir: string; trustedPublicKeys: string[]; maxAgeHours: number; requireCommit: string };
+  readonly config: { evidenceDir: string; trustedPublicKeys: string[]; maxAgeHours: number; requireCommit: string; postDeployDir: string };
   readonly now: Date;
 }
 
@@ -119,7 +119,7 @@ export function writeFixture(opts: { numbers?: FixtureNumbers; commit?: string; 
   return {
     dir,
     key,
-    config: { evidenceDir: dir, trustedPublicKeys: [key.publicKeyHex], maxAgeHours: 24, requireCommit: FIXTURE_COMMIT },
+    config: { evidenceDir: dir, trustedPublicKeys: [key.publicKeyHex], maxAgeHours: 24, requireCommit: FIXTURE_COMMIT, postDeployDir: path.join(dir, "post-deploy") },
     now: new Date(FIXTURE_TIME.getTime() + 60 * 60 * 1000),
   };
 }

@@ -1,7 +1,9 @@
 /** Stack config and recorded objects, as the program tests read them. */
 import { generateKeyPairSync } from "node:crypto";
 import { parseStackConfig } from "../../components/config";
-import type { ProgramRun } from "../../scripts/lib/mock-runtime";
+import { strict as assert } from "node:assert";
+import type { RuleGroup } from "../../components/crds/monitoring";
+import { kubernetesObjects, runProgram, type ProgramRun } from "../../scripts/lib/mock-runtime";
 import { operatorKeyRequired } from "../../scripts/release/cosign-key";
 import { offlineStackConfig, readStackFile, type RawStackConfig } from "../../scripts/lib/stack-config";
 
@@ -30,3 +32,12 @@ export function configOf(stack: string, overrides: Record<string, unknown> = {})
 
 /** Inputs of every custom resource of one kind. */
 export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
+
+/** The `spec` of the PrometheusRule the program registers for `stack` (what `npm run render` writes out). */
+export async function renderedRuleGroups(stack: string, overrides: Record<string, unknown> = {}): Promise<RuleGroup[]> {
+  const run = await runProgram(stack, testStackConfig(stack, overrides));
+  const rules = kubernetesObjects(run).filter((o) => o.kind === "PrometheusRule");
+  assert.equal(rules.length, 1, "exactly one PrometheusRule");
+  return rules[0].spec.groups as RuleGroup[];
+}
+

@@ -124,19 +124,29 @@ export class VoteTally {
 
   /** The head by the rule in the file comment, or undefined when no block has support. */
   head(): Finality | undefined {
-    const slots = [...this.votes.keys()].sort((a, b) => b - a);
-    for (const slot of slots) {
-      let best: { hash: string; support: number } | undefined;
-      for (const hash of this.blocksAt(slot)) {
-        const support = this.supportOf(slot, hash);
-        if (support === 0) continue;
-        if (best === undefined || support > best.support || (support === best.support && hash < best.hash)) {
-          best = { hash, support };
-        }
-      }
-      if (best !== undefined) return this.finalityAt(slot, best.hash, best.support);
+    for (const slot of this.slots().reverse()) {
+      const best = this.bestAt(slot);
+      if (best !== undefined) return best;
     }
     return undefined;
+  }
+
+  /** Slots that received at least one accepted or equivocating vote, ascending. */
+  slots(): number[] {
+    return [...this.votes.keys()].sort((a, b) => a - b);
+  }
+
+  /** The best-supported block of `slot` (ties: smallest hash), or undefined when no block of it has support. */
+  bestAt(slot: number): Finality | undefined {
+    let best: { hash: string; support: number } | undefined;
+    for (const hash of this.blocksAt(slot)) {
+      const support = this.supportOf(slot, hash);
+      if (support === 0) continue;
+      if (best === undefined || support > best.support || (support === best.support && hash < best.hash)) {
+        best = { hash, support };
+      }
+    }
+    return best === undefined ? undefined : this.finalityAt(slot, best.hash, best.support);
   }
 
   private blocksAt(slot: number): Set<string> {

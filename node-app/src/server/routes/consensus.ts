@@ -77,7 +77,6 @@ export const consensusRoutes: FastifyPluginAsyncTypebox<ConsensusRouteOptions> =
     if (finality === undefined) {
       return reply.code(404).send({ error: "unknown_block", message: `no votes for block ${request.params.blockHash}` });
     }
-    if (!finality.fast) m.consensusQuorumFailuresTotal.inc();
     return reply.send({ finality });
   });
 
