@@ -1,5 +1,5 @@
 /**
- * Progressive delivery of the node with Flagger: a Canary for the node Deployment and MetricTemplates for the four
+ * Progressive delivery of the node with Flagger: a Canary for the node Deployment and MetricTemplates for the
  * canary checks of the SLO table. Pure builders, thin component.
  *
  * ## Mapping config stages to Flagger (see docs/canary.md)
@@ -59,8 +59,13 @@ export function scheduleText(stages: readonly CanaryStage[]): string {
   return stages.map((s) => `${s.weight}:${s.holdMinutes}`).join(",");
 }
 
-/** The four SLO-table canary checks and the PromQL each MetricTemplate runs against the canary pods. */
-export const CANARY_CHECKS = ["apiP99Latency", "apiErrorRate", "cacheHitRate", "poiVerifySuccessRate"] as const satisfies readonly SloId[];
+/**
+ * The SLO-table canary checks and the PromQL each MetricTemplate runs against the canary pods. Each must be
+ * satisfiable by a healthy release under realistic traffic (distinct attestations, a few invalid ones). The verify
+ * cache hit rate is not one: a hit needs an attestation seen before, which the replay window rejects, so a high hit
+ * rate and the success rate exclude each other (its SLO is `advisory`, measured by the HTTP load bench only).
+ */
+export const CANARY_CHECKS = ["apiP99Latency", "apiErrorRate", "poiVerifySuccessRate"] as const satisfies readonly SloId[];
 export type CanaryCheckId = (typeof CANARY_CHECKS)[number];
 
 /** Flagger template variables select the canary pods only (`<target>-<rs>-<pod>`; primary pods have one more segment). */
@@ -71,7 +76,6 @@ const rate = (metric: string, extra = "") => counterRate(metric, `${CANARY_PODS}
 export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
   apiP99Latency: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, CANARY_PODS, WINDOW),
   apiErrorRate: `${counterRateOrZero(METRICS.httpRequestsTotal, `${CANARY_PODS}, status_code=~"5.."`, WINDOW)} / ${rate(METRICS.httpRequestsTotal)}`,
-  cacheHitRate: `${rate(METRICS.poiCacheHitsTotal)} / ${rate(METRICS.poiCacheLookupsTotal)}`,
   poiVerifySuccessRate: poiSuccessRatio(CANARY_PODS, WINDOW),
 };
 
@@ -79,7 +83,6 @@ export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
 export const CHECK_SLUGS: Record<CanaryCheckId, string> = {
   apiP99Latency: "api-p99-latency",
   apiErrorRate: "api-error-rate",
-  cacheHitRate: "cache-hit-rate",
   poiVerifySuccessRate: "poi-success-rate",
 };
 const kebab = (id: CanaryCheckId) => CHECK_SLUGS[id];

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
 import { HOLD_GATE_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
@@ -17,6 +17,12 @@ describe("canary stage expansion", () => {
   it("testnet: one 5 % stage", () => {
     const checks = expandStages(configOf("testnet").canary.stages);
     assert.ok(checks.length > 0 && checks.every((c) => c.weight === 5 && c.stage === 0));
+  });
+  it("checks only SLOs a healthy release can meet: none is advisory, the verify cache hit rate is not one", () => {
+    const slos = configOf("production").slos;
+    assert.deepEqual(CANARY_CHECKS.filter((id) => slos[id].severity === "advisory"), []);
+    assert.ok(!(CANARY_CHECKS as readonly string[]).includes("cacheHitRate"));
+    assert.equal(slos.cacheHitRate.severity, "advisory");
   });
   it("refuses repeated or decreasing weights (Flagger would stall on a repeated weight)", () => {
     assert.throws(() => canaryAnalysis([{ weight: 10, holdMinutes: 1 }, { weight: 10, holdMinutes: 1 }], { failedChecksBeforeRollback: 5, metrics: [] }));
@@ -53,11 +59,11 @@ for (const stack of STACKS) {
       assert.deepEqual(a.stepWeights, cfg.canary.stages.map((s) => s.weight));
       assert.deepEqual(a.stepWeights, stack === "production" ? [10, 50, 100] : [5]);
     });
-    it("metric checks use the four MetricTemplates with bounds from the SLO table", () => {
+    it("metric checks use one MetricTemplate per canary check with bounds from the SLO table", () => {
       const a = byType(run, "Canary")[0].spec.analysis;
       const templates = byType(run, "MetricTemplate");
-      assert.equal(templates.length, 4);
-      assert.equal(a.metrics.length, 4);
+      assert.equal(templates.length, CANARY_CHECKS.length);
+      assert.deepEqual(a.metrics.map((m: { name: string }) => m.name), CANARY_CHECKS.map((id) => CHECK_SLUGS[id]));
       CANARY_CHECKS.forEach((id, i) => {
         const m = a.metrics[i];
         assert.deepEqual(m.thresholdRange, thresholdRange(cfg.slos[id]));

@@ -106,9 +106,9 @@ describe("k8s-hardening pack", () => {
     it("passes thresholds derived from the SLO table", async () => assertNoViolations(await stackViolations(canaryThresholds, stackArgs(prod))));
     it("rejects a canary check looser than its SLO", async () => {
       const c = one("kubernetes:flagger.app/v1beta1:Canary");
-      const m = c.props.spec.analysis.metrics.find((x: any) => x.thresholdRange.min === 0.9);
+      const m = c.props.spec.analysis.metrics.find((x: any) => x.thresholdRange.min === 0.99);
       m.thresholdRange.min = 0.5;
-      assertHasViolation(await stackViolations(canaryThresholds, stackArgs(replace(c))), `Canary node0 metric ${m.name}: thresholdRange.min 0.5 is looser than SLO cacheHitRate >= 0.9`);
+      assertHasViolation(await stackViolations(canaryThresholds, stackArgs(replace(c))), `Canary node0 metric ${m.name}: thresholdRange.min 0.5 is looser than SLO poiVerifySuccessRate >= 0.99`);
     });
     it("rejects a canary check without a bound", async () => {
       const c = one("kubernetes:flagger.app/v1beta1:Canary");
