@@ -15,6 +15,7 @@ import { nobleVerifier, publicKeyOf, signMessage, type SignatureVerifier } from 
 import { AttestationVerifier, type SignatureCache } from "./poi/verify";
 import { createSignatureBackend, type FastBackend } from "./poi/fast";
 import { Admission, buildApi, buildSignerApi, type Readiness } from "./server/app";
+import { FAULT_ERROR_SHARE_ENV, faultErrorShare, installFaultInjection } from "./fault/injection";
 import { CircuitBreaker } from "./server/circuit-breaker";
 import { LruCache } from "./server/lru-cache";
 import { Redis } from "ioredis";
@@ -37,6 +38,8 @@ export interface StartOptions {
   /** Signature backend (default: noble, ZIP-215). The native addon or a worker pool plugs in here. */
   readonly backend?: SignatureVerifier;
   readonly now?: () => number;
+  /** Share of /v1 requests answered 500 (fault/injection.ts); 0 (default) for none. */
+  readonly faultErrorShare?: number;
 }
 
 export interface RunningNode {
@@ -200,6 +203,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
+  installFaultInjection(api, options.faultErrorShare ?? 0);
   const closeAll = async () => {
     await api.close(); // stops accepting, drains in-flight requests
     await signerApi?.close();
@@ -260,16 +264,22 @@ function identityCheck(config: NodeConfig, entries: readonly { id: string; publi
 
 async function main(): Promise<void> {
   let config: NodeConfig;
+  let faultShare: number;
   try {
     config = loadConfig(process.env);
+    faultShare = faultErrorShare(process.env);
   } catch (err) {
+    if (err instanceof RangeError && err.message.startsWith(FAULT_ERROR_SHARE_ENV)) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
-  const node = await startNode({ config });
+  const node = await startNode({ config, faultErrorShare: faultShare });
   const shutdown = (signal: string) => {
     process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: "shutting down", signal })}\n`);
     node.close().then(

@@ -1,0 +1,110 @@
+/**
+ * Realistic canary traffic, as the load tester sends it during an analysis: each round asks the node to issue a
+ * fresh attestation (`POST /v1/attestations/sign`, a new nonce and slot every time) and verifies it once
+ * (`POST /v1/attestations/verify`); every `invalidEvery`-th verification carries a corrupted signature. No
+ * attestation is verified twice, so the replay window never fires and the verify cache never hits, as with honest
+ * clients. Paced at `ratePerSecond` rounds, bounded by `durationMs` and the abort signal.
+ */
+import { ROUTES } from "../contract";
+
+export interface TrafficOptions {
+  /** Base URLs of the node API (`http://host:port`); rounds go to each in turn. */
+  readonly targets: readonly string[];
+  /** Sign+verify rounds per second over all targets. */
+  readonly ratePerSecond: number;
+  readonly durationMs: number;
+  /** Every N-th verification has a corrupted signature (N >= 2). */
+  readonly invalidEvery: number;
+  readonly requestTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface TrafficStats {
+  rounds: number;
+  /** Verifications answered `valid: true`. */
+  valid: number;
+  /** Verifications of a corrupted signature answered `valid: false` (as they must). */
+  rejected: number;
+  /** Answers by status code, both routes. */
+  status: Record<string, number>;
+  /** Requests that got no HTTP answer (refused, timed out). */
+  transportErrors: number;
+  /** Verifications whose answer was not the expected one (a valid one refused or a corrupted one accepted). */
+  wrongVerdicts: number;
+  /** The first few wrong verdicts' answers and transport errors, for the log. */
+  wrongSamples: unknown[];
+}
+
+/** Default share of corrupted signatures: one in 200 (0.5 %). */
+export const DEFAULT_INVALID_EVERY = 200;
+
+export function trafficProblem(o: Pick<TrafficOptions, "targets" | "ratePerSecond" | "durationMs" | "invalidEvery">): string | undefined {
+  if (o.targets.length === 0) return "targets: at least one URL";
+  for (const t of o.targets) {
+    try {
+      const u = new URL(t);
+      if (u.protocol !== "http:" && u.protocol !== "https:") return `targets: ${t} is not an http(s) URL`;
+    } catch {
+      return `targets: ${t} is not a URL`;
+    }
+  }
+  if (!(o.ratePerSecond > 0 && o.ratePerSecond <= 10_000)) return `ratePerSecond: got ${o.ratePerSecond}, allowed: > 0 and <= 10000`;
+  if (!(Number.isInteger(o.durationMs) && o.durationMs > 0)) return `durationMs: got ${o.durationMs}, allowed: a positive integer`;
+  if (!(Number.isInteger(o.invalidEvery) && o.invalidEvery >= 2)) return `invalidEvery: got ${o.invalidEvery}, allowed: an integer >= 2`;
+  return undefined;
+}
+
+const flipLastHex = (sig: string) => sig.slice(0, -1) + (sig.endsWith("0") ? "1" : "0");
+
+export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
+  const problem = trafficProblem(o);
+  if (problem) throw new RangeError(problem);
+  const stats: TrafficStats = { rounds: 0, valid: 0, rejected: 0, status: {}, transportErrors: 0, wrongVerdicts: 0, wrongSamples: [] };
+  const timeout = o.requestTimeoutMs ?? 5_000;
+  const post = async (base: string, route: string, body: unknown): Promise<{ status: number; json: any } | undefined> => {
+    try {
+      const res = await fetch(new URL(route, base), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeout),
+      });
+      stats.status[res.status] = (stats.status[res.status] ?? 0) + 1;
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    } catch (err) {
+      stats.transportErrors++;
+      if (stats.wrongSamples.length < 3) stats.wrongSamples.push({ route, error: String((err as Error).cause ?? err) });
+      return undefined;
+    }
+  };
+  const start = Date.now();
+  const periodMs = 1000 / o.ratePerSecond;
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; Date.now() - start < o.durationMs && !o.signal?.aborted; i++) {
+    const due = start + i * periodMs;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const target = o.targets[i % o.targets.length] as string;
+    const corrupt = (i + 1) % o.invalidEvery === 0;
+    const round = (async () => {
+      const signed = await post(target, ROUTES.attestationsSign, { epoch: 1, slot: i + 1, payload: (i + 1).toString(16).padStart(8, "0") });
+      if (signed?.status !== 201) return;
+      const signature = corrupt ? flipLastHex(String(signed.json.signature)) : String(signed.json.signature);
+      const r = await post(target, ROUTES.attestationsVerify, { encoding: signed.json.encoding, signature });
+      if (r?.status !== 200) return;
+      if (r.json?.valid === true && !corrupt) stats.valid++;
+      else if (r.json?.valid === false && corrupt) stats.rejected++;
+      else {
+        stats.wrongVerdicts++;
+        if (stats.wrongSamples.length < 3) stats.wrongSamples.push({ corrupt, answer: r.json });
+      }
+    })().finally(() => {
+      stats.rounds++;
+      inFlight.delete(round);
+    });
+    inFlight.add(round);
+  }
+  await Promise.all(inFlight);
+  return stats;
+}

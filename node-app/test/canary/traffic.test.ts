@@ -1,0 +1,75 @@
+import { strict as assert } from "node:assert";
+import { loadConfig } from "../../src/config";
+import { ENV, METRICS } from "../../src/contract";
+import { runTraffic, trafficProblem } from "../../src/canary/traffic";
+import { parseTrafficArgs } from "../../src/cli/traffic";
+import { FAULT_ERROR_SHARE_ENV, faultErrorShare, INJECTED_FAULT_CODE } from "../../src/fault/injection";
+import { startNode, type RunningNode } from "../../src/main";
+
+const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const config = () => loadConfig({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.signingKey]: SEED });
+
+async function metric(node: RunningNode, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => l.includes(labels))
+    .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+}
+
+describe("canary traffic (realistic load: distinct attestations, a few invalid)", () => {
+  let node: RunningNode | undefined;
+  afterEach(async () => {
+    await node?.close();
+    node = undefined;
+  });
+
+  it("a healthy node: every attestation verified once, the corrupted ones rejected, no replay, no cache hit, no 5xx", async () => {
+    node = await startNode({ config: config(), logger: false });
+    const s = await runTraffic({ targets: [`http://127.0.0.1:${node.apiPort}`], ratePerSecond: 25, durationMs: 2_000, invalidEvery: 10, requestTimeoutMs: 30_000 });
+    assert.ok(s.rounds >= 40, `${s.rounds} rounds`);
+    assert.deepEqual([s.wrongVerdicts, s.transportErrors, s.wrongSamples], [0, 0, []]);
+    assert.equal(s.valid + s.rejected, s.rounds);
+    assert.equal(s.rejected, Math.floor(s.rounds / 10));
+    assert.deepEqual(Object.keys(s.status).sort(), ["200", "201"]);
+    assert.equal(await metric(node, METRICS.poiVerifyTotal), s.valid);
+    assert.equal(await metric(node, METRICS.poiVerifyFailTotal, 'reason="bad_signature"'), s.rejected);
+    assert.equal(await metric(node, METRICS.poiVerifyFailTotal, 'reason="replayed"'), 0);
+    assert.equal(await metric(node, METRICS.poiCacheHitsTotal), 0);
+  });
+
+  it("a node with fault injection answers about that share of /v1 requests 500, health and metrics untouched", async () => {
+    node = await startNode({ config: config(), logger: false, faultErrorShare: 0.5 });
+    const s = await runTraffic({ targets: [`http://127.0.0.1:${node.apiPort}`], ratePerSecond: 25, durationMs: 2_000, invalidEvery: 10, requestTimeoutMs: 30_000 });
+    const five = s.status["500"] ?? 0;
+    const total = Object.values(s.status).reduce((a, b) => a + b, 0);
+    assert.ok(five / total > 0.25 && five / total < 0.75, `${five}/${total} answered 500`);
+    const res = await fetch(`http://127.0.0.1:${node.apiPort}/v1/consensus/head`);
+    if (res.status === 500) assert.equal(((await res.json()) as { error: string }).error, INJECTED_FAULT_CODE);
+    for (let i = 0; i < 20; i++) assert.equal((await fetch(`http://127.0.0.1:${node.apiPort}/healthz`)).status, 200);
+    assert.ok((await metric(node, "bizra_http_requests_total", 'status_code="500"')) >= five);
+  });
+
+  it("fault injection is off by default and refuses a bad share, naming the variable", () => {
+    assert.equal(faultErrorShare({}), 0);
+    assert.equal(faultErrorShare({ [FAULT_ERROR_SHARE_ENV]: "0.2" }), 0.2);
+    assert.equal(faultErrorShare({ [FAULT_ERROR_SHARE_ENV]: "1" }), 1);
+    for (const bad of ["1.5", "-0.1", "abc", "20%", "NaN"]) {
+      assert.throws(() => faultErrorShare({ [FAULT_ERROR_SHARE_ENV]: bad }), new RegExp(`^RangeError: ${FAULT_ERROR_SHARE_ENV}: got "${bad.replace(/[.%]/g, "\\$&")}", allowed: a number from 0 to 1`));
+    }
+  });
+
+  it("refuses bad traffic options, naming the field", () => {
+    assert.equal(trafficProblem({ targets: [], ratePerSecond: 1, durationMs: 1, invalidEvery: 2 }), "targets: at least one URL");
+    assert.match(trafficProblem({ targets: ["ftp://x"], ratePerSecond: 1, durationMs: 1, invalidEvery: 2 }) ?? "", /^targets: ftp:\/\/x is not an http/);
+    assert.match(trafficProblem({ targets: ["http://x"], ratePerSecond: 0, durationMs: 1, invalidEvery: 2 }) ?? "", /^ratePerSecond: got 0/);
+    assert.match(trafficProblem({ targets: ["http://x"], ratePerSecond: 1, durationMs: 1, invalidEvery: 1 }) ?? "", /^invalidEvery: got 1/);
+    assert.deepEqual(parseTrafficArgs(["--target", "http://a:1", "--rate", "5", "--duration", "2m", "--invalid-every", "50"]), {
+      targets: ["http://a:1"], ratePerSecond: 5, durationMs: 120_000, invalidEvery: 50,
+    });
+    assert.throws(() => parseTrafficArgs(["--target", "http://a:1", "--duration", "90"]), /^RangeError: --duration: got "90", allowed/);
+    assert.throws(() => parseTrafficArgs(["--targte", "http://a:1"]), /^RangeError: --targte: unknown flag/);
+    assert.throws(() => parseTrafficArgs([]), /^RangeError: targets: at least one URL/);
+  });
+});
