@@ -30,6 +30,8 @@ export const SIGNER_ROUTES = [ROUTES.attestationsSign] as const;
 
 /** Environment variables the node reads at start (validated there). */
 export const ENV = {
+  /** Share of /v1 requests answered 500 on purpose (canary tests; node-app/src/fault/injection.ts); unset = 0. */
+  faultErrorShare: "BIZRA_FAULT_ERROR_SHARE",
   apiPort: "BIZRA_API_PORT",
   metricsPort: "BIZRA_METRICS_PORT",
   host: "BIZRA_HOST",
@@ -152,3 +154,5 @@ export const EVIDENCE_VERIFY_COMMAND = ["node", "dist/cli/evidence-verify.js"] a
 export const DEFAULT_HOLD_GATE_PORT = 8090;
 export const HOLD_GATE_ROUTE = "/gate";
 export const HOLD_GATE_COMMAND = ["node", "dist/cli/hold-gate.js"] as const;
+/** The canary traffic CLI (node-app/src/canary/traffic.ts) the Flagger load tester runs from an image with the node's dist/. */
+export const TRAFFIC_COMMAND = ["node", "dist/cli/traffic.js"] as const;

@@ -5,7 +5,7 @@
  * attestation is verified twice, so the replay window never fires and the verify cache never hits, as with honest
  * clients. Paced at `ratePerSecond` rounds, bounded by `durationMs` and the abort signal.
  */
-import { ROUTES } from "../contract";
+import { ROUTES } from "@bizra/contract";
 
 export interface TrafficOptions {
   /** Base URLs of the node API (`http://host:port`); rounds go to each in turn. */

@@ -8,8 +8,9 @@
  * the Deployment's environment.
  */
 import type { FastifyInstance } from "fastify";
+import { ENV } from "@bizra/contract";
 
-export const FAULT_ERROR_SHARE_ENV = "BIZRA_FAULT_ERROR_SHARE";
+export const FAULT_ERROR_SHARE_ENV = ENV.faultErrorShare;
 export const INJECTED_FAULT_CODE = "injected_fault";
 
 /** The configured share, 0 when unset; throws naming the variable and what is allowed. */

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { loadConfig } from "../../src/config";
-import { ENV, METRICS } from "../../src/contract";
+import { ENV, METRICS } from "@bizra/contract";
 import { runTraffic, trafficProblem } from "../../src/canary/traffic";
 import { parseTrafficArgs } from "../../src/cli/traffic";
 import { FAULT_ERROR_SHARE_ENV, faultErrorShare, INJECTED_FAULT_CODE } from "../../src/fault/injection";
