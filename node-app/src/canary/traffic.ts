@@ -1,7 +1,8 @@
 /**
  * Realistic canary traffic, as the load tester sends it during an analysis: each round asks the node to issue a
  * fresh attestation (`POST /v1/attestations/sign`, a new nonce and slot every time) and verifies it once
- * (`POST /v1/attestations/verify`); every `invalidEvery`-th verification carries a corrupted signature. No
+ * (`POST /v1/attestations/verify`); every `invalidEvery`-th verification carries a corrupted signature; and it asks
+ * the finality of a block (`GET /v1/consensus/finality/<hash>`, as clients poll it; 404 for a block without votes). No
  * attestation is verified twice, so the replay window never fires and the verify cache never hits, as with honest
  * clients. Paced at `ratePerSecond` rounds, bounded by `durationMs` and the abort signal.
  */
@@ -25,7 +26,9 @@ export interface TrafficStats {
   valid: number;
   /** Verifications of a corrupted signature answered `valid: false` (as they must). */
   rejected: number;
-  /** Answers by status code, both routes. */
+  /** Finality queries answered (200, or 404 for a block without votes). */
+  finalityChecks: number;
+  /** Answers by status code, all routes. */
   status: Record<string, number>;
   /** Requests that got no HTTP answer (refused, timed out). */
   transportErrors: number;
@@ -59,14 +62,13 @@ const flipLastHex = (sig: string) => sig.slice(0, -1) + (sig.endsWith("0") ? "1"
 export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
   const problem = trafficProblem(o);
   if (problem) throw new RangeError(problem);
-  const stats: TrafficStats = { rounds: 0, valid: 0, rejected: 0, status: {}, transportErrors: 0, wrongVerdicts: 0, wrongSamples: [] };
+  const stats: TrafficStats = { rounds: 0, valid: 0, rejected: 0, finalityChecks: 0, status: {}, transportErrors: 0, wrongVerdicts: 0, wrongSamples: [] };
   const timeout = o.requestTimeoutMs ?? 5_000;
-  const post = async (base: string, route: string, body: unknown): Promise<{ status: number; json: any } | undefined> => {
+  const post = async (base: string, route: string, body?: unknown): Promise<{ status: number; json: any } | undefined> => {
     try {
       const res = await fetch(new URL(route, base), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
+        method: body === undefined ? "GET" : "POST",
+        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeout),
       });
       stats.status[res.status] = (stats.status[res.status] ?? 0) + 1;
@@ -92,6 +94,9 @@ export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
       if (signed?.status !== 201) return;
       const signature = corrupt ? flipLastHex(String(signed.json.signature)) : String(signed.json.signature);
       const r = await post(target, ROUTES.attestationsVerify, { encoding: signed.json.encoding, signature });
+      const block = String(signed.json.encoding).slice(-64).padStart(64, "0");
+      const f = await post(target, ROUTES.finality.replace(":blockHash", block));
+      if (f?.status === 200 || f?.status === 404) stats.finalityChecks++;
       if (r?.status !== 200) return;
       if (r.json?.valid === true && !corrupt) stats.valid++;
       else if (r.json?.valid === false && corrupt) stats.rejected++;

@@ -2,13 +2,19 @@
  * Canary traffic from the command line (canary/traffic.ts), for the Flagger load tester's `cmd` webhooks and for
  * operators: `node dist/cli/traffic.js --target http://node0-canary.bizra-node0:8080 --rate 20 --duration 60s`.
  * Flags: --target URL (repeatable), --rate rounds/s (default 10), --duration Ns|Nm (default 60s),
- * --invalid-every N (default 200). Prints the stats as one JSON line; exits 1 on a wrong verdict, a 5xx answer or a
+ * --invalid-every N (default 200), --request-timeout Ns (default 5s). Prints the stats as one JSON line; exits 1 on a wrong verdict, a 5xx answer or a
  * transport error, 2 on a bad flag.
  */
 import { DEFAULT_INVALID_EVERY, runTraffic, trafficProblem } from "../canary/traffic";
 
-export function parseTrafficArgs(argv: readonly string[]): { targets: string[]; ratePerSecond: number; durationMs: number; invalidEvery: number } {
-  const out = { targets: [] as string[], ratePerSecond: 10, durationMs: 60_000, invalidEvery: DEFAULT_INVALID_EVERY };
+const seconds = (flag: string, value: string): number => {
+  const m = /^(\d+)(s|m)$/.exec(value);
+  if (!m) throw new RangeError(`${flag}: got ${JSON.stringify(value)}, allowed: <integer>s or <integer>m`);
+  return Number(m[1]) * (m[2] === "m" ? 60_000 : 1000);
+};
+
+export function parseTrafficArgs(argv: readonly string[]): { targets: string[]; ratePerSecond: number; durationMs: number; invalidEvery: number; requestTimeoutMs: number } {
+  const out = { targets: [] as string[], ratePerSecond: 10, durationMs: 60_000, invalidEvery: DEFAULT_INVALID_EVERY, requestTimeoutMs: 5_000 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = argv[i + 1];
@@ -21,17 +27,17 @@ export function parseTrafficArgs(argv: readonly string[]): { targets: string[]; 
       case "--rate":
         out.ratePerSecond = Number(value);
         break;
-      case "--duration": {
-        const m = /^(\d+)(s|m)$/.exec(value);
-        if (!m) throw new RangeError(`--duration: got ${JSON.stringify(value)}, allowed: <integer>s or <integer>m`);
-        out.durationMs = Number(m[1]) * (m[2] === "m" ? 60_000 : 1000);
+      case "--duration":
+        out.durationMs = seconds(flag, value);
         break;
-      }
+      case "--request-timeout":
+        out.requestTimeoutMs = seconds(flag, value);
+        break;
       case "--invalid-every":
         out.invalidEvery = Number(value);
         break;
       default:
-        throw new RangeError(`${flag}: unknown flag (allowed: --target, --rate, --duration, --invalid-every)`);
+        throw new RangeError(`${flag}: unknown flag (allowed: --target, --rate, --duration, --invalid-every, --request-timeout)`);
     }
   }
   const problem = trafficProblem(out);

@@ -32,7 +32,8 @@ describe("canary traffic (realistic load: distinct attestations, a few invalid)"
     assert.deepEqual([s.wrongVerdicts, s.transportErrors, s.wrongSamples], [0, 0, []]);
     assert.equal(s.valid + s.rejected, s.rounds);
     assert.equal(s.rejected, Math.floor(s.rounds / 10));
-    assert.deepEqual(Object.keys(s.status).sort(), ["200", "201"]);
+    assert.deepEqual(Object.keys(s.status).sort(), ["200", "201", "404"]);
+    assert.equal(s.finalityChecks, s.rounds);
     assert.equal(await metric(node, METRICS.poiVerifyTotal), s.valid);
     assert.equal(await metric(node, METRICS.poiVerifyFailTotal, 'reason="bad_signature"'), s.rejected);
     assert.equal(await metric(node, METRICS.poiVerifyFailTotal, 'reason="replayed"'), 0);
@@ -66,8 +67,9 @@ describe("canary traffic (realistic load: distinct attestations, a few invalid)"
     assert.match(trafficProblem({ targets: ["http://x"], ratePerSecond: 0, durationMs: 1, invalidEvery: 2 }) ?? "", /^ratePerSecond: got 0/);
     assert.match(trafficProblem({ targets: ["http://x"], ratePerSecond: 1, durationMs: 1, invalidEvery: 1 }) ?? "", /^invalidEvery: got 1/);
     assert.deepEqual(parseTrafficArgs(["--target", "http://a:1", "--rate", "5", "--duration", "2m", "--invalid-every", "50"]), {
-      targets: ["http://a:1"], ratePerSecond: 5, durationMs: 120_000, invalidEvery: 50,
+      targets: ["http://a:1"], ratePerSecond: 5, durationMs: 120_000, invalidEvery: 50, requestTimeoutMs: 5_000,
     });
+    assert.equal(parseTrafficArgs(["--target", "http://a:1", "--request-timeout", "30s"]).requestTimeoutMs, 30_000);
     assert.throws(() => parseTrafficArgs(["--target", "http://a:1", "--duration", "90"]), /^RangeError: --duration: got "90", allowed/);
     assert.throws(() => parseTrafficArgs(["--targte", "http://a:1"]), /^RangeError: --targte: unknown flag/);
     assert.throws(() => parseTrafficArgs([]), /^RangeError: targets: at least one URL/);
