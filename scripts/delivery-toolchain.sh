@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Cached, idempotent builds of the progressive-delivery controllers from the Go module proxy:
 # Flagger (controller + load tester), the Kyverno CLI, the Prometheus Operator (operator + config
-# reloader) and KEDA (operator + metrics adapter). Each tool is built from its own published module
+# reloader), KEDA (operator + metrics adapter) and crane (loopback registry and image pushes for tests). Each tool is built from its own published module
 # (its own go.mod and go.sum), so the versions are exactly the upstream release's.
 #
 # Usage: scripts/delivery-toolchain.sh [build|paths|clean] [TOOL...] [--force]
 #   build (default)  build the named tools (default: all), then print KEY=path lines
 #   paths            print KEY=path lines; exit 3 if any named tool is not built yet
 #   clean            remove the named tools' .toolchain/<tool>-v<version> folders
-#   TOOL             flagger | kyverno | prometheus-operator | keda
+#   TOOL             flagger | kyverno | prometheus-operator | keda | crane
 #
 # Outputs: .toolchain/<tool>-v<version>/bin/<binary> (git-ignored), each with a .stamp; a machine-wide
 # copy in DELIVERY_TOOLCHAIN_CACHE (default ~/.cache/bizra-delivery-toolchain; "off" disables) lets a
 # fresh clone on the same machine skip the compile. Every build appends one line with its wall time to
-# .toolchain/delivery-build-times.log (tool, version, seconds for module download and compile).
+# .toolchain/delivery-build-times.log (tool, version, wall seconds for module download and compile, and the
+# compile's CPU seconds, user + system, which a busy machine does not inflate the way it inflates wall time).
+# Tools build one at a time per tool (a lock each), so different tools may build in parallel.
 # Versions: scripts/delivery-toolchain/versions.env. Knobs: DELIVERY_TOOLCHAIN_DIR, DELIVERY_TOOLCHAIN_NICE.
 set -euo pipefail
 
@@ -28,12 +30,14 @@ declare -A VERSION=(
   [kyverno]="$(versions_value KYVERNO_VERSION)"
   [prometheus-operator]="$(versions_value PROMETHEUS_OPERATOR_VERSION)"
   [keda]="$(versions_value KEDA_VERSION)"
+  [crane]="$(versions_value CRANE_VERSION)"
 )
 declare -A MODULE=(
   [flagger]=github.com/fluxcd/flagger
   [kyverno]=github.com/kyverno/kyverno
   [prometheus-operator]=github.com/prometheus-operator/prometheus-operator
   [keda]=github.com/kedacore/keda/v2
+  [crane]=github.com/google/go-containerregistry
 )
 # binary=package (relative to the module root)
 declare -A BINARIES=(
@@ -41,14 +45,16 @@ declare -A BINARIES=(
   [kyverno]="kyverno=./cmd/cli/kubectl-kyverno"
   [prometheus-operator]="operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader"
   [keda]="keda-operator=./cmd/operator keda-adapter=./cmd/adapter"
+  [crane]="crane=./cmd/crane"
 )
 declare -A LDFLAGS=(
   [flagger]=""
   [kyverno]="-X github.com/kyverno/kyverno/pkg/version.BuildVersion=v${VERSION[kyverno]}"
   [prometheus-operator]="-X github.com/prometheus/common/version.Version=${VERSION[prometheus-operator]}"
   [keda]="-X github.com/kedacore/keda/v2/version.Version=v${VERSION[keda]}"
+  [crane]=""
 )
-ALL=(flagger kyverno prometheus-operator keda)
+ALL=(flagger kyverno prometheus-operator keda crane)
 
 TC="${DELIVERY_TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 CACHE="${DELIVERY_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bizra-delivery-toolchain}"
@@ -141,20 +147,23 @@ build_tool() { # TOOL
   (cd "$src" && gocmd mod download -x 2>/dev/null)
   t_dl=$((SECONDS - s)); s=$SECONDS
   local -a built=()
+  local cpu_file="$d/.cpu" cpu=0 c
   for pair in ${BINARIES[$t]}; do
     name=${pair%%=*}; pkg=${pair#*=}
     log "$t v$v: compiling $pkg (nice $NICE)"
-    (cd "$src" && gocmd build -mod=mod -trimpath -ldflags "-s -w ${LDFLAGS[$t]}" -o "$d/bin/$name.tmp" "$pkg")
+    (cd "$src" && /usr/bin/time -f "%U %S" -o "$cpu_file" nice -n "$NICE" go build -mod=mod -trimpath \
+      -ldflags "-s -w ${LDFLAGS[$t]}" -o "$d/bin/$name.tmp" "$pkg")
+    c="$(awk '{printf "%d", $1 + $2}' "$cpu_file")"; cpu=$((cpu + c))
     mv -f "$d/bin/$name.tmp" "$d/bin/$name"
     stamp_text "$t" >"$d/bin/$name.stamp"
     built+=("$name")
   done
   t_build=$((SECONDS - s))
   rm -rf "$src"
-  printf '%s tool=%s version=v%s download_s=%s compile_s=%s binaries=%s go=%s nproc=%s load=%s\n' \
-    "$(date -u +%FT%TZ)" "$t" "$v" "$t_dl" "$t_build" "$(IFS=,; echo "${built[*]}")" "$(go env GOVERSION)" \
+  printf '%s tool=%s version=v%s download_s=%s compile_s=%s compile_cpu_s=%s binaries=%s go=%s nproc=%s load=%s\n' \
+    "$(date -u +%FT%TZ)" "$t" "$v" "$t_dl" "$t_build" "$cpu" "$(IFS=,; echo "${built[*]}")" "$(go env GOVERSION)" \
     "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$TC/delivery-build-times.log"
-  log "$t v$v: built in ${t_dl}s download + ${t_build}s compile"
+  log "$t v$v: built in ${t_dl}s download + ${t_build}s compile (${cpu} CPU s)"
 }
 
 mkdir -p "$TC"
@@ -165,15 +174,16 @@ esac
 
 command -v go >/dev/null || { echo "delivery-toolchain: the go command is required" >&2; exit 1; }
 command -v jq >/dev/null || { echo "delivery-toolchain: jq is required" >&2; exit 1; }
-exec 9>"$TC/delivery-toolchain.lock"
-flock -n 9 || { log "another build holds $TC/delivery-toolchain.lock; waiting"; flock 9; }
 
 for t in "${tools[@]}"; do
+  exec 9>"$TC/delivery-toolchain-$t.lock"
+  flock -n 9 || { log "another build of $t holds $TC/delivery-toolchain-$t.lock; waiting"; flock 9; }
   if [[ $force -eq 0 ]] && is_current "$t"; then
     log "$t v${VERSION[$t]}: up to date"
   elif ! from_cache "$t"; then
     build_tool "$t"
     to_cache "$t"
   fi
+  exec 9>&-
 done
 rc=0; for t in "${tools[@]}"; do print_paths "$t" || rc=3; done; exit $rc
