@@ -1,10 +1,12 @@
 /**
  * The rendered ClusterPolicy `require-signed-images` applied by the real Kyverno CLI (`kyverno apply --registry`),
  * with real cosign signatures in a loopback registry:
- * - an image signed by the stack's key (the local key pair, `.cosign-key/`) at a digest is admitted;
+ * - an image signed by the stack's key at a digest is admitted (a key pair `cosign generate-key-pair` makes for the
+ *   test; the stack's `bizra:kyverno.cosignPublicKey` is set to its public half);
  * - unsigned, signed by another key, referenced by tag only, and from another registry (the seeds' `nginx`) are
  *   refused: `fail` in Enforce; in Audit (`--audit-warn`, as the admission controller reports and admits) `warn`.
- * Tools: kyverno and crane from scripts/delivery-toolchain.sh, cosign from toolchain/supply-chain.sh.
+ * Tools: kyverno and crane from scripts/delivery-toolchain.sh, cosign from the release tooling
+ * (`toolchain/supply-chain.sh paths cosign`).
  * What the CLI does not show: the admission webhook itself answering the API server (the cluster scenarios).
  */
 import { strict as assert } from "node:assert";
@@ -14,8 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { signedImagesPolicy } from "../../components/admission";
-import { ensureLocalCosignKey, generateCosignKeyPair, LOCAL_COSIGN_PASSWORD } from "../../scripts/release/cosign-key";
-import { cosignEnv, supplyChainTools } from "../../scripts/release/tools";
+import { REPO_ROOT } from "../../scripts/lib/stack-config";
 import { deliveryTool } from "../support/delivery-tools";
 import { pushImage, startRegistry, type RunningRegistry } from "../support/registry";
 import { configOf } from "../support/stack";
@@ -40,15 +41,28 @@ describe("Kyverno CLI applies require-signed-images with real image verification
   let dir: string;
   const images = {} as Record<Case, string>;
 
-  function sign(key: string, password: string, ref: string): void {
-    const r = spawnSync(cosign, ["sign", "--key", key, "--tlog-upload=false", "--yes", ref], { encoding: "utf8", env: cosignEnv(password) });
+  /** cosign with an empty key password and no transparency log (none is reachable; releases sign the same way). */
+  const cosignRun = (args: string[], cwd = dir) =>
+    spawnSync(cosign, args, { cwd, encoding: "utf8", env: { ...process.env, COSIGN_PASSWORD: "", COSIGN_YES: "true", SIGSTORE_NO_CACHE: "true", HOME: dir } });
+  function keyPair(name: string): { key: string; pub: string } {
+    const d = path.join(dir, name);
+    fs.mkdirSync(d);
+    const r = cosignRun(["generate-key-pair"], d);
+    assert.equal(r.status, 0, `cosign generate-key-pair: ${r.stderr}`);
+    return { key: path.join(d, "cosign.key"), pub: fs.readFileSync(path.join(d, "cosign.pub"), "utf8") };
+  }
+  function sign(key: string, ref: string): void {
+    const r = cosignRun(["sign", "--key", key, "--tlog-upload=false", "--yes", ref]);
     assert.equal(r.status, 0, `cosign sign ${ref}: ${r.stderr}`);
   }
+  let stackKey: { key: string; pub: string };
 
   before(async () => {
     kyverno = deliveryTool("kyverno", "kyverno");
     const crane = deliveryTool("crane", "crane");
-    cosign = supplyChainTools({ build: false, tools: ["cosign"] }).cosign;
+    const paths = spawnSync("bash", [path.join(REPO_ROOT, "toolchain", "supply-chain.sh"), "paths", "cosign"], { encoding: "utf8" });
+    cosign = /^COSIGN_BIN=(.+)$/m.exec(paths.stdout ?? "")?.[1] ?? "";
+    assert.ok(paths.status === 0 && cosign !== "", `cosign is not built: run \`bash toolchain/supply-chain.sh build cosign\` (release tooling): ${paths.stderr ?? ""}`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-kyverno-"));
     registry = await startRegistry(crane);
     const repo = `${registry.host}/bizra`;
@@ -58,11 +72,9 @@ describe("Kyverno CLI applies require-signed-images with real image verification
     images["tag-only"] = `${repo}/node:signed`;
     images["other-registry"] = "docker.io/library/nginx:1.27";
 
-    const stackKey = ensureLocalCosignKey();
-    sign(stackKey.key, stackKey.password, images.signed);
-    const other = generateCosignKeyPair(LOCAL_COSIGN_PASSWORD);
-    fs.writeFileSync(path.join(dir, "other.key"), other.privatePem, { mode: 0o600 });
-    sign(path.join(dir, "other.key"), LOCAL_COSIGN_PASSWORD, images["other-key"]);
+    stackKey = keyPair("stack");
+    sign(stackKey.key, images.signed);
+    sign(keyPair("other").key, images["other-key"]);
   });
 
   after(async () => {
@@ -75,9 +87,8 @@ describe("Kyverno CLI applies require-signed-images with real image verification
     const cfg = configOf(STACK, {
       "bizra:allowedRegistries": [`${host}/bizra`],
       "bizra:image": { reference: images.signed },
-      "bizra:kyverno": { mode, cosignPublicKey: "local" },
+      "bizra:kyverno": { mode, cosignPublicKey: stackKey.pub },
     });
-    assert.equal(cfg.kyverno.cosignPublicKey.trim(), ensureLocalCosignKey().publicKeyPem.trim(), "the stack's key is the local key pair's public half");
     const policyFile = path.join(dir, `policy-${mode}.yaml`);
     fs.writeFileSync(policyFile, stringify(signedImagesPolicy(cfg, {})));
     const pods = (Object.keys(images) as Case[]).map((c) => ({
