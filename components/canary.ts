@@ -21,7 +21,7 @@
  *   "5 consecutive failed checks", possibly sooner.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS } from "@bizra/contract";
+import { METRICS, TRAFFIC_COMMAND } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";
@@ -136,10 +136,23 @@ export function resolvedHoldGateUrl(cfg: Pick<StackConfig, "appName" | "namespac
   return cfg.canary.holdGateUrl ?? inClusterHoldGateUrl(cfg.appName, cfg.namespace);
 }
 
+export type LoadTesterConfig = NonNullable<StackConfig["canary"]["loadTester"]>;
+
+/**
+ * The `rollout` webhook that has Flagger's load tester run the canary traffic for one interval against the canary
+ * and primary Services Flagger generates (`<mesh service>-canary`, `-primary`), straight to the pods, not through
+ * the mesh. Pure.
+ */
+export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; namespace: string; apiPort: number }): CanaryWebhook {
+  const svc = (suffix: string) => `http://${meshServiceName(t.appName)}-${suffix}.${t.namespace}:${t.apiPort}`;
+  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--rate", String(lt.ratePerSecond), "--duration", `${CANARY_INTERVAL_MINUTES * 60}s`, "--invalid-every", String(lt.invalidEvery)];
+  return { name: "load-traffic", type: "rollout", url: lt.url, timeout: "15s", metadata: { type: "cmd", cmd: cmd.join(" ") } };
+}
+
 /** Flagger's analysis for the stages (mapping in the header comment). Pure. */
 export function canaryAnalysis(
   stages: readonly CanaryStage[],
-  opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string },
+  opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string; loadTester?: CanaryWebhook },
 ): CanaryAnalysis {
   const weights = stages.map((s) => s.weight);
   if (weights.some((w, i) => i > 0 && w <= weights[i - 1])) throw new Error(`stage weights must be strictly increasing: ${weights.join(", ")}`);
@@ -153,12 +166,13 @@ export function canaryAnalysis(
         metadata: { schedule: scheduleText(stages), interval: CANARY_INTERVAL, hook: type },
       }))
     : undefined;
+  const hooks = [...(webhooks ?? []), ...(opts.loadTester ? [opts.loadTester] : [])];
   return {
     interval: CANARY_INTERVAL,
     threshold: opts.failedChecksBeforeRollback,
     stepWeights: weights,
     metrics: opts.metrics,
-    ...(webhooks ? { webhooks } : {}),
+    ...(hooks.length > 0 ? { webhooks: hooks } : {}),
   };
 }
 
@@ -191,6 +205,7 @@ export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>
         failedChecksBeforeRollback: cfg.canary.failedChecksBeforeRollback,
         metrics: canaryMetrics(cfg.slos, cfg),
         holdGateUrl: resolvedHoldGateUrl(cfg),
+        ...(cfg.canary.loadTester ? { loadTester: loadTesterWebhook(cfg.canary.loadTester, cfg) } : {}),
       }),
     },
   };

@@ -136,6 +136,18 @@ export const configSchema = z
       holdGateUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the canary hold gate").optional(),
       /** Namespace Flagger runs in: the only one allowed to reach the hold gate. */
       flaggerNamespace: dnsLabel.default("flagger-system"),
+      /**
+       * Flagger's load tester (running in `flaggerNamespace`, from an image with the node's `dist/`): a `rollout`
+       * webhook runs the canary traffic (node-app/src/canary/traffic.ts) against the canary and primary Services
+       * for each interval. Unset: no generated traffic (a canary without real traffic is rolled back, docs/canary.md).
+       */
+      loadTester: z
+        .strictObject({
+          url: pattern(/^https?:\/\/\S+\/$/, "an http(s) URL of the Flagger load tester, ending in /"),
+          ratePerSecond: z.number({ error: "rounds per second, > 0 and <= 1000" }).gt(0, { error: "rounds per second, > 0 and <= 1000" }).lte(1000, { error: "rounds per second, > 0 and <= 1000" }),
+          invalidEvery: int(2, 1_000_000).default(200),
+        })
+        .optional(),
     }),
     kyverno: z.strictObject({
       mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
-import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
-import { HOLD_GATE_COMMAND } from "@bizra/contract";
+import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { ConfigError } from "../components/config";
+import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
 import { byType, configOf, testStackConfig } from "./support/stack";
@@ -34,6 +35,43 @@ describe("canary stage expansion", () => {
       ["confirm-traffic-increase", "10:60,50:120,100:180", "confirm-traffic-increase"],
       ["confirm-promotion", "10:60,50:120,100:180", "confirm-promotion"],
     ]);
+  });
+});
+
+describe("canary load tester (bizra:canary.loadTester)", () => {
+  const LT = { url: "http://flagger-loadtester.flagger-system/", ratePerSecond: 10 };
+  it("a rollout webhook runs the traffic CLI against the canary and primary Services for one interval", async () => {
+    const override = { "bizra:canary": { stages: configOf("testnet").canary.stages, loadTester: LT } };
+    const cfg = configOf("testnet", override);
+    const run = await runProgram("testnet", offlineStackConfig("testnet", override));
+    const hook = byType(run, "Canary")[0].spec.analysis.webhooks.find((w: { type: string }) => w.type === "rollout");
+    assert.deepEqual(hook, loadTesterWebhook(cfg.canary.loadTester!, cfg));
+    assert.equal(hook?.url, LT.url);
+    assert.equal(hook?.metadata?.type, "cmd");
+    const svc = meshServiceName(cfg.appName);
+    // the flags of node-app/src/cli/traffic.ts (its own tests cover the parsing)
+    assert.equal(
+      hook?.metadata?.cmd,
+      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
+    );
+    const np = byType(run, "NetworkPolicy").find((p) => p.metadata.name === `${cfg.appName}-allow-api-from-load-tester`);
+    assert.deepEqual(np?.spec.ingress[0].from[0].namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
+  });
+  it("no load tester: no rollout webhook and no NetworkPolicy for it", async () => {
+    const run = await runProgram("testnet", offlineStackConfig("testnet"));
+    assert.ok(!byType(run, "Canary")[0].spec.analysis.webhooks.some((w: { type: string }) => w.type === "rollout"));
+    assert.ok(!byType(run, "NetworkPolicy").some((p) => p.metadata.name.endsWith("allow-api-from-load-tester")));
+  });
+  it("refuses a bad load tester config, naming the field", () => {
+    const stages = configOf("testnet").canary.stages;
+    for (const [lt, field] of [
+      [{ ...LT, url: "flagger-loadtester" }, "bizra:canary.loadTester.url"],
+      [{ ...LT, ratePerSecond: 0 }, "bizra:canary.loadTester.ratePerSecond"],
+      [{ ...LT, invalidEvery: 1 }, "bizra:canary.loadTester.invalidEvery"],
+      [{ ...LT, rate: 5 }, "bizra:canary.loadTester"],
+    ] as const) {
+      assert.throws(() => configOf("testnet", { "bizra:canary": { stages, loadTester: lt } }), (e: unknown) => e instanceof ConfigError && e.message.includes(`  - ${field}`), JSON.stringify(lt));
+    }
   });
 });
 
