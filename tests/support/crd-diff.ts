@@ -76,23 +76,42 @@ function collapse(paths: string[]): string[] {
   return out;
 }
 
-/** Flagger version the delivery toolchain builds (scripts/delivery-toolchain/versions.env). */
-export function flaggerVersion(): string {
+/** A version from scripts/delivery-toolchain/versions.env (`FLAGGER`, `KYVERNO`, `PROMETHEUS_OPERATOR`, `KEDA`). */
+export function toolchainVersion(key: string): string {
   const env = fs.readFileSync(path.resolve(__dirname, "..", "..", "scripts", "delivery-toolchain", "versions.env"), "utf8");
-  const m = /^FLAGGER_VERSION=([0-9.]+)/m.exec(env);
-  if (!m) throw new Error("scripts/delivery-toolchain/versions.env has no FLAGGER_VERSION");
+  const m = new RegExp(`^${key}_VERSION=([0-9.]+)`, "m").exec(env);
+  if (!m) throw new Error(`scripts/delivery-toolchain/versions.env has no ${key}_VERSION`);
   return m[1] as string;
 }
 
-/** `artifacts/flagger` of the Flagger module at that version, from the Go module cache (downloaded if missing). */
-export function flaggerCrdDir(version = flaggerVersion()): string {
-  const out = execFileSync("go", ["mod", "download", "-json", `github.com/fluxcd/flagger@v${version}`], {
+/** Flagger version the delivery toolchain builds. */
+export const flaggerVersion = (): string => toolchainVersion("FLAGGER");
+
+/** The module's folder in the Go module cache (downloaded from the proxy if missing). */
+export function goModuleDir(module: string, version: string): string {
+  const out = execFileSync("go", ["mod", "download", "-json", `${module}@v${version}`], {
     encoding: "utf8",
     env: { ...process.env, GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" },
   });
   const dir = (JSON.parse(out) as { Dir?: string; Error?: string }).Dir;
-  if (!dir) throw new Error(`go mod download github.com/fluxcd/flagger@v${version}: ${out}`);
-  return path.join(dir, "artifacts", "flagger");
+  if (!dir) throw new Error(`go mod download ${module}@v${version}: ${out}`);
+  return dir;
+}
+
+/** `artifacts/flagger` of the Flagger module at that version. */
+export function flaggerCrdDir(version = flaggerVersion()): string {
+  return path.join(goModuleDir("github.com/fluxcd/flagger", version), "artifacts", "flagger");
+}
+
+/** The CRD folders of the controller releases the cluster runs, per API group. */
+export function controllerCrdDirs(): { group: string; release: string; dir: string }[] {
+  const kyverno = toolchainVersion("KYVERNO");
+  const po = toolchainVersion("PROMETHEUS_OPERATOR");
+  return [
+    { group: "flagger.app", release: `Flagger v${flaggerVersion()}`, dir: flaggerCrdDir() },
+    { group: "kyverno.io", release: `Kyverno v${kyverno}`, dir: path.join(goModuleDir("github.com/kyverno/kyverno", kyverno), "config", "crds", "kyverno") },
+    { group: "monitoring.coreos.com", release: `Prometheus Operator v${po}`, dir: path.join(goModuleDir("github.com/prometheus-operator/prometheus-operator", po), "example", "prometheus-operator-crd") },
+  ];
 }
 
 export { loadCrdSchemas };
