@@ -4,10 +4,10 @@
  * Usage: npx ts-node --transpile-only scripts/flagger-crd-diff.ts
  */
 import { diffCrds, flaggerCrdDir, flaggerVersion, loadCrdSchemas } from "../tests/support/crd-diff";
-import { CRD_DIR } from "../tests/support/crd-schema";
+import { SHARED_CRD_DIR } from "../tests/support/crd-schema";
 
 const older = loadCrdSchemas(flaggerCrdDir()).filter((c) => c.group === "flagger.app");
-const newer = loadCrdSchemas(CRD_DIR).filter((c) => c.group === "flagger.app");
+const newer = loadCrdSchemas(SHARED_CRD_DIR).filter((c) => c.group === "flagger.app");
 console.log(`| kind | only in ../shared/crds/flagger.app_crds.yaml | changed from v${flaggerVersion()} |`);
 console.log("| --- | --- | --- |");
 for (const d of diffCrds(older, newer)) {

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort, stopChild, track, waitFor } from "./prometheus";
+import { freePort, stopChild, track, waitFor } from "./process";
 
 export interface RunningRegistry {
   /** `127.0.0.1:<port>` */
