@@ -145,7 +145,7 @@ export type LoadTesterConfig = NonNullable<StackConfig["canary"]["loadTester"]>;
  */
 export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; namespace: string; apiPort: number }): CanaryWebhook {
   const svc = (suffix: string) => `http://${meshServiceName(t.appName)}-${suffix}.${t.namespace}:${t.apiPort}`;
-  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--rate", String(lt.ratePerSecond), "--duration", `${CANARY_INTERVAL_MINUTES * 60}s`, "--invalid-every", String(lt.invalidEvery)];
+  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--validator-id", lt.validatorId, "--key-file", lt.keyFile, "--rate", String(lt.ratePerSecond), "--duration", `${CANARY_INTERVAL_MINUTES * 60}s`, "--invalid-every", String(lt.invalidEvery)];
   // logCmdOutput: the load tester logs the counts the command prints, one line per interval
   return { name: "load-traffic", type: "rollout", url: lt.url, timeout: "15s", metadata: { type: "cmd", cmd: cmd.join(" "), logCmdOutput: "true" } };
 }

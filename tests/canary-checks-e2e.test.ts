@@ -1,8 +1,9 @@
 /**
  * The canary checks against real data, without a cluster: for each case a real node (child process) is scraped by
  * a real Prometheus configured from the rendered ServiceMonitor, with the rendered PrometheusRule loaded, and driven
- * by the load tester's traffic (its command, node-app/src/cli/traffic.ts: distinct attestations, one in 200
- * corrupted, finality polls). Then
+ * by the load tester's traffic (its command, node-app/src/cli/traffic.ts: distinct attestations signed by a test
+ * validator that this test's validator set lists, a share corrupted, finality polls). The nodes are verifier
+ * replicas: no signing key, no signer listener. Then
  * every metric check of the rendered Canary is evaluated as Flagger evaluates it (its MetricTemplate query with
  * Flagger's variables substituted; no value = failed check; pass = inside `thresholdRange`), and the alerts are read.
  *
@@ -17,6 +18,9 @@
 import { strict as assert } from "node:assert";
 import { stringify } from "yaml";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { ENV, TRAFFIC_COMMAND } from "@bizra/contract";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
@@ -25,9 +29,13 @@ import { startNodeProcess, type NodeProcess } from "./support/node-process";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, track, waitFor } from "./support/process";
 import { configOf } from "./support/stack";
+import { publicKeyOfSeed } from "../components/validator-set";
 
 const STACK = "testnet";
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+/** The load tester's test validator: a fresh key, listed in this test's validator set beside node0. */
+const LOAD_TEST_ID = "loadtest";
+const LOAD_TEST_SEED = randomBytes(32).toString("hex");
 /** Canary pods are `<target>-<rs hash>-<suffix>`; primary pods `<target>-primary-<rs hash>-<suffix>`. */
 const canaryPod = (app: string) => `${app}-7c9d5b8f6-q4m2x`;
 /** Traffic: the load tester's shape, at a rate a loaded 2-core machine sustains beside Prometheus. */
@@ -47,6 +55,7 @@ interface CheckResult {
 /** The counts the traffic CLI prints (node-app/src/canary/traffic.ts). */
 interface TrafficStats {
   rounds: number;
+  signed: number;
   valid: number;
   rejected: number;
   finalityChecks: number;
@@ -89,11 +98,14 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
   let ns: string;
   let app: string;
   const cases: Record<"healthy" | "faulty" | "idle", Case> = { healthy: {}, faulty: {}, idle: {} };
+  const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-canary-checks-"));
+  const setFile = path.join(keysDir, "validators.json");
+  const keyFile = path.join(keysDir, `${LOAD_TEST_ID}.seed`);
 
   async function start(c: Case, env: Record<string, string>): Promise<void> {
     const sm = objs.find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
     const rule = objs.find((o) => o.kind === "PrometheusRule") as Record<string, any>;
-    c.node = await startNodeProcess({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.signingKey]: SEED, [ENV.logLevel]: "info", ...env });
+    c.node = await startNodeProcess({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.validatorSetFile]: setFile, [ENV.logLevel]: "info", ...env });
     c.prom = await startPrometheus({
       config: {
         global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "1s" },
@@ -128,10 +140,20 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
     canary = objs.find((o) => o.kind === "Canary") as Record<string, any>;
     ns = canary.metadata.namespace;
     app = canary.spec.targetRef.name;
+    fs.writeFileSync(
+      setFile,
+      JSON.stringify([
+        { id: "node0", weight: 3, publicKey: publicKeyOfSeed(SEED) },
+        { id: LOAD_TEST_ID, weight: 1, publicKey: publicKeyOfSeed(LOAD_TEST_SEED) },
+      ]),
+    );
+    fs.writeFileSync(keyFile, `${LOAD_TEST_SEED}\n`, { mode: 0o600 });
     await Promise.all([start(cases.healthy, {}), start(cases.faulty, { [ENV.faultErrorShare]: String(FAULT_SHARE) }), start(cases.idle, {})]);
     const drive = (c: Case) =>
       runTrafficCli([
         "--target", `http://127.0.0.1:${(c.node as NodeProcess).apiPort}`,
+        "--validator-id", LOAD_TEST_ID,
+        "--key-file", keyFile,
         "--rate", String(ROUNDS_PER_SECOND),
         "--duration", `${TRAFFIC_MS / 1000}s`,
         "--invalid-every", String(invalidEvery()),
@@ -148,12 +170,15 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
       if (c.node) await stopChild(c.node.child);
       if (c.prom) await c.prom.stop();
     }
+    fs.rmSync(keysDir, { recursive: true, force: true });
   });
 
   it("the load tester's traffic is realistic: distinct attestations, under 1 % corrupted, all verdicts right", () => {
     const t = cases.healthy.traffic as TrafficStats;
     assert.deepEqual([t.wrongVerdicts, t.transportErrors, t.wrongSamples], [0, 0, []]);
     assert.equal(t.finalityChecks, t.rounds);
+    assert.equal(t.signed, t.rounds);
+    assert.equal(t.status["201"], undefined, "the load tester signs locally: no sign route call");
     assert.ok(t.rounds >= (ROUNDS_PER_SECOND * TRAFFIC_MS) / 1000 / 2, `${t.rounds} rounds`);
     assert.ok(t.rejected > 0 && t.rejected / t.rounds < 1 - configOf(STACK).slos.poiVerifySuccessRate.value, `${t.rejected}/${t.rounds} corrupted`);
   });

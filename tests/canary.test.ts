@@ -1,10 +1,12 @@
 import { strict as assert } from "node:assert";
+import { randomBytes } from "node:crypto";
 import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
-import { ConfigError } from "../components/config";
+import { ConfigError, parseStackConfig } from "../components/config";
+import { publicKeyOfSeed } from "../components/validator-set";
 import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf, testStackConfig } from "./support/stack";
+import { byType, configOf, stackWithLoadTester, testStackConfig } from "./support/stack";
 
 describe("canary stage expansion", () => {
   it("production: 360 one-minute checks, 10 % x 60, 50 % x 120, 100 % x 180, in order", () => {
@@ -39,11 +41,13 @@ describe("canary stage expansion", () => {
 });
 
 describe("canary load tester (bizra:canary.loadTester)", () => {
-  const LT = { url: "http://flagger-loadtester.flagger-system/", ratePerSecond: 10 };
-  it("a rollout webhook runs the traffic CLI against the canary and primary Services for one interval", async () => {
-    const override = { "bizra:canary": { stages: configOf("testnet").canary.stages, loadTester: LT } };
-    const cfg = configOf("testnet", override);
-    const run = await runProgram("testnet", offlineStackConfig("testnet", override));
+  const LT = { url: "http://flagger-loadtester.flagger-system/", ratePerSecond: 10, validatorId: "loadtest", keyFile: "/keys/loadtest.seed" };
+  const TEST_VALIDATOR = { id: "loadtest", publicKey: publicKeyOfSeed(randomBytes(32).toString("hex")) };
+  const withLoadTester = (lt: Record<string, unknown> = LT) => stackWithLoadTester("testnet", lt, [TEST_VALIDATOR]);
+  it("a rollout webhook runs the traffic CLI, signing as the test validator, against the canary and primary Services for one interval", async () => {
+    const raw = withLoadTester();
+    const cfg = parseStackConfig("testnet", raw.values, raw.secretKeys);
+    const run = await runProgram("testnet", raw);
     const hook = byType(run, "Canary")[0].spec.analysis.webhooks.find((w: { type: string }) => w.type === "rollout");
     assert.deepEqual(hook, loadTesterWebhook(cfg.canary.loadTester!, cfg));
     assert.equal(hook?.url, LT.url);
@@ -52,26 +56,38 @@ describe("canary load tester (bizra:canary.loadTester)", () => {
     // the flags of node-app/src/cli/traffic.ts (its own tests cover the parsing)
     assert.equal(
       hook?.metadata?.cmd,
-      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
+      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--validator-id", "loadtest", "--key-file", "/keys/loadtest.seed", "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
     );
     const np = byType(run, "NetworkPolicy").find((p) => p.metadata.name === `${cfg.appName}-allow-api-from-load-tester`);
     assert.deepEqual(np?.spec.ingress[0].from[0].namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
+    assert.ok(!JSON.stringify(np?.spec).includes(String(cfg.signer.port)), "the load tester is not let to the signer port");
   });
   it("no load tester: no rollout webhook and no NetworkPolicy for it", async () => {
-    const run = await runProgram("testnet", offlineStackConfig("testnet"));
+    const run = await runProgram("testnet", testStackConfig("testnet"));
     assert.ok(!byType(run, "Canary")[0].spec.analysis.webhooks.some((w: { type: string }) => w.type === "rollout"));
     assert.ok(!byType(run, "NetworkPolicy").some((p) => p.metadata.name.endsWith("allow-api-from-load-tester")));
   });
+  it("production: no load tester and no test validator in the validator set", () => {
+    const prod = configOf("production");
+    assert.equal(prod.canary.loadTester, undefined);
+    assert.deepEqual((prod.validators ?? []).map((v) => v.id).filter((id) => id !== prod.validatorId), []);
+  });
   it("refuses a bad load tester config, naming the field", () => {
-    const stages = configOf("testnet").canary.stages;
     for (const [lt, field] of [
       [{ ...LT, url: "flagger-loadtester" }, "bizra:canary.loadTester.url"],
       [{ ...LT, ratePerSecond: 0 }, "bizra:canary.loadTester.ratePerSecond"],
       [{ ...LT, invalidEvery: 1 }, "bizra:canary.loadTester.invalidEvery"],
       [{ ...LT, rate: 5 }, "bizra:canary.loadTester"],
+      [{ ...LT, keyFile: "keys/loadtest.seed" }, "bizra:canary.loadTester.keyFile"],
+      [{ ...LT, validatorId: "bad id" }, "bizra:canary.loadTester.validatorId"],
+      [{ ...LT, validatorId: "node0" }, "bizra:canary.loadTester.validatorId"],
+      [{ ...LT, validatorId: "other" }, "bizra:canary.loadTester.validatorId"],
     ] as const) {
-      assert.throws(() => configOf("testnet", { "bizra:canary": { stages, loadTester: lt } }), (e: unknown) => e instanceof ConfigError && e.message.includes(`  - ${field}`), JSON.stringify(lt));
+      const raw = withLoadTester(lt);
+      assert.throws(() => parseStackConfig("testnet", raw.values, raw.secretKeys), (e: unknown) => e instanceof ConfigError && e.message.includes(`  - ${field}`), JSON.stringify(lt));
     }
+    const noSet = testStackConfig("testnet", { "bizra:canary": { stages: configOf("testnet").canary.stages, loadTester: LT } });
+    assert.throws(() => parseStackConfig("testnet", noSet.values, noSet.secretKeys), /bizra:canary\.loadTester\.validatorId.*listed in bizra:validators \(unset: this validator alone\)/s);
   });
 });
 

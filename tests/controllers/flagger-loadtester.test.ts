@@ -4,23 +4,29 @@
  * traffic command from the node's built `dist/` (built as the image builds it: the local packages, then the app)
  * against a real node. Two substitutions, both for loopback: the
  * Services' cluster DNS names in the command become the node's 127.0.0.1 address, and the 60 s duration (one analysis
- * interval) becomes 10 s. What it does not show: Flagger calling the webhook on schedule (the cluster scenarios).
+ * interval) becomes 10 s. The traffic signs as a test validator (a fresh key in a temp file) that the node's validator
+ * set lists, as the test stack's does. What it does not show: Flagger calling the webhook on schedule (the cluster scenarios).
  */
 import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { ENV } from "@bizra/contract";
 import { meshServiceName } from "../../components/canary";
+import { publicKeyOfSeed } from "../../components/validator-set";
 import { kubernetesObjects, runProgram } from "../../scripts/lib/mock-runtime";
-import { offlineStackConfig, REPO_ROOT } from "../../scripts/lib/stack-config";
+import { REPO_ROOT } from "../../scripts/lib/stack-config";
 import { deliveryTool } from "../support/delivery-tools";
 import { startNodeProcess, type NodeProcess } from "../support/node-process";
 import { freePort, stopChild, track, waitFor } from "../support/process";
-import { configOf } from "../support/stack";
+import { stackWithLoadTester } from "../support/stack";
+import { parseStackConfig } from "../../components/config";
 
 const STACK = "testnet";
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const LOAD_TEST = { id: "loadtest", seed: randomBytes(32).toString("hex") };
 
 describe("Flagger load tester runs the Canary's rollout webhook against a real node", function () {
   this.timeout(600_000);
@@ -32,6 +38,9 @@ describe("Flagger load tester runs the Canary's rollout webhook against a real n
   const packageDirs = ["contract", "evidence"].map((p) => path.join(REPO_ROOT, "node-app", p));
   const jsFiles = () => packageDirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".js")).map((f) => path.join(d, f)));
   let jsBefore = new Set<string>();
+  const keysDir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-flagger-loadtester-"));
+  const keyFile = path.join(keysDir, `${LOAD_TEST.id}.seed`);
+  const setFile = path.join(keysDir, "validators.json");
 
   before(async () => {
     const bin = deliveryTool("flagger", "loadtester");
@@ -40,7 +49,16 @@ describe("Flagger load tester runs the Canary's rollout webhook against a real n
       const build = spawnSync("npm", ["--prefix", "node-app", "run", script], { cwd: REPO_ROOT, encoding: "utf8" });
       assert.equal(build.status, 0, `npm --prefix node-app run ${script}: ${build.stdout}${build.stderr}`);
     }
-    node = await startNodeProcess({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.signingKey]: SEED, [ENV.logLevel]: "info" });
+    fs.writeFileSync(keyFile, `${LOAD_TEST.seed}\n`, { mode: 0o600 });
+    fs.writeFileSync(
+      setFile,
+      JSON.stringify([
+        { id: "node0", weight: 3, publicKey: publicKeyOfSeed(SEED) },
+        { id: LOAD_TEST.id, weight: 1, publicKey: publicKeyOfSeed(LOAD_TEST.seed) },
+      ]),
+    );
+    // a verifier replica (no signing key): the load tester never asks the node to sign
+    node = await startNodeProcess({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.validatorSetFile]: setFile, [ENV.logLevel]: "info" });
     const port = await freePort();
     ltUrl = `http://127.0.0.1:${port}/`;
     // the load tester runs commands with `sh -c` in its working directory: the node app's, as in an image with dist/
@@ -54,13 +72,14 @@ describe("Flagger load tester runs the Canary's rollout webhook against a real n
     if (loadtester) await stopChild(loadtester);
     if (node) await stopChild(node.child);
     for (const f of jsFiles()) if (!jsBefore.has(f)) fs.rmSync(f);
+    fs.rmSync(keysDir, { recursive: true, force: true });
   });
 
   it("accepts the webhook and the traffic reaches the node: distinct attestations verified, corrupted ones rejected", async () => {
-    const lt = { url: ltUrl, ratePerSecond: 5 };
-    const override = { "bizra:canary": { stages: configOf(STACK).canary.stages, loadTester: lt } };
-    const cfg = configOf(STACK, override);
-    const canary = kubernetesObjects(await runProgram(STACK, offlineStackConfig(STACK, override))).find((o) => o.kind === "Canary") as Record<string, any>;
+    const lt = { url: ltUrl, ratePerSecond: 5, validatorId: LOAD_TEST.id, keyFile };
+    const raw = stackWithLoadTester(STACK, lt, [{ id: LOAD_TEST.id, publicKey: publicKeyOfSeed(LOAD_TEST.seed) }]);
+    const cfg = parseStackConfig(STACK, raw.values, raw.secretKeys);
+    const canary = kubernetesObjects(await runProgram(STACK, raw)).find((o) => o.kind === "Canary") as Record<string, any>;
     const hook = canary.spec.analysis.webhooks.find((w: { type: string }) => w.type === "rollout");
     assert.ok(hook, "the Canary has a rollout webhook");
     const n = node as NodeProcess;

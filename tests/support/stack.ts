@@ -1,6 +1,7 @@
 /** Stack config and recorded objects, as the program tests read them. */
 import { generateKeyPairSync } from "node:crypto";
 import { parseStackConfig } from "../../components/config";
+import { publicKeyOfSeed, type ValidatorConfigEntry } from "../../components/validator-set";
 import type { ProgramRun } from "../../scripts/lib/mock-runtime";
 import { operatorKeyRequired } from "../../scripts/release/cosign-key";
 import { offlineStackConfig, readStackFile, type RawStackConfig } from "../../scripts/lib/stack-config";
@@ -30,3 +31,18 @@ export function configOf(stack: string, overrides: Record<string, unknown> = {})
 
 /** Inputs of every custom resource of one kind. */
 export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
+
+/**
+ * A stack's raw config with `bizra:canary.loadTester` set and a validator set of this validator (node0, the public
+ * key of the offline signing key, weight 3: it alone still finalizes) and the load tester's test validators
+ * (`testValidators`: id and public key, weight 1). Only test stacks list such validators.
+ */
+export function stackWithLoadTester(stack: string, loadTester: Record<string, unknown>, testValidators: ReadonlyArray<{ id: string; publicKey: string }>) {
+  const raw = testStackConfig(stack, { "bizra:canary": { stages: configOf(stack).canary.stages, loadTester } });
+  const set: ValidatorConfigEntry[] = [
+    { id: "node0", weight: 3, publicKey: publicKeyOfSeed(raw.values["bizra:signingKey"] as string) },
+    ...testValidators.map((v) => ({ id: v.id, weight: 1, publicKey: v.publicKey })),
+  ];
+  raw.values["bizra:validators"] = JSON.stringify(set);
+  return raw;
+}

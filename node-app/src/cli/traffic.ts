@@ -1,11 +1,14 @@
 /**
  * Canary traffic from the command line (canary/traffic.ts), for the Flagger load tester's `cmd` webhooks and for
- * operators: `node dist/cli/traffic.js --target http://node0-canary.bizra-node0:8080 --rate 20 --duration 60s`.
- * Flags: --target URL (repeatable), --rate rounds/s (default 10), --duration Ns|Nm (default 60s),
- * --invalid-every N (default 200), --request-timeout Ns (default 5s). Prints the stats as one JSON line; exits 1 on a wrong verdict, a 5xx answer or a
+ * operators: `node dist/cli/traffic.js --target http://node0-canary.bizra-node0:8080 --validator-id loadtest
+ * --key-file /keys/loadtest.seed --rate 20 --duration 60s`.
+ * Flags: --target URL (repeatable), --validator-id ID and --key-file PATH (required: the test validator the
+ * attestations are signed as, and a file holding its Ed25519 seed as 64 hex digits), --rate rounds/s (default 10),
+ * --duration Ns|Nm (default 60s), --invalid-every N (default 200), --request-timeout Ns (default 5s). Prints the stats as one JSON line; exits 1 on a wrong verdict, a 5xx answer or a
  * transport error, 2 on a bad flag.
  */
-import { DEFAULT_INVALID_EVERY, runTraffic, trafficProblem } from "../canary/traffic";
+import * as fs from "node:fs";
+import { DEFAULT_INVALID_EVERY, runTraffic, trafficProblem, type TrafficOptions } from "../canary/traffic";
 
 const seconds = (flag: string, value: string): number => {
   const m = /^(\d+)(s|m)$/.exec(value);
@@ -13,8 +16,22 @@ const seconds = (flag: string, value: string): number => {
   return Number(m[1]) * (m[2] === "m" ? 60_000 : 1000);
 };
 
-export function parseTrafficArgs(argv: readonly string[]): { targets: string[]; ratePerSecond: number; durationMs: number; invalidEvery: number; requestTimeoutMs: number } {
+/** The seed in `file` (64 hex digits, surrounding whitespace ignored); throws naming the flag and what is allowed. */
+function readSeed(file: string): Uint8Array {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new RangeError(`--key-file: cannot read ${file} (${(err as Error).message})`);
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new RangeError(`--key-file: ${file} does not hold a key, allowed: an Ed25519 seed as 64 hex digits`);
+  return Buffer.from(text, "hex");
+}
+
+export function parseTrafficArgs(argv: readonly string[]): Required<Omit<TrafficOptions, "signal">> {
   const out = { targets: [] as string[], ratePerSecond: 10, durationMs: 60_000, invalidEvery: DEFAULT_INVALID_EVERY, requestTimeoutMs: 5_000 };
+  let validatorId: string | undefined;
+  let keyFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = argv[i + 1];
@@ -36,13 +53,22 @@ export function parseTrafficArgs(argv: readonly string[]): { targets: string[]; 
       case "--invalid-every":
         out.invalidEvery = Number(value);
         break;
+      case "--validator-id":
+        validatorId = value;
+        break;
+      case "--key-file":
+        keyFile = value;
+        break;
       default:
-        throw new RangeError(`${flag}: unknown flag (allowed: --target, --rate, --duration, --invalid-every, --request-timeout)`);
+        throw new RangeError(`${flag}: unknown flag (allowed: --target, --validator-id, --key-file, --rate, --duration, --invalid-every, --request-timeout)`);
     }
   }
-  const problem = trafficProblem(out);
+  if (validatorId === undefined) throw new RangeError("--validator-id: required (the test validator's id in the validator set)");
+  if (keyFile === undefined) throw new RangeError("--key-file: required (a file holding the test validator's Ed25519 seed)");
+  const opts = { ...out, validator: { id: validatorId, secretKey: readSeed(keyFile) } };
+  const problem = trafficProblem(opts);
   if (problem) throw new RangeError(problem);
-  return out;
+  return opts;
 }
 
 if (require.main === module) {
