@@ -24,11 +24,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ENV, TRAFFIC_COMMAND } from "@bizra/contract";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
+import { REPO_ROOT } from "../scripts/lib/stack-config";
 import { startNodeProcess, type NodeProcess } from "./support/node-process";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, track, waitFor } from "./support/process";
-import { configOf } from "./support/stack";
+import { configOf, testStackConfig } from "./support/stack";
 import { publicKeyOfSeed } from "../components/validator-set";
 
 const STACK = "testnet";
@@ -136,7 +136,7 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
 
   before(async function () {
     requireBinary(PROMETHEUS_BIN);
-    objs = kubernetesObjects(await runProgram(STACK, offlineStackConfig(STACK)));
+    objs = kubernetesObjects(await runProgram(STACK, testStackConfig(STACK)));
     canary = objs.find((o) => o.kind === "Canary") as Record<string, any>;
     ns = canary.metadata.namespace;
     app = canary.spec.targetRef.name;

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
-import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
+import { STACKS } from "../scripts/lib/stack-config";
+import { testStackConfig } from "./support/stack";
 import { controllerCrdDirs, diffCrds, flaggerCrdDir, flattenSchema } from "./support/crd-diff";
 import { crdValidator, loadCrdSchemas } from "./support/crd-schema";
 
@@ -15,7 +16,7 @@ describe("custom resources against the CRDs of the controller releases built her
 
   for (const stack of STACKS) {
     it(`every Flagger, Kyverno and Prometheus Operator object of ${stack} passes its release's schema strictly`, async () => {
-      const objects = kubernetesObjects(await runProgram(stack, offlineStackConfig(stack)));
+      const objects = kubernetesObjects(await runProgram(stack, testStackConfig(stack)));
       const seen = new Set<string>();
       for (const d of dirs) {
         for (const o of objects.filter((x) => String(x.apiVersion).startsWith(`${d.group}/`))) {
