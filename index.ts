@@ -57,6 +57,7 @@ new NodeNetworkPolicy("network", {
   ...(config.stateRedisUrl !== undefined ? { stateRedisPort: Number(new URL(config.stateRedisUrl).port || "6379") } : {}),
   monitoringNamespace: config.monitoringNamespace,
   meshNamespace: config.meshNamespace,
+  ...(config.canary.loadTester ? { loadTesterNamespace: config.canary.flaggerNamespace } : {}),
   labels,
 });
 const autoscaler = new NodeAutoscaler("autoscaler", {

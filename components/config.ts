@@ -141,6 +141,23 @@ export const configSchema = z
       holdGateUrl: pattern(/^https?:\/\/\S+$/, "an http(s) URL of the canary hold gate").optional(),
       /** Namespace Flagger runs in: the only one allowed to reach the hold gate. */
       flaggerNamespace: dnsLabel.default("flagger-system"),
+      /**
+       * Flagger's load tester (running in `flaggerNamespace`, from an image with the node's `dist/`): a `rollout`
+       * webhook runs the canary traffic (node-app/src/canary/traffic.ts) against the canary and primary Services
+       * for each interval. Unset: no generated traffic (a canary without real traffic is rolled back, docs/canary.md).
+       * The traffic signs its attestations itself, as the test validator `validatorId` (an entry of
+       * bizra:validators other than bizra:validatorId: a test stack's set lists it, production's does not), with
+       * the seed in `keyFile` (a path in the load tester's pod); it never calls the signer.
+       */
+      loadTester: z
+        .strictObject({
+          url: pattern(/^https?:\/\/\S+\/$/, "an http(s) URL of the Flagger load tester, ending in /"),
+          validatorId: pattern(/^[A-Za-z0-9._-]{1,64}$/, "a validator id: 1 to 64 of [A-Za-z0-9._-]"),
+          keyFile: pattern(/^\/\S+$/, "an absolute path (no spaces) in the load tester's pod to the test validator's seed"),
+          ratePerSecond: z.number({ error: "rounds per second, > 0 and <= 1000" }).gt(0, { error: "rounds per second, > 0 and <= 1000" }).lte(1000, { error: "rounds per second, > 0 and <= 1000" }),
+          invalidEvery: int(2, 1_000_000).default(200),
+        })
+        .optional(),
     }),
     kyverno: z.strictObject({
       mode: z.enum(["Enforce", "Audit"], { error: "Enforce or Audit" }),
@@ -280,6 +297,15 @@ function crossKeyProblems(stack: string, input: Record<string, unknown>): Array<
     problems.push(...validatorSetProblems(validators, faultTolerance, validatorId));
   } else if (validators === undefined && faultTolerance !== undefined && faultTolerance > 0 && input["validators"] === undefined) {
     problems.push({ path: ["faultTolerance"], found: faultTolerance, allowed: "0 without bizra:validators (a set of one validator tolerates no fault)" });
+  }
+  const loadTester = field("canary")?.loadTester;
+  if (loadTester !== undefined && validatorId !== undefined) {
+    const path = ["canary", "loadTester", "validatorId"];
+    if (loadTester.validatorId === validatorId) {
+      problems.push({ path, found: loadTester.validatorId, allowed: `a test validator's id, not this validator's own (${validatorId}): the load tester never signs as the node` });
+    } else if (!(validators ?? []).some((v) => v.id === loadTester.validatorId)) {
+      problems.push({ path, found: loadTester.validatorId, allowed: `the id of a test validator listed in bizra:validators (${(validators ?? []).map((v) => v.id).join(", ") || "unset: this validator alone"})` });
+    }
   }
   const signer = field("signer");
   if (signer && (signer.port === apiPort || signer.port === metricsPort)) {

@@ -22,6 +22,8 @@ export interface NodeNetworkPolicyArgs {
   readonly monitoringNamespace: string;
   /** Namespace of the service mesh ingress that may call the API. */
   readonly meshNamespace: string;
+  /** Namespace of Flagger's load tester, when the Canary drives traffic with it (`bizra:canary.loadTester`). */
+  readonly loadTesterNamespace?: string;
   /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
@@ -80,6 +82,15 @@ export function networkPolicySpecs(args: Omit<NodeNetworkPolicyArgs, "namespace"
             podSelector: nodePods,
             policyTypes: ["Egress"],
             egress: [{ ports: [tcp(args.stateRedisPort)] }],
+          },
+        }
+      : {}),
+    ...(args.loadTesterNamespace
+      ? {
+          "allow-api-from-load-tester": {
+            podSelector: nodePods,
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [{ namespaceSelector: namespaceSelector(args.loadTesterNamespace) }], ports: [tcp(args.apiPort)] }],
           },
         }
       : {}),

@@ -15,7 +15,11 @@ for (const stack of STACKS) {
       assert.equal(p.apiVersion, "kyverno.io/v1");
       assert.equal(p.metadata.name, "require-signed-images");
       assert.equal(p.spec.validationFailureAction, undefined, "deprecated policy-level field");
-      const [rule] = p.spec.rules;
+      const [registries, rule] = p.spec.rules;
+      assert.deepEqual(p.spec.rules.map((r: { name: string }) => r.name), ["allowed-registries", "verify-cosign-signature"]);
+      assert.deepEqual(registries.match, rule.match);
+      assert.equal(registries.validate.failureAction, cfg.kyverno.mode);
+      assert.equal(registries.validate.pattern.spec.containers[0].image, cfg.allowedRegistries.map((r) => `${r}/*`).join(" | "));
       assert.deepEqual(rule.match.any[0].resources, { kinds: ["Pod"], namespaces: [cfg.namespace] });
       const [v] = rule.verifyImages;
       assert.equal(v.failureAction, MODE[stack]);
@@ -24,6 +28,7 @@ for (const stack of STACKS) {
       assert.deepEqual(v.imageReferences, imageReferences(cfg.allowedRegistries));
       assert.equal(v.verifyDigest, true);
       assert.equal(v.attestors[0].entries[0].keys.publicKeys, cfg.kyverno.cosignPublicKey);
+      assert.deepEqual([v.attestors[0].entries[0].keys.rekor, v.attestors[0].entries[0].keys.ctlog], [{ ignoreTlog: true }, { ignoreSCT: true }], "releases are signed without a transparency log");
       assert.deepEqual(run.outputs.kyvernoPolicy, { name: "require-signed-images", mode: MODE[stack] });
     });
   });

@@ -1,9 +1,12 @@
 import { strict as assert } from "node:assert";
-import { canaryAnalysis, CANARY_CHECKS, expandStages, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
-import { HOLD_GATE_COMMAND } from "@bizra/contract";
+import { randomBytes } from "node:crypto";
+import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { ConfigError, parseStackConfig } from "../components/config";
+import { publicKeyOfSeed } from "../components/validator-set";
+import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf, testStackConfig } from "./support/stack";
+import { byType, configOf, stackWithLoadTester, testStackConfig } from "./support/stack";
 
 describe("canary stage expansion", () => {
   it("production: 360 one-minute checks, 10 % x 60, 50 % x 120, 100 % x 180, in order", () => {
@@ -18,6 +21,12 @@ describe("canary stage expansion", () => {
     const checks = expandStages(configOf("testnet").canary.stages);
     assert.ok(checks.length > 0 && checks.every((c) => c.weight === 5 && c.stage === 0));
   });
+  it("checks only SLOs a healthy release can meet: none is advisory, the verify cache hit rate is not one", () => {
+    const slos = configOf("production").slos;
+    assert.deepEqual(CANARY_CHECKS.filter((id) => slos[id].severity === "advisory"), []);
+    assert.ok(!(CANARY_CHECKS as readonly string[]).includes("cacheHitRate"));
+    assert.equal(slos.cacheHitRate.severity, "advisory");
+  });
   it("refuses repeated or decreasing weights (Flagger would stall on a repeated weight)", () => {
     assert.throws(() => canaryAnalysis([{ weight: 10, holdMinutes: 1 }, { weight: 10, holdMinutes: 1 }], { failedChecksBeforeRollback: 5, metrics: [] }));
   });
@@ -28,6 +37,57 @@ describe("canary stage expansion", () => {
       ["confirm-traffic-increase", "10:60,50:120,100:180", "confirm-traffic-increase"],
       ["confirm-promotion", "10:60,50:120,100:180", "confirm-promotion"],
     ]);
+  });
+});
+
+describe("canary load tester (bizra:canary.loadTester)", () => {
+  const LT = { url: "http://flagger-loadtester.flagger-system/", ratePerSecond: 10, validatorId: "loadtest", keyFile: "/keys/loadtest.seed" };
+  const TEST_VALIDATOR = { id: "loadtest", publicKey: publicKeyOfSeed(randomBytes(32).toString("hex")) };
+  const withLoadTester = (lt: Record<string, unknown> = LT) => stackWithLoadTester("testnet", lt, [TEST_VALIDATOR]);
+  it("a rollout webhook runs the traffic CLI, signing as the test validator, against the canary and primary Services for one interval", async () => {
+    const raw = withLoadTester();
+    const cfg = parseStackConfig("testnet", raw.values, raw.secretKeys);
+    const run = await runProgram("testnet", raw);
+    const hook = byType(run, "Canary")[0].spec.analysis.webhooks.find((w: { type: string }) => w.type === "rollout");
+    assert.deepEqual(hook, loadTesterWebhook(cfg.canary.loadTester!, cfg));
+    assert.equal(hook?.url, LT.url);
+    assert.equal(hook?.metadata?.type, "cmd");
+    const svc = meshServiceName(cfg.appName);
+    // the flags of node-app/src/cli/traffic.ts (its own tests cover the parsing)
+    assert.equal(
+      hook?.metadata?.cmd,
+      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--validator-id", "loadtest", "--key-file", "/keys/loadtest.seed", "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
+    );
+    const np = byType(run, "NetworkPolicy").find((p) => p.metadata.name === `${cfg.appName}-allow-api-from-load-tester`);
+    assert.deepEqual(np?.spec.ingress[0].from[0].namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
+    assert.ok(!JSON.stringify(np?.spec).includes(String(cfg.signer.port)), "the load tester is not let to the signer port");
+  });
+  it("no load tester: no rollout webhook and no NetworkPolicy for it", async () => {
+    const run = await runProgram("testnet", testStackConfig("testnet"));
+    assert.ok(!byType(run, "Canary")[0].spec.analysis.webhooks.some((w: { type: string }) => w.type === "rollout"));
+    assert.ok(!byType(run, "NetworkPolicy").some((p) => p.metadata.name.endsWith("allow-api-from-load-tester")));
+  });
+  it("production: no load tester and no test validator in the validator set", () => {
+    const prod = configOf("production");
+    assert.equal(prod.canary.loadTester, undefined);
+    assert.deepEqual((prod.validators ?? []).map((v) => v.id).filter((id) => id !== prod.validatorId), []);
+  });
+  it("refuses a bad load tester config, naming the field", () => {
+    for (const [lt, field] of [
+      [{ ...LT, url: "flagger-loadtester" }, "bizra:canary.loadTester.url"],
+      [{ ...LT, ratePerSecond: 0 }, "bizra:canary.loadTester.ratePerSecond"],
+      [{ ...LT, invalidEvery: 1 }, "bizra:canary.loadTester.invalidEvery"],
+      [{ ...LT, rate: 5 }, "bizra:canary.loadTester"],
+      [{ ...LT, keyFile: "keys/loadtest.seed" }, "bizra:canary.loadTester.keyFile"],
+      [{ ...LT, validatorId: "bad id" }, "bizra:canary.loadTester.validatorId"],
+      [{ ...LT, validatorId: "node0" }, "bizra:canary.loadTester.validatorId"],
+      [{ ...LT, validatorId: "other" }, "bizra:canary.loadTester.validatorId"],
+    ] as const) {
+      const raw = withLoadTester(lt);
+      assert.throws(() => parseStackConfig("testnet", raw.values, raw.secretKeys), (e: unknown) => e instanceof ConfigError && e.message.includes(`  - ${field}`), JSON.stringify(lt));
+    }
+    const noSet = testStackConfig("testnet", { "bizra:canary": { stages: configOf("testnet").canary.stages, loadTester: LT } });
+    assert.throws(() => parseStackConfig("testnet", noSet.values, noSet.secretKeys), /bizra:canary\.loadTester\.validatorId.*listed in bizra:validators \(unset: this validator alone\)/s);
   });
 });
 
@@ -53,11 +113,11 @@ for (const stack of STACKS) {
       assert.deepEqual(a.stepWeights, cfg.canary.stages.map((s) => s.weight));
       assert.deepEqual(a.stepWeights, stack === "production" ? [10, 50, 100] : [5]);
     });
-    it("metric checks use the four MetricTemplates with bounds from the SLO table", () => {
+    it("metric checks use one MetricTemplate per canary check with bounds from the SLO table", () => {
       const a = byType(run, "Canary")[0].spec.analysis;
       const templates = byType(run, "MetricTemplate");
-      assert.equal(templates.length, 4);
-      assert.equal(a.metrics.length, 4);
+      assert.equal(templates.length, CANARY_CHECKS.length);
+      assert.deepEqual(a.metrics.map((m: { name: string }) => m.name), CANARY_CHECKS.map((id) => CHECK_SLUGS[id]));
       CANARY_CHECKS.forEach((id, i) => {
         const m = a.metrics[i];
         assert.deepEqual(m.thresholdRange, thresholdRange(cfg.slos[id]));

@@ -30,7 +30,7 @@ describe("CRD schemas (strict)", () => {
     const misspell: Record<string, (o: any) => void> = {
       ServiceMonitor: (o) => (o.spec.endpoints[0].intervall = "5s"),
       PrometheusRule: (o) => (o.spec.groups[0].rules[0].severityy = "x"),
-      ClusterPolicy: (o) => (o.spec.rules[0].verifyImages[0].verifyDigests = true),
+      ClusterPolicy: (o) => (o.spec.rules.find((r: any) => r.verifyImages).verifyImages[0].verifyDigests = true),
       Canary: (o) => (o.spec.analysis.stepWeight_s = [1]),
       MetricTemplate: (o) => (o.spec.provider.adress = "http://x"),
       AlertmanagerConfig: (o) => (o.spec.receivers[0].webhookConfigs[0].sendResolve = true),
@@ -51,7 +51,7 @@ describe("CRD schemas (strict)", () => {
     c.spec.analysis.interval = "one minute";
     assert.notDeepEqual(validate(c), []);
     const p = structuredClone(objects.production.find((x) => x.kind === "ClusterPolicy")!);
-    p.spec.rules[0].verifyImages[0].failureAction = "Block";
+    p.spec.rules.find((r: any) => r.verifyImages).verifyImages[0].failureAction = "Block";
     assert.notDeepEqual(validate(p), []);
   });
 

@@ -93,12 +93,17 @@ describe("k8s-hardening pack", () => {
     it("does not apply to testnet", async () => assertNoViolations(await stackViolations(productionControls, stackArgs(without("kubernetes:flagger.app/v1beta1:Canary"), {}, "testnet"))));
     it("rejects Kyverno in Audit mode, no Canary, no PDB and an HPA with one replica", async () => {
       const cp = one("kubernetes:kyverno.io/v1:ClusterPolicy");
-      cp.props.spec.rules[0].verifyImages[0].failureAction = "Audit";
+      for (const r of cp.props.spec.rules) for (const v of r.verifyImages ?? []) v.failureAction = "Audit";
       const hpa = one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler");
       hpa.props.spec.minReplicas = 1;
       const rs = replace(hpa, replace(cp)).filter((r) => r.type !== "kubernetes:flagger.app/v1beta1:Canary" && r.type !== "kubernetes:policy/v1:PodDisruptionBudget");
       const v = await stackViolations(productionControls, stackArgs(rs, {}, "production"));
       assertHasViolation(v, "production stack: Kyverno ClusterPolicy require-signed-images is not in Enforce mode; no Flagger Canary; no PodDisruptionBudget; HPA node0 has minReplicas 1 (< 2)");
+    });
+    it("rejects a Kyverno policy that audits only its registry rule", async () => {
+      const cp = one("kubernetes:kyverno.io/v1:ClusterPolicy");
+      cp.props.spec.rules.find((r: any) => r.validate).validate.failureAction = "Audit";
+      assertHasViolation(await stackViolations(productionControls, stackArgs(replace(cp), {}, "production")), "production stack: Kyverno ClusterPolicy require-signed-images is not in Enforce mode");
     });
   });
 
@@ -106,9 +111,9 @@ describe("k8s-hardening pack", () => {
     it("passes thresholds derived from the SLO table", async () => assertNoViolations(await stackViolations(canaryThresholds, stackArgs(prod))));
     it("rejects a canary check looser than its SLO", async () => {
       const c = one("kubernetes:flagger.app/v1beta1:Canary");
-      const m = c.props.spec.analysis.metrics.find((x: any) => x.thresholdRange.min === 0.9);
+      const m = c.props.spec.analysis.metrics.find((x: any) => x.thresholdRange.min === 0.99);
       m.thresholdRange.min = 0.5;
-      assertHasViolation(await stackViolations(canaryThresholds, stackArgs(replace(c))), `Canary node0 metric ${m.name}: thresholdRange.min 0.5 is looser than SLO cacheHitRate >= 0.9`);
+      assertHasViolation(await stackViolations(canaryThresholds, stackArgs(replace(c))), `Canary node0 metric ${m.name}: thresholdRange.min 0.5 is looser than SLO poiVerifySuccessRate >= 0.99`);
     });
     it("rejects a canary check without a bound", async () => {
       const c = one("kubernetes:flagger.app/v1beta1:Canary");

@@ -112,7 +112,7 @@ describe("quality-gates pack", () => {
     const v = await violations(f.config);
     assertNoViolations(v.mandatory);
     assertHasViolation(v.advisory, "poi-verify-p99 (poiVerifyP99, warning): measured 0.002, threshold < 0.0004 seconds, artifact poi.json#results.verify.p99Seconds");
-    assertHasViolation(v.advisory, "quality gates: 8/9 passed, score 88.9/100 (weights critical 3, consensus 3, warning 2, canary 1), grade B");
+    assertHasViolation(v.advisory, "quality gates: 8/9 passed, score 88.9/100 (weights critical 3, consensus 3, warning 2, canary 1, advisory 1), grade B");
   });
 
   it("the throughput gate is defined once, by perf-bench.json (best 2-thread full-pipeline median), not by poi.json", async () => {

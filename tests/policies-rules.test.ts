@@ -59,15 +59,19 @@ describe("k8s-hardening rules", () => {
     assert.equal(registriesFromStack([]), undefined);
   });
 
-  it("Kyverno enforces by policy action (either case), rule action or verifyImages action; Audit does not", () => {
+  it("Kyverno enforces when every rule enforces: policy action (either case) as the default, rule action or verifyImages action; Audit anywhere, or no rule, does not", () => {
     const cp = (spec: object) => ({ props: { spec } }) as any;
-    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Enforce" })), true);
-    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "enforce" })), true);
-    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Audit" })), false);
+    const rule = { validate: {} };
+    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Enforce", rules: [rule] })), true);
+    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "enforce", rules: [rule] })), true);
+    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Enforce" })), false, "no rule: nothing enforced");
+    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Audit", rules: [rule] })), false);
     assert.equal(kyvernoEnforces(cp({ rules: [{ validate: { failureAction: "Enforce" } }] })), true);
-    assert.equal(kyvernoEnforces(cp({ rules: [{ verifyImages: [{ failureAction: "Audit" }, { failureAction: "Enforce" }] }] })), true);
+    assert.equal(kyvernoEnforces(cp({ rules: [{ verifyImages: [{ failureAction: "Enforce" }, { failureAction: "Enforce" }] }] })), true);
+    assert.equal(kyvernoEnforces(cp({ rules: [{ verifyImages: [{ failureAction: "Audit" }, { failureAction: "Enforce" }] }] })), false, "one rule in Audit");
     assert.equal(kyvernoEnforces(cp({ rules: [{ verifyImages: [{ validationFailureAction: "Enforce" }] }] })), true);
     assert.equal(kyvernoEnforces(cp({ rules: [{ verifyImages: [{ failureAction: "Audit" }] }] })), false);
+    assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Enforce", rules: [{ validate: { failureAction: "Audit" } }, { verifyImages: [{}] }] })), false);
     assert.equal(kyvernoEnforces(cp({})), false);
   });
 
@@ -180,7 +184,7 @@ describe("quality-gates rules", () => {
   });
 
   it("one-line texts", () => {
-    assert.equal(summaryLine({ passed: 1, total: 2, score: 50, grade: "F", mandatoryFailed: 1 }), "quality gates: 1/2 passed, score 50/100 (weights critical 3, consensus 3, warning 2, canary 1), grade F");
+    assert.equal(summaryLine({ passed: 1, total: 2, score: 50, grade: "F", mandatoryFailed: 1 }), "quality gates: 1/2 passed, score 50/100 (weights critical 3, consensus 3, warning 2, canary 1, advisory 1), grade F");
     const g = { gate: "g", slo: "s", severity: "warning", mandatory: false, file: "f.json", field: "x.y", threshold: "< 1 seconds", passed: false } as const;
     assert.equal(describeGate({ ...g, measured: 2 }), "g (s, warning): measured 2, threshold < 1 seconds, artifact f.json#x.y");
     assert.equal(describeGate({ ...g, measured: undefined, note: "why" }), "g (s, warning): measured no value, threshold < 1 seconds, artifact f.json#x.y — why");
@@ -201,7 +205,7 @@ describe("shared stack reading", () => {
     assert.deepEqual(readSloTable([cm({ "slo.json": "3" })]), { ok: false, reason: "ConfigMap x-slo: slo.json is not an object" });
     assert.deepEqual(readSloTable([cm({ "slo.json": "null" })]), { ok: false, reason: "ConfigMap x-slo: slo.json is not an object" });
     for (const bad of [{ value: "1", comparison: "lt", severity: "critical" }, { value: 1, comparison: "gt", severity: "critical" }, { value: 1, comparison: "lt", severity: "info" }]) {
-      assert.deepEqual(readSloTable([cm({ "slo.json": JSON.stringify({ q: bad }) })]), { ok: false, reason: "ConfigMap x-slo: slo.json.q needs a numeric value, comparison lt|lte|gte and a severity (critical, warning, canary, consensus)" });
+      assert.deepEqual(readSloTable([cm({ "slo.json": JSON.stringify({ q: bad }) })]), { ok: false, reason: "ConfigMap x-slo: slo.json.q needs a numeric value, comparison lt|lte|gte and a severity (critical, warning, canary, consensus, advisory)" });
     }
   });
 

@@ -13,6 +13,9 @@ export interface ResourceFilter {
 export interface StaticKeyAttestor {
   readonly publicKeys: string;
   readonly signatureAlgorithm?: "sha224" | "sha256" | "sha384" | "sha512";
+  /** Without it Kyverno requires a Rekor transparency-log entry (public instance) for every signature. */
+  readonly rekor?: { readonly url?: string; readonly ignoreTlog?: boolean };
+  readonly ctlog?: { readonly ignoreSCT?: boolean };
 }
 
 export interface Attestor {
@@ -29,10 +32,17 @@ export interface ImageVerification {
   readonly required?: boolean;
 }
 
+export interface Validation {
+  readonly failureAction?: FailureAction;
+  readonly message: string;
+  readonly pattern: Record<string, unknown>;
+}
+
 export interface Rule {
   readonly name: string;
   readonly match: { readonly any?: ResourceFilter[]; readonly all?: ResourceFilter[] };
-  readonly verifyImages: ImageVerification[];
+  readonly verifyImages?: ImageVerification[];
+  readonly validate?: Validation;
 }
 
 export interface ClusterPolicySpec {

@@ -169,3 +169,6 @@ export const HOLD_GATE_COMMAND = ["node", "dist/cli/hold-gate.js"] as const;
  * the quality-gates pack, which then requires a fresh GO report of `npm run validate` from that stack.
  */
 export const POST_DEPLOY_REPORT_ANNOTATION = "bizra.io/require-post-deploy-report";
+
+/** The canary traffic CLI (node-app/src/canary/traffic.ts) the Flagger load tester runs from an image with the node's dist/. */
+export const TRAFFIC_COMMAND = ["node", "dist/cli/traffic.js"] as const;

@@ -5,8 +5,11 @@
 
 export type SloUnit = "seconds" | "ratio" | "per_second" | "basis_points";
 
-/** Who enforces the SLO: an alert severity, a canary metric check, or a consensus rule. */
-export const SLO_SEVERITIES = ["critical", "warning", "canary", "consensus"] as const;
+/**
+ * Who enforces the SLO: an alert severity, a canary metric check, a consensus rule, or nobody (`advisory`: measured
+ * and reported by the benches, never a gate).
+ */
+export const SLO_SEVERITIES = ["critical", "warning", "canary", "consensus", "advisory"] as const;
 export type SloSeverity = (typeof SLO_SEVERITIES)[number];
 
 /** How a measured value is compared with the bound: `lt` means "measured must be < bound". */

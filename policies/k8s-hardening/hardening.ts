@@ -162,15 +162,15 @@ export const metricsMonitored: StackValidationPolicy = {
   },
 };
 
-/** True when a Kyverno ClusterPolicy enforces (policy-level validationFailureAction or any rule's failureAction). */
+/** True when every rule of a Kyverno ClusterPolicy enforces (its own failureAction, else the policy-level one). */
 export function kyvernoEnforces(cp: PolicyResource): boolean {
   const spec = cp.props?.spec ?? {};
-  if (spec.validationFailureAction === "Enforce" || spec.validationFailureAction === "enforce") return true;
-  return ((spec.rules ?? []) as any[]).some(
-    (rule) =>
-      rule?.validate?.failureAction === "Enforce" ||
-      ((rule?.verifyImages ?? []) as any[]).some((v) => v?.failureAction === "Enforce" || v?.validationFailureAction === "Enforce"),
-  );
+  const policyLevel = String(spec.validationFailureAction ?? "Audit").toLowerCase();
+  const actions = ((spec.rules ?? []) as any[]).flatMap((rule) => [
+    ...(rule?.validate ? [rule.validate.failureAction ?? policyLevel] : []),
+    ...((rule?.verifyImages ?? []) as any[]).map((v) => v?.failureAction ?? v?.validationFailureAction ?? policyLevel),
+  ]);
+  return actions.length > 0 && actions.every((a) => String(a).toLowerCase() === "enforce");
 }
 
 export const productionControls: StackValidationPolicy = {

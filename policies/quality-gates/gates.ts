@@ -2,9 +2,9 @@
  * Gate evaluation: each gate an artifact declares ({gate, slo, field}) is judged against the stack's SLO table,
  * so the thresholds are those of the stack being deployed, from the same table as the alerts and canary checks.
  *
- * Critical and consensus SLOs are mandatory gates; warning and canary SLOs are advisory. A required gate that no
+ * Critical and consensus SLOs are mandatory gates; warning, canary and advisory SLOs are advisory. A required gate that no
  * artifact measures fails (fail closed). Composite score = weighted share of gates passed, weights critical 3,
- * consensus 3, warning 2, canary 1; grade A >= 90, B >= 80, C >= 70, D >= 60, else F, and F whenever a mandatory
+ * consensus 3, warning 2, canary 1, advisory 1; grade A >= 90, B >= 80, C >= 70, D >= 60, else F, and F whenever a mandatory
  * gate fails.
  */
 import { valueAt, type EvidenceReport } from "@bizra/evidence";
@@ -24,7 +24,7 @@ export const REQUIRED_GATES = [
   { gate: "wq-determinism", slo: "fastFinalityBp", file: "wq-determinism.json", field: "results.agreed" },
 ] as const;
 
-export const SEVERITY_WEIGHTS: Readonly<Record<string, number>> = { critical: 3, consensus: 3, warning: 2, canary: 1 };
+export const SEVERITY_WEIGHTS: Readonly<Record<string, number>> = { critical: 3, consensus: 3, warning: 2, canary: 1, advisory: 1 };
 
 export interface GateResult {
   readonly gate: string;
@@ -51,7 +51,7 @@ export interface GateSummary {
 }
 
 export function isMandatory(severity: string): boolean {
-  return severity !== "warning" && severity !== "canary"; // critical, consensus, and anything unknown (fail closed)
+  return severity !== "warning" && severity !== "canary" && severity !== "advisory"; // critical, consensus, and anything unknown (fail closed)
 }
 
 
@@ -121,7 +121,7 @@ export function summarizeGates(results: readonly GateResult[]): GateSummary {
 }
 
 export function summaryLine(s: GateSummary): string {
-  return `quality gates: ${s.passed}/${s.total} passed, score ${s.score}/100 (weights critical 3, consensus 3, warning 2, canary 1), grade ${s.grade}`;
+  return `quality gates: ${s.passed}/${s.total} passed, score ${s.score}/100 (weights critical 3, consensus 3, warning 2, canary 1, advisory 1), grade ${s.grade}`;
 }
 
 /** `poi-verify-p99 (poiVerifyP99, warning): measured 0.0048 seconds, threshold < 0.0004 seconds, artifact poi.json#results.verify.p99Seconds` */

@@ -4,6 +4,7 @@ import { parseStackConfig } from "../../components/config";
 import { strict as assert } from "node:assert";
 import type { RuleGroup } from "../../components/crds/monitoring";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../../scripts/lib/mock-runtime";
+import { publicKeyOfSeed, type ValidatorConfigEntry } from "../../components/validator-set";
 import { operatorKeyRequired } from "../../scripts/release/cosign-key";
 import { offlineStackConfig, readStackFile, type RawStackConfig } from "../../scripts/lib/stack-config";
 
@@ -41,3 +42,17 @@ export async function renderedRuleGroups(stack: string, overrides: Record<string
   return rules[0].spec.groups as RuleGroup[];
 }
 
+/**
+ * A stack's raw config with `bizra:canary.loadTester` set and a validator set of this validator (node0, the public
+ * key of the offline signing key, weight 3: it alone still finalizes) and the load tester's test validators
+ * (`testValidators`: id and public key, weight 1). Only test stacks list such validators.
+ */
+export function stackWithLoadTester(stack: string, loadTester: Record<string, unknown>, testValidators: ReadonlyArray<{ id: string; publicKey: string }>) {
+  const raw = testStackConfig(stack, { "bizra:canary": { stages: configOf(stack).canary.stages, loadTester } });
+  const set: ValidatorConfigEntry[] = [
+    { id: "node0", weight: 3, publicKey: publicKeyOfSeed(raw.values["bizra:signingKey"] as string) },
+    ...testValidators.map((v) => ({ id: v.id, weight: 1, publicKey: v.publicKey })),
+  ];
+  raw.values["bizra:validators"] = JSON.stringify(set);
+  return raw;
+}
