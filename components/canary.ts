@@ -25,7 +25,7 @@ import { METRICS, TRAFFIC_COMMAND } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { FLAGGER_API_VERSION, type Canary, type CanaryAnalysis, type CanaryMetric, type CanaryWebhook, type MetricTemplate } from "./crds/flagger";
 import { registerCustomResource } from "./crds/register";
-import { apiErrorRatio, counterRate, histogramQuantile, poiSuccessRatio, promNumber } from "./promql";
+import { apiErrorRatio, histogramQuantile, poiSuccessRatio, promNumber } from "./promql";
 import { holdGateUrl as inClusterHoldGateUrl } from "./hold-gate";
 import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
@@ -71,7 +71,6 @@ export type CanaryCheckId = (typeof CANARY_CHECKS)[number];
 /** Flagger template variables select the canary pods only (`<target>-<rs>-<pod>`; primary pods have one more segment). */
 const CANARY_PODS = `namespace="{{ namespace }}", pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`;
 const WINDOW = "{{ interval }}";
-const rate = (metric: string, extra = "") => counterRate(metric, `${CANARY_PODS}${extra}`, WINDOW);
 
 export const CANARY_QUERIES: Record<CanaryCheckId, string> = {
   apiP99Latency: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, CANARY_PODS, WINDOW),
