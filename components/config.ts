@@ -194,6 +194,12 @@ export const configSchema = z
     evidenceTrustedKeys: z
       .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
       .optional(),
+    /**
+     * Folder of the signed evidence bundle (`manifest.json` plus artifacts) the validator Job verifies, relative to
+     * the project root or absolute. `npm run evidence` writes `evidence/`; a bundle fetched from a release can live
+     * anywhere.
+     */
+    evidenceDir: z.string({ error: "a folder path" }).min(1, { error: "a folder path" }).default("evidence"),
     slo: sloOverrides.default({}),
     /** Alert thresholds that are not SLOs (resource limits, scrape health), and where runbooks live. */
     alerts: z

@@ -1,15 +1,14 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec } from "../components/validator-job";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { runProgram } from "../scripts/lib/mock-runtime";
-
+import { cleanupTempDirs, tempDir, writeFixture } from "./support/policy-evidence";
 import { configOf, testStackConfig } from "./support/stack";
 
 function bundleDir(manifest: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-evidence-"));
+  const dir = tempDir();
   fs.mkdirSync(path.join(dir, "bench"));
   fs.writeFileSync(path.join(dir, "manifest.json"), manifest);
   fs.writeFileSync(path.join(dir, "bench", "verify.json"), '{"opsPerSecond":1}');
@@ -17,11 +16,29 @@ function bundleDir(manifest: string): string {
 }
 
 describe("validator Job", () => {
-  it("is not created without evidence/manifest.json, and the output says so", async () => {
-    const run = await runProgram("testnet", testStackConfig("testnet"));
-    if (fs.existsSync(path.join(__dirname, "..", "evidence", "manifest.json"))) return;
-    assert.match(String(run.outputs.validatorJob), /^not created/);
-    assert.ok(!run.resources.some((r) => r.inputs.kind === "Job"));
+  after(cleanupTempDirs);
+
+  it("is not created without manifest.json in bizra:evidenceDir, and the output says so", async () => {
+    const empty = tempDir("bizra-no-evidence-");
+    const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": empty, "bizra:evidenceTrustedKeys": ["ab".repeat(32)] }));
+    assert.match(String(run.outputs.validatorJob), /^not created: no manifest\.json in the evidence folder/);
+    const appName = configOf("testnet").appName;
+    assert.ok(!run.resources.some((r) => r.inputs.kind === "Job" || r.inputs.metadata?.name === `${appName}-evidence`));
+  });
+
+  it("is created from the bundle in bizra:evidenceDir, trusting bizra:evidenceTrustedKeys", async () => {
+    const fixture = writeFixture();
+    const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": fixture.dir, "bizra:evidenceTrustedKeys": [fixture.key.publicKeyHex] }));
+    const jobs = run.resources.filter((r) => r.custom && r.inputs.kind === "Job").map((r) => r.inputs);
+    assert.equal(jobs.length, 1);
+    assert.equal(run.outputs.validatorJob, jobs[0].metadata.name);
+    assert.equal(jobs[0].metadata.name, validatorJobName(configOf("testnet").appName, readEvidenceBundle(fixture.dir)!));
+    const env = jobs[0].spec.template.spec.containers[0].env as { name: string; value: string }[];
+    assert.deepEqual(env.find((e) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: fixture.key.publicKeyHex });
+  });
+
+  it("rejects an empty bizra:evidenceDir, naming the key", () => {
+    assert.throws(() => configOf("testnet", { "bizra:evidenceDir": "" }), /bizra:evidenceDir: found ""; allowed: a folder path/);
   });
 
   it("same manifest -> same Job name; new manifest -> new name", () => {
@@ -31,7 +48,7 @@ describe("validator Job", () => {
     assert.equal(validatorJobName("node0", a), validatorJobName("node0", b));
     assert.notEqual(validatorJobName("node0", a), validatorJobName("node0", c));
     assert.match(validatorJobName("node0", a), /^node0-evidence-verify-[0-9a-f]{10}$/);
-    assert.equal(readEvidenceBundle(fs.mkdtempSync(path.join(os.tmpdir(), "bizra-none-"))), undefined);
+    assert.equal(readEvidenceBundle(tempDir("bizra-none-")), undefined);
   });
 
   it("runs the verify command once, hardened, with the bundle mounted at its paths", () => {
