@@ -25,13 +25,13 @@ export function alertRuleConfig(cfg: Pick<StackConfig, "namespace" | "appName" |
   return { namespace: cfg.namespace, job: cfg.appName, resources: cfg.resources, alerts: cfg.alerts };
 }
 
-const MEMORY_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const MEMORY_UNITS = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 } as const;
 
 /** `512Mi` -> 536870912 bytes. */
 export function memoryBytes(quantity: string): number {
   const m = /^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
   if (!m) throw new Error(`not a memory quantity: ${quantity}`);
-  return Number(m[1]) * MEMORY_UNITS[m[2] ?? ""];
+  return Number(m[1]) * MEMORY_UNITS[(m[2] ?? "") as keyof typeof MEMORY_UNITS]; // the pattern admits only these units
 }
 
 /** `500m` -> 0.5 cores, `2` -> 2 cores. */

@@ -120,7 +120,7 @@ export const configSchema = z
       stages: z
         .array(canaryStage, { error: "a list of {weight, holdMinutes}" })
         .min(1, { error: "at least one stage" })
-        .refine((s) => s.every((st, i) => i === 0 || st.weight > s[i - 1].weight), {
+        .refine((s) => s.every((st, i) => (s[i - 1]?.weight ?? -Infinity) < st.weight), {
           error: "stage weights strictly increasing",
         }),
       failedChecksBeforeRollback: int(1, 60).default(5),

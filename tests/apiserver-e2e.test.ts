@@ -77,7 +77,9 @@ function engineEnv(backendDir: string, kubeconfig: string): NodeJS.ProcessEnv {
   const out = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh"), "--env"], { encoding: "utf8" });
   if (out.status !== 0) throw new Error(`scripts/toolchain.sh --env failed:\n${out.stderr}`);
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const m of out.stdout.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) env[m[1]] = m[2].replace("$PATH", process.env.PATH ?? "");
+  for (const [, name, value] of out.stdout.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) {
+    if (name !== undefined && value !== undefined) env[name] = value.replace("$PATH", process.env.PATH ?? "");
+  }
   return {
     ...env,
     PULUMI_BACKEND_URL: `file://${backendDir}`,
@@ -132,7 +134,7 @@ const SUFFIX: Record<string, number> = {
 function sameQuantity(a: string, b: string): boolean {
   const [ma, mb] = [QUANTITY.exec(a), QUANTITY.exec(b)];
   if (!ma || !mb) return false;
-  const value = (m: RegExpExecArray) => Number(m[1]) * SUFFIX[m[2] ?? ""];
+  const value = (m: RegExpExecArray) => Number(m[1]) * (SUFFIX[m[2] ?? ""] ?? NaN); // NaN never compares equal
   return Math.abs(value(ma) - value(mb)) <= 1e-9 * Math.max(1, Math.abs(value(ma)));
 }
 

@@ -40,8 +40,9 @@ export function alertTestTarget(cfg: Pick<StackConfig, "namespace" | "appName" |
 export async function renderedRuleGroups(stack: string, overrides: Record<string, unknown> = {}): Promise<RuleGroup[]> {
   const run = await runProgram(stack, testStackConfig(stack, overrides));
   const rules = kubernetesObjects(run).filter((o) => o.kind === "PrometheusRule");
-  assert.equal(rules.length, 1, "exactly one PrometheusRule");
-  return rules[0].spec.groups as RuleGroup[];
+  const [rule, ...more] = rules;
+  assert.ok(rule !== undefined && more.length === 0, `exactly one PrometheusRule, found ${rules.length}`);
+  return rule.spec.groups as RuleGroup[];
 }
 
 /** Writes rules + generated tests into a fresh dir, runs `promtool test rules`, removes the dir. */

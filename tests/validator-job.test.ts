@@ -5,7 +5,7 @@ import { evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJ
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { runProgram } from "../scripts/lib/mock-runtime";
 import { cleanupTempDirs, tempDir, writeFixture } from "./support/policy-evidence";
-import { configOf, testStackConfig } from "./support/stack";
+import { configOf, single, testStackConfig } from "./support/stack";
 
 function bundleDir(manifest: string): string {
   const dir = tempDir();
@@ -29,11 +29,10 @@ describe("validator Job", () => {
   it("is created from the bundle in bizra:evidenceDir, trusting bizra:evidenceTrustedKeys", async () => {
     const fixture = writeFixture();
     const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": fixture.dir, "bizra:evidenceTrustedKeys": [fixture.key.publicKeyHex] }));
-    const jobs = run.resources.filter((r) => r.custom && r.inputs.kind === "Job").map((r) => r.inputs);
-    assert.equal(jobs.length, 1);
-    assert.equal(run.outputs.validatorJob, jobs[0].metadata.name);
-    assert.equal(jobs[0].metadata.name, validatorJobName(configOf("testnet").appName, readEvidenceBundle(fixture.dir)!));
-    const env = jobs[0].spec.template.spec.containers[0].env as { name: string; value: string }[];
+    const job = single(run.resources.filter((r) => r.custom && r.inputs.kind === "Job").map((r) => r.inputs), "Job");
+    assert.equal(run.outputs.validatorJob, job.metadata.name);
+    assert.equal(job.metadata.name, validatorJobName(configOf("testnet").appName, readEvidenceBundle(fixture.dir)!));
+    const env = job.spec.template.spec.containers[0].env as { name: string; value: string }[];
     assert.deepEqual(env.find((e) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: fixture.key.publicKeyHex });
   });
 

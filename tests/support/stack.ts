@@ -30,3 +30,10 @@ export function configOf(stack: string, overrides: Record<string, unknown> = {})
 
 /** Inputs of every custom resource of one kind. */
 export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
+
+/** The one element of `items`; fails naming `what` and the count otherwise. */
+export function single<T>(items: readonly T[], what: string): T {
+  const [first, ...rest] = items;
+  if (first === undefined || rest.length > 0) throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return first;
+}
