@@ -111,7 +111,7 @@ const validator = new EvidenceValidator(
   "evidence-verify",
   {
     config,
-    bundle: readEvidenceBundle(path.join(__dirname, "evidence")),
+    bundle: readEvidenceBundle(path.resolve(__dirname, config.evidenceDir)),
     trustedKeys: trustedKeysOrLocal(config.evidenceTrustedKeys),
     namespace: namespace.name,
     image: image.reference,

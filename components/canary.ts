@@ -155,7 +155,11 @@ export function canaryAnalysis(
   opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string; loadTester?: CanaryWebhook },
 ): CanaryAnalysis {
   const weights = stages.map((s) => s.weight);
-  if (weights.some((w, i) => i > 0 && w <= weights[i - 1])) throw new Error(`stage weights must be strictly increasing: ${weights.join(", ")}`);
+  const notIncreasing = weights.some((w, i) => {
+    const prev = weights[i - 1];
+    return prev !== undefined && w <= prev;
+  });
+  if (notIncreasing) throw new Error(`stage weights must be strictly increasing: ${weights.join(", ")}`);
   // pre-rollout arms the gate for the revision at 0 %; the confirm hooks are counted (node-app/src/canary/hold.ts).
   const webhooks: CanaryWebhook[] | undefined = opts.holdGateUrl
     ? HOLD_GATE_HOOKS.map((type) => ({

@@ -125,7 +125,7 @@ export const configSchema = z
       stages: z
         .array(canaryStage, { error: "a list of {weight, holdMinutes}" })
         .min(1, { error: "at least one stage" })
-        .refine((s) => s.every((st, i) => i === 0 || st.weight > s[i - 1].weight), {
+        .refine((s) => s.every((st, i) => (s[i - 1]?.weight ?? -Infinity) < st.weight), {
           error: "stage weights strictly increasing",
         }),
       failedChecksBeforeRollback: int(1, 60).default(5),
@@ -216,6 +216,12 @@ export const configSchema = z
     evidenceTrustedKeys: z
       .array(pattern(/^[0-9a-f]{64}$/, "an Ed25519 public key as 64 lower-case hex digits"), { error: "a list of hex public keys" })
       .optional(),
+    /**
+     * Folder of the signed evidence bundle (`manifest.json` plus artifacts) the validator Job verifies, relative to
+     * the project root or absolute. `npm run evidence` writes `evidence/`; a bundle fetched from a release can live
+     * anywhere.
+     */
+    evidenceDir: z.string({ error: "a folder path" }).min(1, { error: "a folder path" }).default("evidence"),
     slo: sloOverrides.default({}),
     /** Alert routing (components/alertmanager.ts): where critical (paging) and warning (ticket) alerts go. */
     alerting: z

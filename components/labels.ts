@@ -11,7 +11,7 @@ export function componentLabels(): Record<string, string> {
   return { "app.kubernetes.io/part-of": "bizra", "app.kubernetes.io/component": "node" };
 }
 
-export function nodeLabels(appName: string, stack: string): Record<string, string> {
+export function nodeLabels(appName: string, stack: string): Record<string, string> & { readonly "app.kubernetes.io/instance": string } {
   return {
     ...selectorLabels(appName),
     ...componentLabels(),

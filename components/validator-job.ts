@@ -4,8 +4,9 @@
  * A bad signature or digest makes the CLI exit non-zero; with `backoffLimit: 0` the Job fails, and the Kubernetes
  * provider's Job await turns that into a failed `pulumi up`.
  *
- * The bundle is written by `npm run evidence` (`evidence/manifest.json` plus artifacts at the repo root). When it is absent,
- * neither the ConfigMap nor the Job is created and the `validatorJob` stack output says so.
+ * The bundle is written by `npm run evidence` (`evidence/manifest.json` plus artifacts at the repo root) and read from
+ * `bizra:evidenceDir` (default `evidence`). When it is absent, neither the ConfigMap nor the Job is created and the
+ * `validatorJob` stack output says so.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -132,7 +133,7 @@ export function validatorJobSpec(
 export interface EvidenceValidatorArgs {
   /** Validated stack config (the parts this component uses). */
   readonly config: NodeWorkloadConfig;
-  /** The bundle read from `evidence/`, or undefined when there is none. */
+  /** The bundle read from the evidence folder (`bizra:evidenceDir`), or undefined when there is none. */
   readonly bundle: EvidenceBundle | undefined;
   /** Public keys (hex) the verifier trusts; with none, no Job is created (self-signed evidence proves nothing). */
   readonly trustedKeys: readonly string[];
@@ -154,7 +155,7 @@ export class EvidenceValidator extends pulumi.ComponentResource {
     super("bizra:evidence:EvidenceValidator", name, {}, opts);
     const bundle = args.bundle;
     if (!bundle) {
-      this.status = `not created: no evidence/${EVIDENCE_MANIFEST} in the repository`;
+      this.status = `not created: no ${EVIDENCE_MANIFEST} in the evidence folder (bizra:evidenceDir, default evidence/)`;
       this.registerOutputs({ status: this.status });
       return;
     }

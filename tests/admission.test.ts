@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { imageReferences } from "../components/admission";
 import { runProgram } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf, testStackConfig } from "./support/stack";
+import { byType, configOf, single, testStackConfig } from "./support/stack";
 
 const MODE: Record<string, string> = { testnet: "Audit", production: "Enforce" };
 
@@ -11,7 +11,7 @@ for (const stack of STACKS) {
     it(`require-signed-images verifies cosign signatures and digests, ${MODE[stack]}`, async () => {
       const cfg = configOf(stack);
       const run = await runProgram(stack, testStackConfig(stack));
-      const [p] = byType(run, "ClusterPolicy");
+      const p = single(byType(run, "ClusterPolicy"), "ClusterPolicy");
       assert.equal(p.apiVersion, "kyverno.io/v1");
       assert.equal(p.metadata.name, "require-signed-images");
       assert.equal(p.spec.validationFailureAction, undefined, "deprecated policy-level field");

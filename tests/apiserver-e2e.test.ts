@@ -27,6 +27,7 @@ import { readStackFile, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { startApiServer, type ApiServer } from "./support/apiserver";
 import { Kube, type KubeObject } from "./support/kube";
 import { CRD_DIR } from "./support/crd-schema";
+import { cleanupTempDirs, writeFixture } from "./support/policy-evidence";
 
 const PACKS = ["quality-gates", "k8s-hardening"].map((p) => path.join(REPO_ROOT, "policies", p));
 const PASSPHRASE = "bizra-apiserver-e2e"; // protects a throw-away key in a throw-away backend
@@ -76,7 +77,9 @@ function engineEnv(backendDir: string, kubeconfig: string): NodeJS.ProcessEnv {
   const out = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh"), "--env"], { encoding: "utf8" });
   if (out.status !== 0) throw new Error(`scripts/toolchain.sh --env failed:\n${out.stderr}`);
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const m of out.stdout.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) env[m[1]] = m[2].replace("$PATH", process.env.PATH ?? "");
+  for (const [, name, value] of out.stdout.matchAll(/^export ([A-Z_]+)="(.*)"$/gm)) {
+    if (name !== undefined && value !== undefined) env[name] = value.replace("$PATH", process.env.PATH ?? "");
+  }
   return {
     ...env,
     PULUMI_BACKEND_URL: `file://${backendDir}`,
@@ -131,7 +134,7 @@ const SUFFIX: Record<string, number> = {
 function sameQuantity(a: string, b: string): boolean {
   const [ma, mb] = [QUANTITY.exec(a), QUANTITY.exec(b)];
   if (!ma || !mb) return false;
-  const value = (m: RegExpExecArray) => Number(m[1]) * SUFFIX[m[2] ?? ""];
+  const value = (m: RegExpExecArray) => Number(m[1]) * (SUFFIX[m[2] ?? ""] ?? NaN); // NaN never compares equal
   return Math.abs(value(ma) - value(mb)) <= 1e-9 * Math.max(1, Math.abs(value(ma)));
 }
 
@@ -343,17 +346,26 @@ describe("bizra:skipAwait (test mode only)", function () {
       .filter((o) => (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/skipAwait"] === "true")
       .map((o) => o.kind)
       .sort();
+  /** A signed bundle of its own and a key that trusts it, so the program renders the validator Job (an awaited kind). */
+  let withJob: Record<string, unknown>;
+  before(() => {
+    const fixture = writeFixture();
+    withJob = { "bizra:evidenceDir": fixture.dir, "bizra:evidenceTrustedKeys": [fixture.key.publicKeyHex] };
+  });
+  after(cleanupTempDirs);
 
   it("is off by default: no object carries pulumi.com/skipAwait", async function () {
     for (const stack of STACKS) {
-      const objects = kubernetesObjects(await runProgram(stack, testStackConfig(stack))) as KubeObject[];
+      const objects = kubernetesObjects(await runProgram(stack, testStackConfig(stack, withJob))) as KubeObject[];
+      assert.ok(objects.some((o) => o.kind === "Job"), `${stack}: the validator Job is rendered`);
       assert.deepEqual(annotated(objects), [], stack);
     }
   });
 
   it("annotates exactly the kinds the provider awaits: Namespace, Deployment, Service, Job", async function () {
-    const objects = kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", { "bizra:skipAwait": true }))) as KubeObject[];
-    // every object of an awaited kind (the node's and the hold gate's Deployment and Service) and nothing else
+    const objects = kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", { ...withJob, "bizra:skipAwait": true }))) as KubeObject[];
+    // every object of an awaited kind (the node's, the signer's and the hold gate's Deployment and Service, the
+    // validator Job) and nothing else
     assert.deepEqual([...new Set(annotated(objects))], [...AWAITED].sort());
     assert.equal(annotated(objects).length, objects.filter((o) => AWAITED.includes(o.kind)).length);
   });

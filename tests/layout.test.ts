@@ -32,6 +32,20 @@ describe("repository layout", () => {
     assert.deepEqual(offenders, []);
   });
 
+  it("the PoI core (node-app/src/poi/*.ts) does not import the performance layer (poi/fast, the native addon)", () => {
+    const dir = path.join(REPO_ROOT, "node-app", "src", "poi");
+    const core = fs.readdirSync(dir).filter((f) => f.endsWith(".ts"));
+    assert.ok(core.includes("verify.ts") && core.includes("signature.ts"), `core files: ${core.join(", ")}`);
+    const offenders: string[] = [];
+    for (const f of core) {
+      const text = fs.readFileSync(path.join(dir, f), "utf8");
+      for (const m of text.matchAll(/(?:from\s+|require\(|import\()\s*["']([^"']+)["']/g)) {
+        if (/^\.\/fast(\/|$)|native/.test(m[1] as string)) offenders.push(`poi/${f}: ${m[1]}`);
+      }
+    }
+    assert.deepEqual(offenders, [], "the backend and the digest function are chosen in node-app/src/main.ts and passed in");
+  });
+
   it("the root package.json has no postinstall: the local packages are file: dependencies", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string> };
     assert.equal(pkg.scripts["postinstall"], undefined);

@@ -1,22 +1,15 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { EvidenceValidator, evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec, type EvidenceBundle } from "../components/validator-job";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { runProgram, unwrapSecrets } from "../scripts/lib/mock-runtime";
-import { configOf, testStackConfig } from "./support/stack";
-
-const tempDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+import { cleanupTempDirs, tempDir, writeFixture } from "./support/policy-evidence";
+import { configOf, single, testStackConfig } from "./support/stack";
 
 function bundleDir(manifest: string): string {
-  const dir = tempDir("bizra-evidence-");
+  const dir = tempDir();
   fs.mkdirSync(path.join(dir, "bench"));
   fs.writeFileSync(path.join(dir, "manifest.json"), manifest);
   fs.writeFileSync(path.join(dir, "bench", "verify.json"), '{"opsPerSecond":1}');
@@ -58,7 +51,29 @@ async function buildValidator(bundle: EvidenceBundle | undefined, trustedKeys: r
 }
 
 describe("validator Job", () => {
-  after(() => tempDirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  after(cleanupTempDirs);
+
+  it("is not created without manifest.json in bizra:evidenceDir, and the output says so", async () => {
+    const empty = tempDir("bizra-no-evidence-");
+    const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": empty, "bizra:evidenceTrustedKeys": ["ab".repeat(32)] }));
+    assert.match(String(run.outputs.validatorJob), /^not created: no manifest\.json in the evidence folder/);
+    const appName = configOf("testnet").appName;
+    assert.ok(!run.resources.some((r) => r.inputs.kind === "Job" || r.inputs.metadata?.name === `${appName}-evidence`));
+  });
+
+  it("is created from the bundle in bizra:evidenceDir, trusting bizra:evidenceTrustedKeys", async () => {
+    const fixture = writeFixture();
+    const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": fixture.dir, "bizra:evidenceTrustedKeys": [fixture.key.publicKeyHex] }));
+    const job = single(run.resources.filter((r) => r.custom && r.inputs.kind === "Job").map((r) => r.inputs), "Job");
+    assert.equal(run.outputs.validatorJob, job.metadata.name);
+    assert.equal(job.metadata.name, validatorJobName(configOf("testnet").appName, readEvidenceBundle(fixture.dir)!));
+    const env = job.spec.template.spec.containers[0].env as { name: string; value: string }[];
+    assert.deepEqual(env.find((e) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: fixture.key.publicKeyHex });
+  });
+
+  it("rejects an empty bizra:evidenceDir, naming the key", () => {
+    assert.throws(() => configOf("testnet", { "bizra:evidenceDir": "" }), /bizra:evidenceDir: found ""; allowed: a folder path/);
+  });
 
   it("is not created without a manifest, and the status says so (own empty folder)", async () => {
     const empty = tempDir("bizra-none-");

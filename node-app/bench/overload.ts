@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ENV, ROUTES } from "../src/contract";
+import { ENV, ROUTES } from "@bizra/contract";
 import { ATTESTATION_VERSION, payloadDigest } from "../src/poi/attestation";
 import { toHex } from "../src/poi/bytes";
 import { publicKeyOf } from "../src/poi/signature";

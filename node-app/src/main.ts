@@ -12,8 +12,8 @@ import { NodeMetrics } from "./metrics";
 import { fromHex } from "./poi/bytes";
 import { ReplayWindow } from "./poi/replay";
 import { nobleVerifier, publicKeyOf, signMessage, type SignatureVerifier } from "./poi/signature";
-import { AttestationVerifier, type SignatureCache } from "./poi/verify";
-import { createSignatureBackend, type FastBackend } from "./poi/fast";
+import { AttestationVerifier, jsDigests, type DigestBatch, type SignatureCache } from "./poi/verify";
+import { createSignatureBackend, loadNativeVerifier, nativeDigests, type FastBackend, type NativeAddon } from "./poi/fast";
 import { faultErrorRateFromEnv, installFaultInjection } from "./fault-injection";
 import { Admission, buildApi, buildSignerApi, type Readiness } from "./server/app";
 import { CircuitBreaker } from "./server/circuit-breaker";
@@ -53,6 +53,16 @@ export interface RunningNode {
   readonly metrics: NodeMetrics;
   /** Stops accepting, waits for in-flight requests, closes both listeners. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * BLAKE3 of attestation encodings for verifying and signing: the native addon's (one call per batch) when it is
+ * loaded, else @noble/hashes; the same bytes either way. `native`: the addon already loaded (null: none), or whether
+ * to load it (`BIZRA_USE_RUST`).
+ */
+export function attestationDigests(native: NativeAddon | null | boolean = true): DigestBatch {
+  const addon = typeof native === "boolean" ? loadNativeVerifier(native) : native;
+  return addon === null ? jsDigests : nativeDigests(addon);
 }
 
 /** Known-answer self-test of a backend: RFC 8032 TEST 1 must verify, and fail with one bit flipped. */
@@ -109,6 +119,8 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       : undefined;
   await fast?.ready;
   const backend = options.backend ?? fast?.backend ?? nobleVerifier;
+  // The core (poi/verify.ts) knows no addon: the digest function is chosen here, with the backend.
+  const digests = attestationDigests(fast !== undefined ? fast.native : config.useRust);
 
   const self = config.signingKey;
   // The validator set: from the file (every replica of one validator reads the same set and shares one id); without
@@ -138,6 +150,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     replay,
     backend,
     cache: metricsCache(config.verifyCacheEntries, metrics),
+    digests,
     now,
   });
   // Admission (items in flight) bounds the work; the breaker only needs to count calls and failures.
@@ -166,7 +179,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
           });
     await store.start();
     if (store.kind === "file") metrics.poiSignerActive.set(1);
-    signer = new Signer({ validatorId: config.validatorId, seed: () => self.reveal(), store, maxClockSkewMs: config.maxClockSkewMs, now });
+    signer = new Signer({ validatorId: config.validatorId, seed: () => self.reveal(), store, maxClockSkewMs: config.maxClockSkewMs, digests, now });
   }
 
   const limits = { requestTimeoutMs: config.requestTimeoutMs, maxConnections: config.maxConnections };

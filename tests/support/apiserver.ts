@@ -86,7 +86,7 @@ function readVersions(root: string): { k8s: string; etcd: string } {
   const text = fs.readFileSync(path.join(root, "scripts", "k8s-toolchain", "versions.env"), "utf8");
   const get = (key: string): string => {
     const m = new RegExp(`^${key}=([^\\s#]+)`, "m").exec(text);
-    if (!m) throw new Error(`apiserver: ${key} missing from versions.env`);
+    if (!m?.[1]) throw new Error(`apiserver: ${key} missing from versions.env`);
     return m[1].replace(/^v/, "");
   };
   return {

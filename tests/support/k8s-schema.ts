@@ -65,6 +65,7 @@ export function validateBuiltIn(obj: Record<string, any>): string[] {
 
 /** Built-in kinds are those whose group is core or a *.k8s.io / well-known built-in group. */
 export function isBuiltIn(obj: Record<string, any>): boolean {
-  const group = String(obj.apiVersion).includes("/") ? String(obj.apiVersion).split("/")[0] : "";
+  const apiVersion = String(obj.apiVersion);
+  const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
   return ["", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io"].includes(group);
 }

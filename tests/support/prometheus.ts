@@ -24,7 +24,7 @@ export function requireBinary(bin: string): string {
   if (r.error || r.status !== 0) {
     throw new Error(`${bin} is not installed (${r.error?.message ?? r.stderr}); run scripts/setup.sh, or apt-get install prometheus`);
   }
-  return (r.stdout || r.stderr).split("\n")[0];
+  return (r.stdout || r.stderr).split("\n")[0] ?? "";
 }
 
 export interface PromtoolResult {

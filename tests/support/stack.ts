@@ -56,3 +56,10 @@ export function stackWithLoadTester(stack: string, loadTester: Record<string, un
   raw.values["bizra:validators"] = JSON.stringify(set);
   return raw;
 }
+
+/** The one element of `items`; fails naming `what` and the count otherwise. */
+export function single<T>(items: readonly T[], what: string): T {
+  const [first, ...rest] = items;
+  if (first === undefined || rest.length > 0) throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return first;
+}

@@ -2,9 +2,12 @@
  * HTTP load test of the verify route on loopback against a real node (`startNode`), with a stated repeat ratio so
  * that the verification cache hit rate, read from the node's own /metrics, means something.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig } from "../../src/config";
-import { METRICS, ROUTES } from "@bizra/contract";
+import { ENV, METRICS, ROUTES } from "@bizra/contract";
 import { seededRandom } from "../../src/consensus/determinism";
 import { summarizeNanos } from "@bizra/evidence";
 import { startNode } from "../../src/main";
@@ -44,16 +47,23 @@ export function metricValue(text: string, name: string): number {
 
 export async function measureHttpLoad(requests = 20_000, repeatRatio = 0.95, concurrency = 8): Promise<Measured> {
   const self = identity("load-node");
+  // A verifier replica as deployed: no signing key, the validator set (here the one attesting validator) from a file.
+  const dir = mkdtempSync(join(tmpdir(), "bizra-http-load-"));
+  const setFile = join(dir, "validator-set.json");
+  writeFileSync(setFile, JSON.stringify([{ id: self.id, weight: 1, publicKey: toHex(self.publicKey) }]));
   const config = loadConfig({
-    BIZRA_API_PORT: "0",
-    BIZRA_METRICS_PORT: "0",
-    BIZRA_HOST: "127.0.0.1",
-    BIZRA_VALIDATOR_ID: self.id,
-    BIZRA_SIGNING_KEY: toHex(self.seed),
-    BIZRA_LOG_LEVEL: "silent",
-    BIZRA_REPLAY_WINDOW_MS: "600000",
+    [ENV.apiPort]: "0",
+    [ENV.metricsPort]: "0",
+    [ENV.host]: "127.0.0.1",
+    [ENV.validatorId]: self.id,
+    [ENV.validatorSetFile]: setFile,
+    [ENV.logLevel]: "silent",
+    [ENV.replayWindowMs]: "600000",
   });
-  const node = await startNode({ config, logger: false });
+  const node = await startNode({ config, logger: false }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   try {
     const every = Math.round(1 / (1 - repeatRatio)); // one fresh attestation every `every` requests
@@ -106,7 +116,7 @@ export async function measureHttpLoad(requests = 20_000, repeatRatio = 0.95, con
       kind: "http-load",
       title: "HTTP load test of the verify route on loopback",
       method:
-        `startNode() on 127.0.0.1 (noble ZIP-215 backend, default verify cache), ${warm.length} warm-up requests, then ${requests} ` +
+        `startNode() on 127.0.0.1 as a verifier replica (no signing key; default signature backend and verify cache), ${warm.length} warm-up requests, then ${requests} ` +
         `POST ${ROUTES.attestationsVerify} over ${concurrency} keep-alive connections from the same process. Workload: every ${every}th request ` +
         `carries a fresh valid attestation (${unique} distinct), the others repeat a uniformly chosen earlier one (seeded), so the repeat ratio ` +
         `is ${repeatRatio}; a repeat is answered valid:false reason "replayed" after a cache hit on its signature. Latency is client-side per ` +
@@ -139,5 +149,6 @@ export async function measureHttpLoad(requests = 20_000, repeatRatio = 0.95, con
   } finally {
     agent.destroy();
     await node.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

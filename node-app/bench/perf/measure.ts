@@ -20,6 +20,7 @@ import { nobleVerifier, type SignatureItem, type SignatureVerifier } from "../..
 import { AttestationVerifier, signAttestation, type SignedAttestation } from "../../src/poi/verify";
 import { BatchingVerifier, loadNativeVerifier, nativeVerifier, packEncoded, VerifyPool } from "../../src/poi/fast";
 import type { Measured } from "../evidence/common";
+import { attestationDigests } from "../../src/main";
 import { blockHash } from "../evidence/finality";
 import { zip215Agreement, type Agreement } from "./agreement";
 import { measureHttp, type HttpResult, type HttpScenario } from "./http";
@@ -120,12 +121,15 @@ interface Config {
 /** The row the ceiling is paired with (the full pipeline on 2 threads). */
 const PIPELINE_VS_CEILING = "bizra pool, batching";
 
+/** BLAKE3 as startNode chooses it (native when the addon is built), for backends that do not hash themselves. */
+const DIGESTS = attestationDigests();
+
 const inProc = (backend: SignatureVerifier) => ({ backend, ready: Promise.resolve(), close: () => Promise.resolve() });
 
 /** Verified attestations per second through AttestationVerifier.verifyBatch, chunks of `chunk`, `depth` calls in flight. */
 export async function throughput(backend: SignatureVerifier, set: Validator[], items: SignedAttestation[], now: number, chunk = 256, depth = 4): Promise<{ perSecond: number; ok: number }> {
   const keys = new Map(set.map((v) => [v.id, v.publicKey]));
-  const verifier = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, now: () => now });
+  const verifier = new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, digests: DIGESTS, now: () => now });
   let ok = 0;
   let next = 0;
   const t0 = process.hrtime.bigint();
@@ -477,7 +481,7 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
     return new BatchingVerifier(noSignal, { maxItems: 256, maxWaitMicros: DEFAULT_WAIT_US });
   };
   const verifierOn = (backend: SignatureVerifier, clock?: () => number) =>
-    new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, ...(clock ? { now: clock } : {}) });
+    new AttestationVerifier({ publicKeyOf: (id) => keys.get(id), replay: new ReplayWindow({ maxEntries: 1_000_000 }), backend, digests: DIGESTS, ...(clock ? { now: clock } : {}) });
 
   const peakItems = items.slice(0, sz(32768));
   const concurrencies = [16, 64, 256, 1024];
@@ -618,7 +622,7 @@ export async function measurePerf(options: PerfOptions = {}): Promise<Measured> 
   // its closed-loop peak is back-to-back calls; then open loop at half that peak with the same arrival process.
   const signer = set[0] as Validator;
   const genAtt = (i: number): Attestation => ({ version: 1, validatorId: signer.id, epoch: 0, slot: i, payloadDigest: new Uint8Array(32).fill(i & 255), nonce: new Uint8Array(randomBytes(16)), timestampMs: now });
-  const genOp = (i: number) => signAttestation(genAtt(i), signer.seed);
+  const genOp = (i: number) => signAttestation(genAtt(i), signer.seed, DIGESTS);
   for (let i = 0; i < 2000; i++) genOp(i); // warm-up
   const genPeakN = Math.max(1000, Math.round(8000 * scale));
   const genPeakRuns: number[] = [];

@@ -18,7 +18,6 @@ import {
   encodeAttestation,
   type Attestation,
 } from "./attestation";
-import { loadNativeVerifier, nativeDigests } from "./fast/native";
 import { ReplayWindow, type ReplayGuard, type ReplayItem } from "./replay";
 import {
   nobleVerifier,
@@ -45,14 +44,8 @@ export type PublicKeyLookup = (validatorId: string) => Uint8Array | undefined;
 /** BLAKE3-256 of each encoding, in order (the messages that Ed25519 signs). */
 export type DigestBatch = (encodings: readonly Uint8Array[]) => Uint8Array[];
 
-/** The pure TypeScript digest (@noble/hashes BLAKE3). */
+/** The pure TypeScript digest (@noble/hashes BLAKE3), the default; a faster one with the same bytes is passed in. */
 export const jsDigests: DigestBatch = (encodings) => encodings.map(attestationDigest);
-
-/** Native BLAKE3 (the addon's blake3 crate, one call per batch) when the addon is built and enabled, else noble. */
-export function defaultDigests(): DigestBatch {
-  const addon = loadNativeVerifier();
-  return addon === null ? jsDigests : nativeDigests(addon);
-}
 
 /**
  * Optional memo of signature outcomes. Keys bind public key, signature and the BLAKE3 digest of the encoding (a
@@ -67,9 +60,10 @@ export interface AttestationVerifierOptions {
   readonly publicKeyOf: PublicKeyLookup;
   /** This process's window (default) or a store shared by all replicas. */
   readonly replay?: ReplayGuard;
+  /** Signature checks (default: noble, ZIP-215); the process entry point chooses a faster one (main.ts). */
   readonly backend?: SignatureVerifier;
   readonly cache?: SignatureCache;
-  /** BLAKE3 of the encodings (default: `defaultDigests()`: native when available; same bytes either way). */
+  /** BLAKE3 of the encodings when the backend does not hash them itself (default: `jsDigests`; same bytes either way). */
   readonly digests?: DigestBatch;
   /** Clock in Unix milliseconds (injectable for tests). */
   readonly now?: () => number;
@@ -89,10 +83,10 @@ export class AttestationVerifier {
     this.backend = options.backend ?? nobleVerifier;
     this.cache = options.cache;
     this.now = options.now ?? Date.now;
-    this.digests = options.digests ?? defaultDigests();
+    this.digests = options.digests ?? jsDigests;
     // Hash-and-verify in the backend (native: BLAKE3 + ZIP-215 in one addon call, in the workers for a pool) when it
-    // offers it and nothing needs the digests first (no signature cache, no explicit digest function).
-    this.encoded = options.cache === undefined && options.digests === undefined && typeof this.backend.verifyEncoded === "function";
+    // offers it and nothing needs the digests first (no signature cache).
+    this.encoded = options.cache === undefined && typeof this.backend.verifyEncoded === "function";
   }
 
   /** True when signatures are checked through the backend's `verifyEncoded` (digests computed there). */
@@ -233,28 +227,15 @@ export interface IssuedAttestation extends SignedAttestation {
   readonly publicKey: Uint8Array;
 }
 
-let digestOne: ((encoding: Uint8Array) => Uint8Array) | undefined;
-
-/** BLAKE3 of one encoding: the addon's blake3 when available (≈ 0.5 µs), else @noble/hashes (≈ 8 µs); same bytes. */
-function fastDigest(encoding: Uint8Array): Uint8Array {
-  if (digestOne === undefined) {
-    const addon = loadNativeVerifier();
-    if (addon === null) digestOne = attestationDigest;
-    else {
-      const many = nativeDigests(addon);
-      digestOne = (e) => (many([e])[0] as Uint8Array).slice();
-    }
-  }
-  return digestOne(encoding);
-}
-
 /**
  * Encodes `attestation` canonically and signs BLAKE3(encoding) with Ed25519 (RFC 8032, deterministic; OpenSSL via
- * node:crypto, same bytes as @noble/ed25519).
+ * node:crypto, same bytes as @noble/ed25519). `digests` as for `AttestationVerifier` (default: `jsDigests`).
  */
-export function signAttestation(attestation: Attestation, secretKey: Uint8Array): IssuedAttestation {
+export function signAttestation(attestation: Attestation, secretKey: Uint8Array, digests: DigestBatch = jsDigests): IssuedAttestation {
   const encoding = encodeAttestation(attestation);
-  const digest = fastDigest(encoding);
+  const [hashed] = digests([encoding]);
+  if (hashed === undefined) throw new Error("digest function returned no digest");
+  const digest = hashed.slice(); // a batch function may return views into one shared buffer
   return { attestation, encoding, digest, signature: signMessage(secretKey, digest), publicKey: publicKeyOf(secretKey) };
 }
 

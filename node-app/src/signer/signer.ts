@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { SignRefuseReason } from "@bizra/contract";
 import { NONCE_LENGTH, payloadDigest } from "../poi/attestation";
 import { toHex } from "../poi/bytes";
-import { signAttestation, type IssuedAttestation } from "../poi/verify";
+import { signAttestation, type DigestBatch, type IssuedAttestation } from "../poi/verify";
 import { attestationOf, decide, NotSignerError, StateConflictError, type SignRecord, type SignerStateStore } from "./high-water-mark";
 
 export interface SignRequest {
@@ -31,6 +31,8 @@ export interface SignerOptions {
   readonly store: SignerStateStore;
   /** A requested timestamp may differ from the local clock by at most this (the verifiers' allowed skew). */
   readonly maxClockSkewMs: number;
+  /** BLAKE3 of the encodings (default: `jsDigests`; main.ts passes the native one when the addon is loaded). */
+  readonly digests?: DigestBatch;
   readonly now?: () => number;
 }
 
@@ -70,7 +72,7 @@ export class Signer {
       }
       const d = decide(mark, request.epoch, request.slot, digest);
       if (d.kind === "refuse") return { ok: false, reason: d.reason, detail: d.detail };
-      if (d.kind === "repeat") return { ok: true, issued: signAttestation(attestationOf(validatorId, d.record), this.options.seed()), repeated: true };
+      if (d.kind === "repeat") return { ok: true, issued: signAttestation(attestationOf(validatorId, d.record), this.options.seed(), this.options.digests), repeated: true };
       const next: SignRecord = {
         epoch: request.epoch,
         slot: request.slot,
@@ -85,7 +87,7 @@ export class Signer {
         if (err instanceof NotSignerError) return notSigner(err.holder);
         return { ok: false, reason: "state_unavailable", detail: `cannot persist the high-water mark: ${(err as Error).message}` };
       }
-      return { ok: true, issued: signAttestation(attestationOf(validatorId, next), this.options.seed()), repeated: false };
+      return { ok: true, issued: signAttestation(attestationOf(validatorId, next), this.options.seed(), this.options.digests), repeated: false };
     }
     return { ok: false, reason: "state_unavailable", detail: "the high-water mark kept changing under this signer; retry" };
   }
