@@ -78,7 +78,7 @@ describe("validator Job", () => {
   it("is not created without a manifest, and the status says so (own empty folder)", async () => {
     const empty = tempDir("bizra-none-");
     const { status, objects } = await buildValidator(readEvidenceBundle(empty), ["ab".repeat(32)]);
-    assert.match(status, /^not created: no evidence\/manifest\.json/);
+    assert.match(status, /^not created: no manifest\.json in the evidence folder/);
     assert.deepEqual(objects, []);
   });
 
