@@ -241,7 +241,17 @@ describe("API server e2e: pulumi up / destroy of each stack against a real kube-
       await step(["stack", "init", stack]);
       await step(["config", "set", "--secret", "bizra:signingKey", randomBytes(32).toString("hex")]);
 
-      const up = await step(["up", "--yes", "--skip-preview", ...PACKS.flatMap((p) => ["--policy-pack", p])]);
+      // production: no release bundle exists for the placeholder digest, so its mandatory release check is demoted to
+      // advisory here (tests/engine.test.ts shows the committed stack refused on that check alone).
+      const packConfigs: string[] = [];
+      if (stack === "production") {
+        const qg = path.join(tmp, "production-quality-gates.json");
+        const hardening = path.join(tmp, "production-k8s-hardening.json");
+        fs.writeFileSync(qg, JSON.stringify({ "verified-release-manifest": { enforcementLevel: "advisory" } }));
+        fs.writeFileSync(hardening, "{}\n");
+        packConfigs.push("--policy-pack-config", qg, "--policy-pack-config", hardening);
+      }
+      const up = await step(["up", "--yes", "--skip-preview", ...PACKS.flatMap((p) => ["--policy-pack", p]), ...packConfigs]);
       for (const pack of ["bizra-quality-gates", "bizra-k8s-hardening"]) assert.ok(up.out.includes(pack), `policy pack ${pack} not in the output of pulumi up:\n${up.out.slice(-4000)}`);
       const tUp = Date.now();
 

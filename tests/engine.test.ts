@@ -82,10 +82,10 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
     tmp.push(d);
     return d;
   };
-  const packConfig = (name: string, qualityGates: Record<string, unknown>): [string, string] => {
+  const packConfig = (name: string, qualityGates: Record<string, unknown>, extra: Record<string, unknown> = {}): [string, string] => {
     const qg = path.join(work, `${name}-quality-gates.json`);
     const hardening = path.join(work, `${name}-k8s-hardening.json`);
-    fs.writeFileSync(qg, JSON.stringify(Object.fromEntries(QG.map((p) => [p, qualityGates])), null, 2));
+    fs.writeFileSync(qg, JSON.stringify({ ...Object.fromEntries(QG.map((p) => [p, qualityGates])), ...extra }, null, 2));
     fs.writeFileSync(hardening, "{}\n");
     return [qg, hardening];
   };
@@ -135,9 +135,28 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
     if (timings.length > 0) console.log(`      engine timings:\n${timings.map((t) => `        ${t}`).join("\n")}`);
   });
 
+  it("pulumi preview of production without a release of its image fails on verified-release-manifest alone", () => {
+    selectStack("production");
+    const r = run("preview production (no release)", [
+      "preview",
+      "--stack",
+      "production",
+      "--config-file",
+      configFile("production", path.join(work, "rendered", "production-norelease")),
+      "--non-interactive",
+      ...policyPackArgs(packConfig("norelease-production", { evidenceDir })),
+    ]);
+    assert.notEqual(r.status, 0, r.output);
+    const mandatory = [...r.output.matchAll(/\[mandatory\]\s+(\S+)/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(mandatory)], ["verified-release-manifest"], r.output);
+    assert.match(r.output, /no release manifest for this digest .*npm run release -- production/);
+  });
+
   for (const stack of STACKS) {
     it(`pulumi preview of ${stack} passes with quality-gates and k8s-hardening`, () => {
       selectStack(stack);
+      // production: the release check is demoted to advisory here (its own test is above and in release-manifest tests).
+      const release = stack === "production" ? { "verified-release-manifest": { enforcementLevel: "advisory" } } : {};
       const r = run(`preview ${stack}`, [
         "preview",
         "--stack",
@@ -145,7 +164,7 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
         "--config-file",
         configFile(stack, path.join(work, "rendered", stack)),
         "--non-interactive",
-        ...policyPackArgs(packConfig(`ok-${stack}`, { evidenceDir })),
+        ...policyPackArgs(packConfig(`ok-${stack}`, { evidenceDir }, release)),
       ]);
       assert.equal(r.status, 0, r.output);
       assert.match(r.output, /bizra-quality-gates@v0\.1\.0/);
