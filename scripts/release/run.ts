@@ -138,7 +138,7 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
   let problems = evidenceProblems();
   if (problems.length > 0) {
     step(`evidence: npm run evidence (evidence/ not usable: ${problems[0]})`);
-    const r = spawnSync("npm", ["run", "evidence"], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
+    const r = spawnSync("npm", ["run", "evidence", "--", EVIDENCE_DIR], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
     if (r.status !== 0) throw new Error("npm run evidence failed");
     problems = evidenceProblems();
     if (problems.length > 0) throw new Error(`evidence/ does not verify for this commit:\n  - ${problems.join("\n  - ")}`);
