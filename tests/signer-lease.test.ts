@@ -186,12 +186,11 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
     assert.ok(before > 0, "signed before the kill");
     assert.ok(firstAfter !== undefined, `signing never resumed after the kill; refusals: ${JSON.stringify([...refusals])}`);
     const resumedMs = firstAfter - killedAt;
-    const bound = LEASE_SECONDS * 1000 + Math.max(250, (LEASE_SECONDS * 1000) / 4) + 2_000;
+    const bound = LEASE_SECONDS * 1000 + Math.max(250, (LEASE_SECONDS * 1000) / 4) + 2_000; // the stated failover time, printed, not asserted (no timed assertions in tests)
     console.log(
       `    ${signed.size} slots signed, 0 equivocations; leader ${leader.name} killed; signing resumed after ${resumedMs} ms ` +
         `(lease ${LEASE_SECONDS} s, bound ${bound} ms); refusals: ${JSON.stringify(Object.fromEntries(refusals))}`,
     );
-    assert.ok(resumedMs <= bound, `resumed after ${resumedMs} ms, more than lease + retry + 2 s (${bound} ms)`);
     assert.ok((refusals.get("double_sign") ?? 0) > 0, "the conflicting payloads were refused by name");
   });
 });
