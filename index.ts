@@ -27,7 +27,7 @@ import { trustedKeysOrLocal } from "@bizra/evidence";
 const config = loadStackConfig();
 const labels = nodeLabels(config.appName, config.stack);
 
-const namespace = new NodeNamespace("namespace", { name: config.namespace, labels, skipAwait: config.skipAwait });
+const namespace = new NodeNamespace("namespace", { name: config.namespace, labels });
 const image = new NodeImage("image", config.image);
 // The set every node pod mounts; the signing key's public key (not secret) checks or completes it.
 const validatorSet = pulumi.unsecret(
@@ -46,7 +46,7 @@ const signer = new NodeSigner(`${config.appName}-signer`, {
   image: image.reference,
   signingKey: config.signingKey,
   validatorSetConfigMapName: node.validatorSetConfigMapName,
-  skipAwait: config.skipAwait,
+  awaitTimeoutSeconds: config.awaitTimeoutSeconds,
 });
 new NodeNetworkPolicy("network", {
   namespace: namespace.name,

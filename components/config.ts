@@ -204,11 +204,11 @@ export const configSchema = z
      */
     stateRedisUrl: pattern(/^rediss?:\/\/[^\s/:]+(:[0-9]+)?(\/\S*)?$/, "a redis:// or rediss:// URL").optional(),
     /**
-     * TEST MODE ONLY (the loopback API server of tests/apiserver-e2e.test.ts, which runs no scheduler or kubelet):
-     * annotate the kinds the Kubernetes provider awaits with `pulumi.com/skipAwait: "true"`. Never set it for a real
-     * cluster: `pulumi up` would report success before the node is ready.
+     * How long `pulumi up` waits for a rollout (a Deployment available, the validator Job complete) before it fails
+     * with the provider's await message: `pulumi.com/timeoutSeconds` on those objects. Unset: the provider's
+     * default (10 minutes).
      */
-    skipAwait: bool.default(false),
+    awaitTimeoutSeconds: int(30, 3600).optional(),
     /**
      * Ed25519 public keys (hex) the validator Job trusts for evidence. Required outside testnet; on testnet, unset
      * means the local `.evidence-key` (`trustedKeysOrLocal` in @bizra/evidence).
@@ -471,17 +471,15 @@ function localCosignPublicKey(): string {
   return ensureLocalCosignKey().publicKeyPem;
 }
 
-/** The annotation that tells the Kubernetes provider not to await readiness (and deletion) of an object. */
-export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
+/** The annotation that bounds how long the Kubernetes provider awaits an object's readiness. */
+export const AWAIT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds";
 
 /**
- * Metadata fields to spread into an object's metadata: `{ annotations: { "pulumi.com/skipAwait": "true" } }` when
- * `bizra:skipAwait` (test mode) is on, else nothing. The program puts it on the kinds the provider awaits: Deployment,
- * Service, Job (readiness: available replicas, endpoints, completion) and Namespace (deletion: a cluster without
- * controllers never finalizes a namespace).
+ * Metadata fields to spread into the metadata of a Deployment or Job: `{ annotations: { "pulumi.com/timeoutSeconds":
+ * "<n>" } }` when `bizra:awaitTimeoutSeconds` is set, else nothing (the provider's default wait).
  */
-export function skipAwaitMetadata(skipAwait: boolean | undefined): { annotations?: Record<string, string> } {
-  return skipAwait ? { annotations: { [SKIP_AWAIT_ANNOTATION]: "true" } } : {};
+export function awaitTimeoutMetadata(seconds: number | undefined): { annotations?: Record<string, string> } {
+  return seconds === undefined ? {} : { annotations: { [AWAIT_TIMEOUT_ANNOTATION]: String(seconds) } };
 }
 
 /** Read and validate the current stack's config. Called once, by `index.ts`. */

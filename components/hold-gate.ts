@@ -12,7 +12,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES } from "@bizra/contract";
-import { skipAwaitMetadata } from "./config";
+import { awaitTimeoutMetadata } from "./config";
 import { API_PORT_NAME, type NodeWorkloadConfig } from "./node";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 
@@ -117,7 +117,7 @@ export class HoldGate extends pulumi.ComponentResource {
     const gateName = holdGateName(cfg.appName);
     const labels = holdGateLabels(cfg.appName, args.labels);
     const metadata = { name: gateName, namespace: args.namespace, labels };
-    const awaited = { ...metadata, ...skipAwaitMetadata(cfg.skipAwait) };
+    const awaited = { ...metadata, ...awaitTimeoutMetadata(cfg.awaitTimeoutSeconds) };
     const child = { parent: this };
 
     new k8s.apps.v1.Deployment(
@@ -138,7 +138,7 @@ export class HoldGate extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       name,
       {
-        metadata: awaited,
+        metadata,
         spec: {
           type: "ClusterIP",
           selector: holdGateSelector(cfg.appName),

@@ -1,14 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { skipAwaitMetadata } from "./config";
 
 export interface NodeNamespaceArgs {
   /** The namespace name. */
   readonly name: string;
   /** Labels added to the namespace. */
   readonly labels: Record<string, string>;
-  /** Test mode only (`bizra:skipAwait`): do not await the namespace's deletion. */
-  readonly skipAwait?: boolean;
 }
 
 /** Pod Security Admission at `restricted`: the API server itself refuses pods that drop the hardening. */
@@ -28,7 +25,7 @@ export class NodeNamespace extends pulumi.ComponentResource {
     super("bizra:node:Namespace", name, {}, opts);
     const ns = new k8s.core.v1.Namespace(
       name,
-      { metadata: { name: args.name, labels: namespaceLabels(args.labels), ...skipAwaitMetadata(args.skipAwait) } },
+      { metadata: { name: args.name, labels: namespaceLabels(args.labels) } },
       { parent: this },
     );
     this.name = ns.metadata.name;

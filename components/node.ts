@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
-import { skipAwaitMetadata, type StackConfig } from "./config";
+import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
@@ -29,7 +30,7 @@ export type NodeWorkloadConfig = Pick<
   | "validatorId"
   | "stateRedisUrl"
 > &
-  Partial<Pick<StackConfig, "skipAwait" | "faultInjection">>;
+  Partial<Pick<StackConfig, "awaitTimeoutSeconds" | "faultInjection">>;
 
 /** Runtime flags and consensus thresholds the node reads from its environment (ConfigMap data). */
 export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string> {
@@ -49,6 +50,22 @@ export function runtimeFlagData(cfg: NodeWorkloadConfig): Record<string, string>
     ...(cfg.faultInjection && cfg.faultInjection.errorRate > 0 ? { [ENV.faultErrorRate]: String(cfg.faultInjection.errorRate) } : {}),
   };
 }
+
+/** Pod template annotation carrying a digest of the runtime-flag ConfigMap's data. */
+export const RUNTIME_FLAGS_DIGEST_ANNOTATION = "bizra.io/runtime-flags-sha256";
+
+/**
+ * The pods read the runtime flags once, at start (envFrom). A change of the flags therefore changes this digest in
+ * the pod template, so the Deployment rolls the pods out instead of leaving them on the old values.
+ */
+export function runtimeFlagsDigest(cfg: NodeWorkloadConfig): string {
+  const data = runtimeFlagData(cfg);
+  const canonical = JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** Seconds a terminating node pod keeps serving before SIGTERM (preStop sleep), within the 30 s grace period. */
+export const PRESTOP_DRAIN_SECONDS = 5;
 
 /**
  * The pod template of the node (a verifier: no signing key, no signer listener; the signer is components/signer.ts):
@@ -77,6 +94,9 @@ export function nodePodSpec(
         ],
         resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
         ...httpProbes(API_PORT_NAME, { live: ROUTES.healthz, ready: ROUTES.readyz }),
+        // A terminating pod keeps serving while the endpoint removal reaches every node's Service rules; only then
+        // does it get SIGTERM (and drain). Without this pause a rollout drops the requests routed in that window.
+        lifecycle: { preStop: { sleep: { seconds: PRESTOP_DRAIN_SECONDS } } },
         securityContext: hardenedContainerSecurity(),
         volumeMounts: [{ name: "validator-set", mountPath: VALIDATOR_SET_DIR, readOnly: true }, TMP_MOUNT],
       },
@@ -144,19 +164,18 @@ export class BizraNode extends pulumi.ComponentResource {
       child,
     );
 
-    // Test mode only (bizra:skipAwait): the provider does not wait for readiness of the kinds it awaits.
-    const awaited = () => ({ ...metadata(), ...skipAwaitMetadata(cfg.skipAwait) });
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
-        metadata: awaited(),
+        // `pulumi up` waits for the rollout (available replicas) at most bizra:awaitTimeoutSeconds when set.
+        metadata: { ...metadata(), ...awaitTimeoutMetadata(cfg.awaitTimeoutSeconds) },
         spec: {
           replicas: cfg.replicas,
           revisionHistoryLimit: 5,
           selector: { matchLabels: selectorLabels(cfg.appName) },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
-            metadata: { labels },
+            metadata: { labels, annotations: { [RUNTIME_FLAGS_DIGEST_ANNOTATION]: runtimeFlagsDigest(cfg) } },
             spec: nodePodSpec(cfg, {
               image: args.image,
               serviceAccountName: sa.metadata.name,
@@ -172,7 +191,7 @@ export class BizraNode extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       name,
       {
-        metadata: awaited(),
+        metadata: metadata(),
         spec: {
           type: "ClusterIP",
           // Flagger rewrites the name label on primary pods; these labels reach primary and canary pods alike.

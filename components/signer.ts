@@ -11,7 +11,7 @@ import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, ROUTES } from "@bizra/contract";
-import { skipAwaitMetadata, type StackConfig } from "./config";
+import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
 
@@ -127,8 +127,8 @@ export interface NodeSignerArgs {
   readonly signingKey: pulumi.Input<string>;
   /** The validator-set ConfigMap (BizraNode.validatorSetConfigMapName). */
   readonly validatorSetConfigMapName: pulumi.Input<string>;
-  /** Test mode only (bizra:skipAwait). */
-  readonly skipAwait?: boolean;
+  /** bizra:awaitTimeoutSeconds: how long `pulumi up` waits for the signer Deployment. */
+  readonly awaitTimeoutSeconds?: number;
 }
 
 export class NodeSigner extends pulumi.ComponentResource {
@@ -144,7 +144,7 @@ export class NodeSigner extends pulumi.ComponentResource {
     const labels = signerLabels(cfg.appName, cfg.stack);
     const base = `${cfg.appName}-signer`;
     const metadata = (suffix = "") => ({ name: `${base}${suffix}`, namespace: args.namespace, labels });
-    const awaited = () => ({ ...metadata(), ...skipAwaitMetadata(args.skipAwait) });
+    const awaited = () => ({ ...metadata(), ...awaitTimeoutMetadata(args.awaitTimeoutSeconds) });
     const child = { parent: this };
     const secretOpts = { ...child, additionalSecretOutputs: ["data", "stringData"] };
 
@@ -211,7 +211,7 @@ export class NodeSigner extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       name,
       {
-        metadata: awaited(),
+        metadata: metadata(),
         spec: {
           type: "ClusterIP",
           selector: signerSelector(cfg.appName),

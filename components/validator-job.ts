@@ -11,7 +11,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { skipAwaitMetadata } from "./config";
+import { awaitTimeoutMetadata } from "./config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
@@ -175,7 +175,7 @@ export class EvidenceValidator extends pulumi.ComponentResource {
     new k8s.batch.v1.Job(
       name,
       {
-        metadata: { name: jobName, namespace: args.namespace, labels: args.labels, ...skipAwaitMetadata(cfg.skipAwait) },
+        metadata: { name: jobName, namespace: args.namespace, labels: args.labels, ...awaitTimeoutMetadata(cfg.awaitTimeoutSeconds) },
         spec: validatorJobSpec(cfg, bundle, {
           image: args.image,
           serviceAccountName: args.serviceAccountName,

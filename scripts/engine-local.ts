@@ -5,7 +5,7 @@
  *   npm run preview:local -- <stack>   preview only, both policy packs
  *   npm run destroy:local -- <stack>   destroy the local stack (removes its rendered manifests)
  *
- * Steps: build/reuse the toolchain (scripts/toolchain.sh --env), `npm ci` the policy packs and node-app when their
+ * Steps: build/reuse the toolchain (toolchain/pulumi.sh --env), `npm ci` the policy packs and node-app when their
  * node_modules are missing or stale, `npm run evidence` when evidence/ is missing or does not verify for HEAD (up and
  * preview), `pulumi login file://.pulumi-local/state`, `pulumi stack select --create <stack>` with the LOCAL passphrase,
  * then the engine with `--config-file .pulumi-local/config/Pulumi.<stack>.yaml` (a generated copy of the committed
@@ -39,7 +39,7 @@ function fail(msg: string, code = 1): never {
 
 function run(mode: Mode, stack: string): void {
   const t0 = Date.now();
-  say(`toolchain (scripts/toolchain.sh --env; builds on first use, tens of minutes cold)`);
+  say(`toolchain (toolchain/pulumi.sh --env; builds on first use, tens of minutes cold)`);
   const env = engineEnv(toolchainEnv(), LOCAL_BACKEND_DIR);
 
   if (mode !== "destroy") {

@@ -60,10 +60,27 @@ else
   echo "redis installed: $(redis-server --version | head -1)"
 fi
 
-step "Pulumi engine (scripts/toolchain.sh) and kube-apiserver + etcd (scripts/k8s-toolchain.sh) for the engine and API server e2e tests"
+step "Debian packages for the local cluster and its images: containerd, runc, CNI plugins, buildah, skopeo, mmdebstrap, docker-registry"
+CLUSTER_DEBS=(containerd runc containernetworking-plugins buildah skopeo mmdebstrap docker-registry iptables)
+missing_debs=()
+for deb in "${CLUSTER_DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing_debs+=("$deb")
+done
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing_debs[@]}"
+fi
+echo "cluster packages ok: $(containerd --version | cut -d' ' -f3), runc $(runc --version | sed -n 's/^runc version //p'), buildah $(buildah --version | cut -d' ' -f3)"
+
+step "Pulumi engine and the real Kubernetes provider (toolchain/pulumi.sh); etcd and the Kubernetes components (toolchain/kubernetes.sh)"
 # Both are cached under .toolchain/ and in the machine's Go caches: seconds when built, many minutes cold.
-bash scripts/toolchain.sh >/dev/null
-bash scripts/k8s-toolchain.sh >/dev/null
+# `time` lines: the cold cost of each build step (docs/cluster.md lists the measured figures).
+time bash toolchain/pulumi.sh >/dev/null
+time bash toolchain/kubernetes.sh >/dev/null
+
+step "Images for the local cluster (scripts/images.sh all: pause, Node.js base from mmdebstrap, node-app/Dockerfile by buildah)"
+time bash scripts/images.sh all >/dev/null
 
 step "Supply chain: buildah and docker-registry (Debian), cosign, syft and actionlint (toolchain/supply-chain.sh) for the release tests"
 # The release builds the node image with buildah (no Docker daemon) and pushes to a loopback docker-registry.

@@ -1,5 +1,5 @@
 /**
- * Engine tests: the real Pulumi CLI (v3.259.0, built by scripts/toolchain.sh) runs the program with both policy
+ * Engine tests: the real Pulumi CLI (v3.259.0, built by toolchain/pulumi.sh) runs the program with both policy
  * packs enforced by the engine, on a temp `file://` backend, with the Kubernetes provider rendering manifests to a
  * temp folder (`kubernetes:renderYamlToDirectory`). See docs/engine.md for what is real and what is a stand-in.
  *
@@ -107,7 +107,7 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
         throw new Error("BIZRA_REQUIRE_ENGINE=1 (set by .ci/run) but the Pulumi toolchain is not built: scripts/setup.sh should have built it");
       }
       console.log(
-        "      SKIPPED: the Pulumi toolchain is not built (.toolchain/); run `bash scripts/setup.sh` or `scripts/toolchain.sh` (CI builds it)",
+        "      SKIPPED: the Pulumi toolchain is not built (.toolchain/); run `bash scripts/setup.sh` or `toolchain/pulumi.sh` (CI builds it)",
       );
       this.skip();
     }

@@ -1,10 +1,10 @@
 /** The program under mocks, per stack: one describe per component, asserting the fields that matter. */
 import { testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
-import { DIGEST_REFERENCE } from "../components/config";
+import { AWAIT_TIMEOUT_ANNOTATION, DIGEST_REFERENCE } from "../components/config";
 import { HPA_METRIC_NAME } from "../components/autoscaler";
 import { componentLabels } from "../components/labels";
-import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID } from "../components/node";
+import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, RUNTIME_FLAGS_DIGEST_ANNOTATION } from "../components/node";
 import { SIGNING_KEY_DIR, signerComponentLabels } from "../components/signer";
 import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
@@ -217,3 +217,35 @@ for (const stack of STACKS) {
     });
   });
 }
+
+describe("rollouts the provider awaits", function () {
+  this.timeout(120_000);
+  const template = async (overrides: Record<string, unknown>) => {
+    const objects = kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", overrides)));
+    const name = readStackFile("testnet")["bizra:appName"];
+    const d = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name);
+    assert.ok(d, "no node Deployment");
+    return { objects, annotations: (d.spec.template.metadata.annotations ?? {}) as Record<string, string> };
+  };
+
+  it("a runtime-flag change (log level) changes the pod template, so the pods roll out; the same config does not", async () => {
+    const info = await template({ "bizra:logLevel": "info" });
+    const again = await template({ "bizra:logLevel": "info" });
+    const debug = await template({ "bizra:logLevel": "debug" });
+    const key = RUNTIME_FLAGS_DIGEST_ANNOTATION;
+    assert.match(info.annotations[key] ?? "", /^[0-9a-f]{64}$/);
+    assert.equal(again.annotations[key], info.annotations[key]);
+    assert.notEqual(debug.annotations[key], info.annotations[key]);
+  });
+
+  it("bizra:awaitTimeoutSeconds bounds the wait on the Deployments and the Job only; unset, nothing is annotated", async () => {
+    const timed = (objects: Record<string, any>[]) =>
+      objects.filter((o) => o.metadata?.annotations?.[AWAIT_TIMEOUT_ANNOTATION] !== undefined).map((o) => `${o.kind}=${o.metadata.annotations[AWAIT_TIMEOUT_ANNOTATION]}`).sort();
+    assert.deepEqual(timed((await template({})).objects), []);
+    const objects = (await template({ "bizra:awaitTimeoutSeconds": 90 })).objects;
+    // Every Deployment (node, signer, hold gate), and the validator Job when evidence and a trusted key exist.
+    const rollouts = objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").map((o) => `${o.kind}=90`).sort();
+    assert.ok(rollouts.filter((r) => r.startsWith("Deployment")).length >= 2, `Deployments: ${rollouts.join(", ")}`);
+    assert.deepEqual(timed(objects), rollouts);
+  });
+});

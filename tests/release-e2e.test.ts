@@ -43,7 +43,7 @@ function missingPrerequisites(): string[] {
   } catch {
     missing.push("cosign/syft (bash toolchain/supply-chain.sh)");
   }
-  if (!toolchainBuilt()) missing.push("the Pulumi toolchain (scripts/toolchain.sh)");
+  if (!toolchainBuilt()) missing.push("the Pulumi toolchain (toolchain/pulumi.sh)");
   for (const l of LINKED.slice(0, 5)) if (!fs.existsSync(path.join(REPO_ROOT, l))) missing.push(l);
   return missing;
 }

@@ -31,8 +31,8 @@ interface NodeProc {
 }
 
 function missingBinaries(): string | undefined {
-  const k8s = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "k8s-toolchain.sh"), "paths"], { encoding: "utf8" });
-  return k8s.status !== 0 ? `kube-apiserver/etcd not built (run bash scripts/k8s-toolchain.sh): ${k8s.stdout.trim().replace(/\n/g, ", ")}` : undefined;
+  const k8s = spawnSync("bash", [path.join(REPO_ROOT, "toolchain", "kubernetes.sh"), "paths"], { encoding: "utf8" });
+  return k8s.status !== 0 ? `kube-apiserver/etcd not built (run bash toolchain/kubernetes.sh): ${k8s.stdout.trim().replace(/\n/g, ", ")}` : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,5 @@
 /**
- * Helpers for running the real Pulumi engine (CLI v3.259.0 built by scripts/toolchain.sh) on this project with a
+ * Helpers for running the real Pulumi engine (CLI v3.259.0 built by toolchain/pulumi.sh) on this project with a
  * local, self-contained default: a `file://` backend under `.pulumi-local/` (git-ignored), the passphrase secrets
  * provider with the documented LOCAL passphrase, and the Kubernetes provider rendering manifests to a folder
  * (`kubernetes:renderYamlToDirectory`) instead of talking to a cluster. Used by scripts/engine-local.ts
@@ -23,27 +23,27 @@ export const LOCAL_DIR = path.join(REPO_ROOT, ".pulumi-local");
 export const LOCAL_BACKEND_DIR = path.join(LOCAL_DIR, "state");
 export const POLICY_PACKS = ["policies/quality-gates", "policies/k8s-hardening"].map((p) => path.join(REPO_ROOT, p));
 export const EVIDENCE_DIR = path.join(REPO_ROOT, "evidence");
-const TOOLCHAIN = path.join(REPO_ROOT, "scripts", "toolchain.sh");
+const TOOLCHAIN = path.join(REPO_ROOT, "toolchain", "pulumi.sh");
 
-/** True when scripts/toolchain.sh has built everything (builds nothing). */
+/** True when toolchain/pulumi.sh has built everything (builds nothing). */
 export function toolchainBuilt(env: NodeJS.ProcessEnv = process.env): boolean {
   return spawnSync("bash", [TOOLCHAIN, "--check"], { env, stdio: "ignore" }).status === 0;
 }
 
 /**
- * `eval "$(scripts/toolchain.sh --env)"` for Node: builds what is missing (progress on stderr, inherited) and returns
+ * `eval "$(toolchain/pulumi.sh --env)"` for Node: builds what is missing (progress on stderr, inherited) and returns
  * process.env plus the exported PATH/PULUMI_HOME/PULUMI_SKIP_UPDATE_CHECK/PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION.
  */
 export function toolchainEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const r = spawnSync("bash", [TOOLCHAIN, "--env"], { env: base, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (r.status !== 0) throw new Error(`scripts/toolchain.sh --env failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`toolchain/pulumi.sh --env failed (exit ${r.status})`);
   const env: NodeJS.ProcessEnv = { ...base };
   for (const line of r.stdout.split("\n")) {
     const m = /^export ([A-Z_]+)="(.*)"$/.exec(line.trim()) ?? /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
     if (!m) continue;
     env[m[1]!] = m[2]!.replace(/\$PATH|\$\{PATH\}/g, base["PATH"] ?? "");
   }
-  if (!env["PULUMI_HOME"]) throw new Error(`scripts/toolchain.sh --env printed no PULUMI_HOME:\n${r.stdout}`);
+  if (!env["PULUMI_HOME"]) throw new Error(`toolchain/pulumi.sh --env printed no PULUMI_HOME:\n${r.stdout}`);
   return env;
 }
 
@@ -68,10 +68,14 @@ export function engineEnv(toolchain: NodeJS.ProcessEnv, backendDir: string, pass
  * `pulumi … --config-file <file>`. The committed stack file is never written. Returns the file's path.
  */
 export function writeEngineConfigFile(stack: string, renderDir: string, outFile: string, extra: Record<string, unknown> = {}): string {
+  return writeStackConfigFile(stack, { "kubernetes:renderYamlToDirectory": renderDir, ...extra }, outFile);
+}
+
+/** A copy of Pulumi.<stack>.yaml with `settings` (full keys, e.g. `kubernetes:kubeconfig`) set or replaced. */
+export function writeStackConfigFile(stack: string, settings: Record<string, unknown>, outFile: string): string {
   const doc = parseDocument(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
   if (!doc.has("config")) doc.set("config", doc.createNode({}));
-  doc.setIn(["config", "kubernetes:renderYamlToDirectory"], renderDir);
-  for (const [key, value] of Object.entries(extra)) doc.setIn(["config", key], doc.createNode(value));
+  for (const [key, value] of Object.entries(settings)) doc.setIn(["config", key], doc.createNode(value));
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, doc.toString());
   return outFile;
@@ -114,10 +118,14 @@ export interface PulumiRun {
   readonly seconds: number;
 }
 
-/** Runs `pulumi <args>` in the project folder. `capture` collects stdout+stderr instead of streaming them. */
-export function pulumi(args: string[], env: NodeJS.ProcessEnv, opts: { capture?: boolean; timeoutMs?: number } = {}): PulumiRun {
+/**
+ * Runs `pulumi <args>` in the project folder. `capture` collects stdout+stderr instead of streaming them; `netns` (a
+ * /run/netns/<name> file) runs the engine inside that network namespace (the local cluster's API server is only there).
+ */
+export function pulumi(args: string[], env: NodeJS.ProcessEnv, opts: { capture?: boolean; timeoutMs?: number; netns?: string } = {}): PulumiRun {
   const t0 = Date.now();
-  const r: SpawnSyncReturns<string> = spawnSync("pulumi", args, {
+  const [cmd, cmdArgs] = opts.netns ? ["nsenter", [`--net=${opts.netns}`, "--", "pulumi", ...args]] : ["pulumi", args];
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, cmdArgs, {
     cwd: REPO_ROOT,
     env,
     encoding: "utf8",

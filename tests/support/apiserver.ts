@@ -1,6 +1,6 @@
 /**
  * A real Kubernetes API server for tests: etcd + kube-apiserver on loopback, built by
- * `scripts/k8s-toolchain.sh` (binaries under `.toolchain/`), with throw-away certificates.
+ * `toolchain/kubernetes.sh` (binaries under `.toolchain/`), with throw-away certificates.
  *
  *   const api = await startApiServer();
  *   // KUBECONFIG=api.kubeconfigPath kubectl get ns   |   new KubeConfig().loadFromFile(api.kubeconfigPath)
@@ -24,7 +24,7 @@ export interface ApiServerOptions {
   apiserverBin?: string;
   /** etcd binary; default: env ETCD_BIN, else the toolchain build for versions.env. */
   etcdBin?: string;
-  /** Run `scripts/k8s-toolchain.sh` first when a binary is missing (a cold build takes many minutes). Default: false. */
+  /** Run `toolchain/kubernetes.sh` first when a binary is missing (a cold build takes many minutes). Default: false. */
   build?: boolean;
   /** `--authorization-mode`; default "RBAC" (the admin identities are in system:masters either way). */
   authorizationMode?: "RBAC" | "AlwaysAllow";
@@ -73,17 +73,17 @@ function findRepoRoot(): string {
     if (!start) continue;
     let dir = path.resolve(start);
     for (;;) {
-      if (fs.existsSync(path.join(dir, "scripts", "k8s-toolchain", "versions.env"))) return dir;
+      if (fs.existsSync(path.join(dir, "toolchain", "kubernetes", "versions.env"))) return dir;
       const parent = path.dirname(dir);
       if (parent === dir) break;
       dir = parent;
     }
   }
-  throw new Error("apiserver: cannot find scripts/k8s-toolchain/versions.env above " + starts.join(" or "));
+  throw new Error("apiserver: cannot find toolchain/kubernetes/versions.env above " + starts.join(" or "));
 }
 
 function readVersions(root: string): { k8s: string; etcd: string } {
-  const text = fs.readFileSync(path.join(root, "scripts", "k8s-toolchain", "versions.env"), "utf8");
+  const text = fs.readFileSync(path.join(root, "toolchain", "kubernetes", "versions.env"), "utf8");
   const get = (key: string): string => {
     const m = new RegExp(`^${key}=([^\\s#]+)`, "m").exec(text);
     if (!m?.[1]) throw new Error(`apiserver: ${key} missing from versions.env`);
@@ -95,7 +95,7 @@ function readVersions(root: string): { k8s: string; etcd: string } {
   };
 }
 
-/** Paths where scripts/k8s-toolchain.sh puts the binaries (they may not exist yet). */
+/** Paths where toolchain/kubernetes.sh puts the binaries (they may not exist yet). */
 export function toolchainBinaries(): { apiserverBin: string; etcdBin: string; buildScript: string } {
   const root = findRepoRoot();
   const v = readVersions(root);
@@ -103,7 +103,7 @@ export function toolchainBinaries(): { apiserverBin: string; etcdBin: string; bu
   return {
     apiserverBin: process.env.KUBE_APISERVER_BIN ?? path.join(tc, `k8s-v${v.k8s}`, "bin", "kube-apiserver"),
     etcdBin: process.env.ETCD_BIN ?? path.join(tc, `etcd-v${v.etcd}`, "bin", "etcd"),
-    buildScript: path.join(root, "scripts", "k8s-toolchain.sh"),
+    buildScript: path.join(root, "toolchain", "kubernetes.sh"),
   };
 }
 
@@ -144,7 +144,7 @@ async function resolveBinaries(opts: ApiServerOptions): Promise<{ apiserverBin: 
   }
   const missing = [apiserverBin, etcdBin].filter((f) => !isExecutable(f));
   throw new Error(
-    `apiserver: missing ${missing.join(" and ")}; build them with \`bash scripts/k8s-toolchain.sh\` ` +
+    `apiserver: missing ${missing.join(" and ")}; build them with \`bash toolchain/kubernetes.sh\` ` +
       "(or pass { build: true }, or set KUBE_APISERVER_BIN / ETCD_BIN)",
   );
 }

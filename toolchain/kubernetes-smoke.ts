@@ -1,12 +1,12 @@
 /**
- * Standalone smoke test of tests/support/apiserver.ts (run by scripts/k8s-toolchain/smoke.sh):
+ * Standalone smoke test of tests/support/apiserver.ts (run by toolchain/kubernetes-smoke.sh):
  * start etcd + kube-apiserver, create a namespace with curl and the admin client certificate, read it back
  * with curl (client cert), with the bearer token, and with kubectl if present, then stop and check that
  * the processes and the temporary directory are gone.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import { startApiServer } from "../../tests/support/apiserver";
+import { startApiServer } from "../tests/support/apiserver";
 
 function curl(args: string[]): string {
   return execFileSync("curl", ["-sS", "--fail-with-body", ...args], { encoding: "utf8" });

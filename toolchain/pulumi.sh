@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds and caches the Pulumi engine pieces this project runs locally, from the Go module proxy:
 #   - the Pulumi CLI  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi  @ PULUMI_VERSION
-#   - a Node.js language host (scripts/toolchain/langhost-nodejs): the upstream nested module
+#   - a Node.js language host (toolchain/langhost-nodejs): the upstream nested module
 #     github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is refused by the proxy here.
 #     It also runs TypeScript policy packs (`--policy-pack`) through RunPlugin, as the upstream host does.
-#   - pulumi-resource-kubernetes: the real provider github.com/pulumi/pulumi-kubernetes/provider/v4 if the proxy
-#     serves K8S_PROVIDER_VERSION, else a stand-in (scripts/toolchain/k8s-render-provider) that writes manifests for
-#     a Provider with renderYamlToDirectory, or server-side applies to the cluster of a kubeconfig (cluster.go).
+#   - pulumi-resource-kubernetes K8S_PROVIDER_VERSION: the real provider, github.com/pulumi/pulumi-kubernetes/provider/v4
+#     at K8S_PROVIDER_MODULE (the pseudo-version of the commit tagged v<K8S_PROVIDER_VERSION>; the proxy serves no
+#     tagged version of that module path), built through a wrapper module the way the upstream Makefile does
+#     (`VERSION=<v> go run generate.go` writes the embedded schema, then `go build` with pkg/version.Version=<v>).
 #
 # Everything lands under .toolchain/ (git-ignored), keyed by version, so a version bump builds new folders:
 #   .toolchain/pulumi-v<V>/bin/{pulumi,pulumi-language-nodejs}
@@ -14,21 +15,23 @@
 #   .toolchain/gomod, .toolchain/gocache      Go module and build caches
 #
 # Usage:
-#   scripts/toolchain.sh            build what is missing (cold: tens of minutes on 2 cores; warm: seconds),
+#   toolchain/pulumi.sh            build what is missing (cold: tens of minutes on 2 cores; warm: seconds),
 #                                   then print the environment to use
-#   eval "$(scripts/toolchain.sh --env)"   build quietly (progress on stderr) and export the environment
-#   scripts/toolchain.sh --check    exit 0 if everything is built, 1 if not; builds nothing
-# Env knobs: PULUMI_VERSION, K8S_PROVIDER_VERSION, TOOLCHAIN_DIR, TOOLCHAIN_REPROBE=1 (ask the proxy again for a
-# provider version it refused before), TOOLCHAIN_JOBS (go build -p), TOOLCHAIN_GO_CACHES=in-tree, PULUMI_HOME
+#   eval "$(toolchain/pulumi.sh --env)"   build quietly (progress on stderr) and export the environment
+#   toolchain/pulumi.sh --check    exit 0 if everything is built, 1 if not; builds nothing
+# Env knobs: PULUMI_VERSION, K8S_PROVIDER_VERSION + K8S_PROVIDER_MODULE (change together), TOOLCHAIN_DIR, TOOLCHAIN_JOBS (go build -p), TOOLCHAIN_GO_CACHES=in-tree, PULUMI_HOME
 # (the provider is linked into its plugin cache; default .toolchain/pulumi-home).
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.259.0}"
-# Pinned to the @pulumi/kubernetes npm version the program uses.
-K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.34.2}"
+# Pinned to the @pulumi/kubernetes npm version the program uses (package.json). The module version is the commit
+# f47bc2d6f199 (2026-01-14), which pulumi/pulumi-kubernetes tags v4.25.0: the only version of provider/v4 the Go
+# module proxy serves here.
+K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.25.0}"
+K8S_PROVIDER_MODULE="${K8S_PROVIDER_MODULE:-v4.0.0-20260115033456-f47bc2d6f199}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="$ROOT/scripts/toolchain"
+SRC="$ROOT/toolchain"
 TC="${TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 PULUMI_BIN="$TC/pulumi-v$PULUMI_VERSION/bin"
 K8S_BIN="$TC/kubernetes-v$K8S_PROVIDER_VERSION/bin"
@@ -63,14 +66,12 @@ stamp_ok() { [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
 
 CLI_STAMP="pulumi-cli v$PULUMI_VERSION tags=osusergo,grpcnotrace trimpath $(go env GOVERSION 2>/dev/null)"
 HOST_STAMP="langhost v$PULUMI_VERSION $(sum_of "$SRC/langhost-nodejs/main.go") $(go env GOVERSION 2>/dev/null)"
-STANDIN_STAMP="k8s-render v$K8S_PROVIDER_VERSION/sdk v$PULUMI_VERSION $(sum_of "$SRC/k8s-render-provider/"*.go)"
+K8S_STAMP="real provider/v4@$K8S_PROVIDER_MODULE as $K8S_PROVIDER_VERSION trimpath $(go env GOVERSION 2>/dev/null)"
 
 all_built() {
   [[ "$(readlink "$PLUGIN_DIR/pulumi-resource-kubernetes" 2>/dev/null)" == "$K8S_BIN/pulumi-resource-kubernetes" ]] &&
   stamp_ok "$PULUMI_BIN/pulumi" "$CLI_STAMP" && stamp_ok "$PULUMI_BIN/pulumi-language-nodejs" "$HOST_STAMP" &&
-    [[ -x "$K8S_BIN/pulumi-resource-kubernetes" && -f "$K8S_BIN/pulumi-resource-kubernetes.stamp" ]] &&
-    { grep -q '^real ' "$K8S_BIN/pulumi-resource-kubernetes.stamp" ||
-      stamp_ok "$K8S_BIN/pulumi-resource-kubernetes" "$STANDIN_STAMP"; }
+    stamp_ok "$K8S_BIN/pulumi-resource-kubernetes" "$K8S_STAMP"
 }
 
 # The provider goes into the plugin cache of PULUMI_HOME (not on PATH: the engine warns on every run about
@@ -153,19 +154,19 @@ build_cli() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# 2. Helpers written for this project (language host, render-only provider), built against sdk/v3 @ PULUMI_VERSION.
+# 2. The language host written for this project, built against sdk/v3 @ PULUMI_VERSION.
 # ---------------------------------------------------------------------------------------------------------------
 HELPERS="$BUILD/helpers-v$PULUMI_VERSION"
 prepare_helpers() {
   [[ -n "${HELPERS_READY:-}" ]] && return
   mkdir -p "$HELPERS"
   rm -rf "$HELPERS/langhost-nodejs" "$HELPERS/k8s-render-provider"
-  cp -r "$SRC/langhost-nodejs" "$SRC/k8s-render-provider" "$HELPERS/"
+  cp -r "$SRC/langhost-nodejs" "$HELPERS/"
   local want
   want="$(printf 'module bizra.local/toolchain/helpers\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
     "$PULUMI_VERSION")"
   local srcsum
-  srcsum="$(sum_of "$SRC/langhost-nodejs/main.go" "$SRC/k8s-render-provider/"*.go) v$PULUMI_VERSION"
+  srcsum="$(sum_of "$SRC/langhost-nodejs/main.go") v$PULUMI_VERSION"
   if [[ ! -f "$HELPERS/go.sum" || "$(cat "$HELPERS/.tidy" 2>/dev/null)" != "$srcsum" ]]; then
     printf '%s\n' "$want" >"$HELPERS/go.mod"
     log "helpers: resolving dependencies (go mod tidy)"
@@ -179,7 +180,7 @@ build_langhost() {
   local out="$PULUMI_BIN/pulumi-language-nodejs"
   if stamp_ok "$out" "$HOST_STAMP"; then log "pulumi-language-nodejs: cached"; return; fi
   log "pulumi-language-nodejs: the proxy refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3;"
-  log "pulumi-language-nodejs: building the project's host (scripts/toolchain/langhost-nodejs) on sdk v$PULUMI_VERSION"
+  log "pulumi-language-nodejs: building the project's host (toolchain/langhost-nodejs) on sdk v$PULUMI_VERSION"
   prepare_helpers
   local t0=$SECONDS
   (cd "$HELPERS" && gobuild -trimpath \
@@ -191,63 +192,46 @@ build_langhost() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3. Kubernetes provider: the real one if the proxy serves it, else the render-only stand-in.
+# 3. Kubernetes provider. The module's cmd/pulumi-resource-kubernetes holds main.go, generate.go (build tag ignore),
+#    schema.json and terraform-mapping.json; main.go embeds schema-embed.json and terraform-mapping-embed.json, which
+#    `make` writes upstream and the module zip lacks. A wrapper module requires provider/v4 (so its go.mod's local
+#    `replace sdk/v4 => ../sdk` does not apply and sdk/v4 resolves to the v4.24.0 it requires), gets the four files,
+#    runs generate.go with VERSION set and builds the command.
 # ---------------------------------------------------------------------------------------------------------------
 K8S_MOD="github.com/pulumi/pulumi-kubernetes/provider/v4"
-build_k8s_real() {
-  # Returns 1 if the proxy refuses the module (recorded, so warm runs don't ask again).
-  local refused="$TC/refused-provider-v$K8S_PROVIDER_VERSION.txt"
-  if [[ -f "$refused" && -z "${TOOLCHAIN_REPROBE:-}" ]]; then return 1; fi
-  local json dir
-  log "kubernetes v$K8S_PROVIDER_VERSION: asking the proxy for $K8S_MOD@v$K8S_PROVIDER_VERSION"
-  json="$(cd "$BUILD" && go mod download -json "$K8S_MOD@v$K8S_PROVIDER_VERSION" 2>&1 || true)"
-  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")"
-  if [[ -z "$dir" || ! -f "$dir/go.mod" ]]; then
-    { date -u +%FT%TZ; echo "go mod download -json $K8S_MOD@v$K8S_PROVIDER_VERSION"; echo "$json"; } >"$refused"
-    log "kubernetes v$K8S_PROVIDER_VERSION: refused: $(grep -o '"Error": .*' <<<"$json" | head -1 | cut -c1-200)"
-    return 1
-  fi
-  # Untested path (the proxy has refused it on this machine so far): copy the module to a writable folder, create
-  # the embedded files that are not in the module zip, and build the provider command.
-  local work="$BUILD/kubernetes-v$K8S_PROVIDER_VERSION" out="$K8S_BIN/pulumi-resource-kubernetes" t0=$SECONDS
-  rm -rf "$work" && mkdir -p "$work" && cp -r "$dir/." "$work/" && chmod -R u+w "$work"
-  local schema
-  schema="$(find "$work/cmd/pulumi-resource-kubernetes" -maxdepth 1 -name schema.json | head -1)"
-  if [[ -n "$schema" ]]; then
-    cp "$schema" "$(dirname "$schema")/schema-embed.json"
-  fi
-  # Any other //go:embed target that is missing becomes an empty JSON object so the package compiles.
-  grep -rhoE '//go:embed [^ ]+' "$work/cmd/pulumi-resource-kubernetes" 2>/dev/null | awk '{print $2}' |
-    while read -r f; do
-      [[ -e "$work/cmd/pulumi-resource-kubernetes/$f" ]] || echo '{}' >"$work/cmd/pulumi-resource-kubernetes/$f"
-    done
-  log "kubernetes v$K8S_PROVIDER_VERSION: compiling the real provider (slow when cold)"
-  (cd "$work" && go mod download && gobuild -trimpath \
-    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=v$K8S_PROVIDER_VERSION" \
-    -o "$out.tmp" ./cmd/pulumi-resource-kubernetes)
-  mv "$out.tmp" "$out"
-  echo "real $K8S_MOD v$K8S_PROVIDER_VERSION" >"$out.stamp"
-  log "kubernetes v$K8S_PROVIDER_VERSION: real provider built in $((SECONDS - t0))s"
-}
-
 build_k8s() {
   local out="$K8S_BIN/pulumi-resource-kubernetes"
-  if [[ -x "$out" ]] && grep -q '^real ' "$out.stamp" 2>/dev/null; then
-    log "kubernetes v$K8S_PROVIDER_VERSION: real provider cached"; return
+  if stamp_ok "$out" "$K8S_STAMP"; then log "kubernetes v$K8S_PROVIDER_VERSION: cached"; return; fi
+  local work="$BUILD/kubernetes-v$K8S_PROVIDER_VERSION" t0=$SECONDS json dir
+  mkdir -p "$work"
+  log "kubernetes v$K8S_PROVIDER_VERSION: downloading $K8S_MOD@$K8S_PROVIDER_MODULE"
+  json="$(cd "$work" && go mod download -json "$K8S_MOD@$K8S_PROVIDER_MODULE" 2>&1 || true)"
+  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")"
+  [[ -n "$dir" && -f "$dir/cmd/pulumi-resource-kubernetes/main.go" ]] ||
+    die "the Go module proxy did not serve $K8S_MOD@$K8S_PROVIDER_MODULE: $(grep -o '"Error": .*' <<<"$json" | head -1)"
+  local f
+  for f in main.go generate.go schema.json terraform-mapping.json; do
+    install -m 0644 "$dir/cmd/pulumi-resource-kubernetes/$f" "$work/$f"
+  done
+  local gover
+  gover="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$dir/go.mod" | head -1)"
+  printf 'module bizra.local/toolchain/kubernetes\n\ngo %s\n\nrequire %s %s\n' "${gover:-1.24}" "$K8S_MOD" \
+    "$K8S_PROVIDER_MODULE" >"$work/go.mod.new"
+  if ! cmp -s "$work/go.mod.new" "$work/go.mod.src" 2>/dev/null || [[ ! -f "$work/go.sum" ]]; then
+    cp "$work/go.mod.new" "$work/go.mod"
+    cp "$work/go.mod.new" "$work/go.mod.src"
+    log "kubernetes v$K8S_PROVIDER_VERSION: resolving dependencies (go mod tidy)"
+    (cd "$work" && go mod tidy)
   fi
-  if build_k8s_real; then return; fi
-  if stamp_ok "$out" "$STANDIN_STAMP"; then
-    log "kubernetes v$K8S_PROVIDER_VERSION: render-only stand-in cached (real provider refused by the proxy)"
-    return
-  fi
-  log "kubernetes v$K8S_PROVIDER_VERSION: building the render-only stand-in (scripts/toolchain/k8s-render-provider)"
-  prepare_helpers
-  local t0=$SECONDS
-  (cd "$HELPERS" && gobuild -trimpath -ldflags "-s -w -X main.Version=$K8S_PROVIDER_VERSION" \
-    -o "$out.tmp" ./k8s-render-provider)
+  rm -f "$work/go.mod.new"
+  log "kubernetes v$K8S_PROVIDER_VERSION: writing the embedded schema (VERSION=$K8S_PROVIDER_VERSION go run generate.go)"
+  (cd "$work" && VERSION="$K8S_PROVIDER_VERSION" nice -n 10 go run generate.go)
+  log "kubernetes v$K8S_PROVIDER_VERSION: compiling the provider (slow when cold)"
+  (cd "$work" && gobuild -trimpath \
+    -ldflags "-s -w -X $K8S_MOD/pkg/version.Version=$K8S_PROVIDER_VERSION" -o "$out.tmp" .)
   mv "$out.tmp" "$out"
-  echo "$STANDIN_STAMP" >"$out.stamp"
-  log "kubernetes v$K8S_PROVIDER_VERSION: stand-in built in $((SECONDS - t0))s"
+  echo "$K8S_STAMP" >"$out.stamp"
+  log "kubernetes v$K8S_PROVIDER_VERSION: built in $((SECONDS - t0))s"
 }
 
 T0=$SECONDS

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Smoke test of the engine pieces built by scripts/toolchain.sh, in a temp dir outside the project:
+# Smoke test of the engine pieces built by toolchain/pulumi.sh, in a temp dir outside the project:
 # a tiny Node.js program with @pulumi/kubernetes and a Provider(renderYamlToDirectory), a file:// backend,
 # `pulumi preview` and `pulumi up --yes`, then a TypeScript policy pack that passes, and one run where the pack
 # must fail the preview (mandatory violation => non-zero exit).
-# Usage: scripts/toolchain/smoke.sh [--keep]     (needs the npm registry; ~1 min when the toolchain is built)
+# Usage: toolchain/pulumi-smoke.sh [--keep]     (needs the npm registry; ~1 min when the toolchain is built)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PULUMI_NPM="${PULUMI_NPM_VERSION:-3.248.0}"   # last @pulumi/pulumi that supports Node 20
-K8S_NPM="${K8S_PROVIDER_VERSION:-4.34.2}"
+K8S_NPM="${K8S_PROVIDER_VERSION:-4.25.0}"
 POLICY_NPM="${POLICY_NPM_VERSION:-1.21.0}"
 
 T="$(mktemp -d /tmp/pulumi-smoke.XXXXXX)"
@@ -15,7 +15,7 @@ T="$(mktemp -d /tmp/pulumi-smoke.XXXXXX)"
 say() { printf '[smoke] %s\n' "$*" >&2; }
 
 export PULUMI_HOME="$T/home"
-eval "$("$ROOT/scripts/toolchain.sh" --env)"
+eval "$("$ROOT/toolchain/pulumi.sh" --env)"
 export PULUMI_CONFIG_PASSPHRASE=smoke PULUMI_BACKEND_URL="file://$T/state"
 mkdir -p "$T/state" "$T/prog" "$T/pack"
 

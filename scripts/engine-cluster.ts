@@ -1,0 +1,110 @@
+/**
+ * `pulumi up` of a stack against the local single-node cluster (docs/cluster.md), with both policy packs:
+ *
+ *   npm run cluster:up                       start the cluster (scripts/cluster.sh up)
+ *   npm run up:cluster -- <stack>            deploy; the provider waits until pods are Ready, the Deployment is
+ *                                            available, the Service has endpoints and the validator Job completed
+ *   npm run destroy:cluster -- <stack>       remove the stack's objects from the cluster
+ *
+ * The node image is the one `scripts/images.sh node` built (docker.io/local/bizra-node@sha256:<digest>, imported into
+ * the cluster's containerd); it is built and imported here when missing. The stack config is a generated copy of
+ * Pulumi.<stack>.yaml in .pulumi-local/cluster-config/ plus `kubernetes:kubeconfig`, `bizra:image.reference` = that
+ * digest and `bizra:allowedRegistries: [docker.io/local]`; state lives in .pulumi-local/cluster-state (file://).
+ * The engine runs inside the cluster's network namespace (the API server listens only there).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  engineEnv,
+  ensurePackDeps,
+  evidenceProblems,
+  LOCAL_DIR,
+  policyPackArgs,
+  pulumi,
+  toolchainEnv,
+  writeStackConfigFile,
+} from "./lib/engine";
+import { builtNodeImage, CRD_DIR, clusterEnv, clusterRunning, clusterStackSettings, IMAGES_SCRIPT, installCrds, kubectl, CLUSTER_SCRIPT, type ClusterEnv } from "./lib/cluster";
+import { readStackFile, REPO_ROOT, STACKS } from "./lib/stack-config";
+
+export const CLUSTER_BACKEND_DIR = path.join(LOCAL_DIR, "cluster-state");
+
+const say = (s: string): void => console.error(`[${path.basename(__filename, ".ts")}] ${s}`);
+
+function fail(msg: string, code = 1): never {
+  say(`ERROR: ${msg}`);
+  process.exit(code);
+}
+
+/** The node image built here, building it and importing it into the running cluster when needed. */
+export function ensureNodeImage(cluster: ClusterEnv, log: (s: string) => void = say): string {
+  let ref = builtNodeImage();
+  if (!ref) {
+    log("building the node image: scripts/images.sh node (buildah; minutes the first time)");
+    const b = spawnSync("bash", [IMAGES_SCRIPT, "node"], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
+    if (b.status !== 0) throw new Error("scripts/images.sh node failed; see above");
+    ref = builtNodeImage();
+    if (!ref) throw new Error("scripts/images.sh node wrote no usable .toolchain/images/node.ref");
+  }
+  const images = spawnSync("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", "ctr", "-a", cluster["CTR_ADDRESS"]!, "-n", "k8s.io", "images", "ls", "-q"], { encoding: "utf8" });
+  if (!images.stdout.split("\n").includes(ref)) {
+    const archive = path.join(REPO_ROOT, ".toolchain", "images", "import", "bizra-node.oci.tar");
+    const name = fs.readFileSync(`${archive}.name`, "utf8").trim();
+    log(`importing ${name} into the cluster's containerd`);
+    const i = spawnSync("bash", [CLUSTER_SCRIPT, "import-image", archive, name], { stdio: ["ignore", process.stderr, "inherit"] });
+    if (i.status !== 0) throw new Error("scripts/cluster.sh import-image failed");
+  }
+  return ref;
+}
+
+/** CRDs and the namespaces the program expects to exist (it creates only its own; the dashboard goes to monitoring). */
+export function prepareCluster(cluster: ClusterEnv, stack: string): void {
+  installCrds(cluster);
+  const monitoring = String((readStackFile(stack)["bizra:monitoringNamespace"] as string | undefined) ?? "monitoring");
+  kubectl(cluster, ["apply", "--server-side", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: monitoring } }) });
+}
+
+function run(mode: "up" | "destroy", stack: string): void {
+  const t0 = Date.now();
+  if (!clusterRunning()) fail("no local cluster runs: start it with `npm run cluster:up`");
+  const cluster = clusterEnv();
+  const env = engineEnv(toolchainEnv(), CLUSTER_BACKEND_DIR);
+  const image = ensureNodeImage(cluster);
+  const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
+  const ns = { netns: cluster.NETNS_FILE };
+  const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });
+  if (login.status !== 0) fail(`pulumi login failed:\n${login.output}`);
+  const select = pulumi(["stack", "select", "--create", stack, "--secrets-provider", "passphrase", "--non-interactive"], env, { capture: true });
+  if (select.status !== 0) fail(`pulumi stack select --create ${stack} failed:\n${select.output}`);
+  const common = ["--stack", stack, "--config-file", configFile, "--non-interactive"];
+  if (mode === "destroy") {
+    const d = pulumi(["destroy", "--yes", ...common], env, ns);
+    if (d.status !== 0) fail(`pulumi destroy exited ${d.status}`, d.status ?? 1);
+    say(`destroyed ${stack} on the local cluster in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
+  ensurePackDeps(say);
+  const problems = evidenceProblems();
+  if (problems.length > 0) {
+    say(`evidence/ is not usable for this commit (${problems.length} problems): npm run evidence`);
+    const r = spawnSync("npm", ["run", "evidence"], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
+    if (r.status !== 0) fail("npm run evidence failed; see above");
+  }
+  say(`CRDs from ${path.relative(REPO_ROOT, CRD_DIR)} and the monitoring namespace`);
+  prepareCluster(cluster, stack);
+  say(`pulumi up --yes with both policy packs: ${stack}, image ${image}, kubeconfig ${cluster.KUBECONFIG} (inside ${cluster.NETNS})`);
+  const u = pulumi(["up", "--yes", "--skip-preview", ...common, ...policyPackArgs()], env, ns);
+  if (u.status !== 0) fail(`pulumi up exited ${u.status}`, u.status ?? 1);
+  const namespace = String(readStackFile(stack)["bizra:namespace"]);
+  say(`up of ${stack} done in ${((Date.now() - t0) / 1000).toFixed(0)} s; pods in ${namespace}:`);
+  console.log(kubectl(cluster, ["get", "pods,deployments,jobs,endpoints", "-n", namespace, "-o", "wide"]));
+}
+
+if (require.main === module) {
+  const [mode, stack] = process.argv.slice(2);
+  if (!mode || !["up", "destroy"].includes(mode) || !stack || !(STACKS as readonly string[]).includes(stack)) {
+    fail(`usage: npm run up:cluster|destroy:cluster -- <stack>   (stack: ${STACKS.join(" | ")})`, 2);
+  }
+  run(mode as "up" | "destroy", stack);
+}

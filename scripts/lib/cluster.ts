@@ -1,0 +1,100 @@
+/**
+ * The local single-node cluster (scripts/cluster.sh, docs/cluster.md) seen from Node: its settings, kubectl inside its
+ * network namespace, the node image scripts/images.sh built, and the CRDs the program's custom resources need.
+ */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { REPO_ROOT } from "./stack-config";
+
+export const CLUSTER_SCRIPT = path.join(REPO_ROOT, "scripts", "cluster.sh");
+export const IMAGES_SCRIPT = path.join(REPO_ROOT, "scripts", "images.sh");
+/** Where scripts/images.sh writes the reference of the node image it built (docker.io/local/bizra-node@sha256:...). */
+export const NODE_IMAGE_REF_FILE = path.join(REPO_ROOT, ".toolchain", "images", "node.ref");
+/** The registry prefix of images built here; a cluster stack allows it instead of the release registry. */
+export const LOCAL_IMAGE_REGISTRY = "docker.io/local";
+/** CRDs of the custom resources the program creates (ServiceMonitor, PrometheusRule, Canary, ClusterPolicy, ...), fetched by scripts/crds.sh. */
+export const CRD_DIR = path.join(REPO_ROOT, ".toolchain", "crds");
+
+export interface ClusterEnv {
+  NETNS: string;
+  NETNS_FILE: string;
+  STATE: string;
+  LOGS: string;
+  KUBECONFIG: string;
+  KUBECTL: string;
+  NODE_IP: string;
+  [key: string]: string;
+}
+
+/** `scripts/cluster.sh env` as an object (KEY=VALUE lines). Throws when the Kubernetes binaries are not built. */
+export function clusterEnv(): ClusterEnv {
+  const r = spawnSync("bash", [CLUSTER_SCRIPT, "env"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`scripts/cluster.sh env failed:\n${r.stderr}`);
+  const env: Record<string, string> = {};
+  for (const m of r.stdout.matchAll(/^([A-Z_]+)=(.*)$/gm)) env[m[1]!] = m[2]!;
+  for (const k of ["NETNS_FILE", "KUBECONFIG", "KUBECTL"]) if (!env[k]) throw new Error(`scripts/cluster.sh env printed no ${k}`);
+  return env as ClusterEnv;
+}
+
+/** True when `scripts/cluster.sh status` says a cluster of this checkout runs. */
+export function clusterRunning(): boolean {
+  return spawnSync("bash", [CLUSTER_SCRIPT, "status"], { stdio: "ignore" }).status === 0;
+}
+
+/** Runs a command inside the cluster's network namespace (KUBECONFIG set). */
+export function inClusterNs(env: ClusterEnv, cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+  return spawnSync("nsenter", [`--net=${env.NETNS_FILE}`, "--", cmd, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, KUBECONFIG: env.KUBECONFIG },
+    maxBuffer: 64 * 1024 * 1024,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    timeout: opts.timeoutMs ?? 120_000,
+  });
+}
+
+/** kubectl (the one built with the cluster) inside the namespace; throws with its stderr when it fails. */
+export function kubectl(env: ClusterEnv, args: string[], opts: { input?: string; timeoutMs?: number } = {}): string {
+  const r = inClusterNs(env, env.KUBECTL, args, opts);
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim()}`);
+  return r.stdout;
+}
+
+/** kubectl get ... -o json, or undefined when the object does not exist. */
+export function kubectlGet(env: ClusterEnv, args: string[]): any {
+  const r = inClusterNs(env, env.KUBECTL, ["get", ...args, "-o", "json"]);
+  if (r.status !== 0) {
+    if (/NotFound|not found/.test(r.stderr)) return undefined;
+    throw new Error(`kubectl get ${args.join(" ")} failed: ${r.stderr.trim()}`);
+  }
+  return JSON.parse(r.stdout);
+}
+
+/** Server-side applies every CRD in CRD_DIR and waits until each is Established. Returns their names. */
+export function installCrds(env: ClusterEnv, dir = CRD_DIR): string[] {
+  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f));
+  if (files.length === 0) throw new Error(`no CRD files in ${dir}`);
+  const out = kubectl(env, ["apply", "--server-side", "--force-conflicts", "-o", "name", ...files.flatMap((f) => ["-f", f])], { timeoutMs: 300_000 });
+  const names = out.split("\n").filter((l) => l.startsWith("customresourcedefinition")).map((l) => l.replace(/^[^/]+\//, ""));
+  if (names.length > 0) kubectl(env, ["wait", "--for=condition=Established", "--timeout=120s", ...names.map((n) => `crd/${n}`)], { timeoutMs: 180_000 });
+  return names;
+}
+
+/** The node image reference scripts/images.sh recorded, or undefined when it has not built one. */
+export function builtNodeImage(): string | undefined {
+  if (!fs.existsSync(NODE_IMAGE_REF_FILE)) return undefined;
+  const ref = fs.readFileSync(NODE_IMAGE_REF_FILE, "utf8").trim();
+  return /^[a-z0-9./-]+@sha256:[0-9a-f]{64}$/.test(ref) ? ref : undefined;
+}
+
+/**
+ * Stack config for a deployment to the local cluster: the cluster's kubeconfig, the image built here (exactly that
+ * digest) and its registry as the allowed one. Everything else comes from Pulumi.<stack>.yaml.
+ */
+export function clusterStackSettings(env: ClusterEnv, image: string): Record<string, unknown> {
+  return {
+    "kubernetes:kubeconfig": env.KUBECONFIG,
+    "bizra:image": { reference: image },
+    "bizra:allowedRegistries": [LOCAL_IMAGE_REGISTRY],
+  };
+}
