@@ -370,7 +370,7 @@ cmd_up() {
   log "kube-apiserver on $NODE_IP:$APISERVER_PORT"
   start kube-apiserver "$KUBE_APISERVER_BIN" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address "$NODE_IP" --secure-port "$APISERVER_PORT" --advertise-address "$NODE_IP" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true \
+    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true --kubelet-preferred-address-types InternalIP \
     --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \

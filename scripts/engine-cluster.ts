@@ -71,7 +71,7 @@ function run(mode: "up" | "destroy", stack: string): void {
   const cluster = clusterEnv();
   const env = engineEnv(toolchainEnv(), CLUSTER_BACKEND_DIR);
   const image = ensureNodeImage(cluster);
-  const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
+  const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image, stack), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
   const ns = { netns: cluster.NETNS_FILE };
   const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });
   if (login.status !== 0) fail(`pulumi login failed:\n${login.output}`);

@@ -7,7 +7,8 @@
 #   scripts/images.sh node    node-app/Dockerfile built by buildah on that base (pinned by its digest), pushed to the
 #                             loopback registry, exported as an OCI archive for the cluster's containerd; prints the
 #                             reference the stack deploys: docker.io/local/bizra-node@sha256:<digest>
-#   scripts/images.sh all     the three, in that order
+#   scripts/images.sh all     the three, in that order (each is skipped when its inputs are unchanged)
+#   scripts/images.sh node-fresh   exit 0 and print node.ref when the node image matches node-app as it is now
 #
 # Outputs in .toolchain/images/ (git-ignored): pause.oci.tar, registry/ (the loopback registry's storage), and for
 # the cluster import/<name>.oci.tar + .name (scripts/cluster.sh imports them at start), node.ref (the reference).
@@ -105,11 +106,19 @@ build_base() {
   local b="$IMG/build/base" stamp
   stamp="$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH node $NODE_RUNTIME_VERSION npm $NPM_VERSION"
   mkdir -p "$b"
+  if [[ -f "$IMG/base.ref" && "$(cat "$IMG/base.stamp" 2>/dev/null)" == "$stamp" ]] &&
+    "${BUILDAH[@]}" inspect --type image "$BASE_REPO:$NODE_RUNTIME_VERSION" >/dev/null 2>&1; then
+    # The registry's storage is kept: make sure the pinned digest is still there (a push of the same image is a no-op).
+    "${BUILDAH[@]}" push --quiet --tls-verify=false "$BASE_REPO:$NODE_RUNTIME_VERSION" \
+      "docker://$REGISTRY/$BASE_REPO:$NODE_RUNTIME_VERSION"
+    log "base: cached $(cat "$IMG/base.ref") ($stamp)"
+    return 0
+  fi
   if [[ ! -f "$b/rootfs.tar" || "$(cat "$b/rootfs.stamp" 2>/dev/null)" != "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" ]]; then
     command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian package mmdebstrap)"
     log "base: Debian $DEBIAN_SUITE root filesystem (mmdebstrap --variant=minbase, $DEBIAN_MIRROR)"
-    rm -f "$b/rootfs.tar"
-    mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+    rm -rf "$b/rootfs.tar" "$b/rootfs.tar.tmp"
+    mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
       "$DEBIAN_SUITE" "$b/rootfs.tar.tmp" "$DEBIAN_MIRROR"
@@ -145,11 +154,31 @@ build_base() {
 }
 
 # -------------------------------------------------------------------------------------------------- node
+# What the node image is built from: the node-app tree at HEAD, any uncommitted change under node-app/, the native
+# addon (a build output, not in git) and the base. Equal inputs: the image in node.ref is reused.
+node_inputs() {
+  {
+    git -C "$ROOT" rev-parse HEAD:node-app
+    git -C "$ROOT" diff HEAD -- node-app
+    git -C "$ROOT" ls-files --others --exclude-standard -- node-app | sort | while read -r f; do sha256sum "$ROOT/$f"; done
+    sha256sum <"$ROOT/node-app/native/bizra_native.node"
+    cat "$IMG/base.ref" 2>/dev/null
+  } | sha256sum | cut -d' ' -f1
+}
+node_fresh() {
+  [[ -f "$IMG/node.ref" && -f "$IMG/import/bizra-node.oci.tar" && -f "$ROOT/node-app/native/bizra_native.node" ]] &&
+    [[ "$(cat "$IMG/node.stamp" 2>/dev/null)" == "$(node_inputs)" ]]
+}
 build_node() {
   [[ -f "$ROOT/node-app/native/bizra_native.node" ]] ||
     die "node-app/native/bizra_native.node is missing: build it first (bash node-app/native/build.sh; setup does)"
   start_registry
   [[ -f "$IMG/base.ref" ]] || build_base
+  if node_fresh; then
+    log "node: cached $(cat "$IMG/node.ref") (node-app unchanged)"
+    cat "$IMG/node.ref"
+    return 0
+  fi
   local revision source tag base
   revision="$(git -C "$ROOT" rev-parse HEAD)"
   source="$(git -C "$ROOT" config --get remote.origin.url || echo "bizra-node0-infra")"
@@ -171,6 +200,7 @@ build_node() {
   digest="$(cat "$IMG/build/node.digest")"
   export_for_cluster "$REGISTRY/$NODE_REGISTRY_REPO@$digest" "$NODE_REPO:$tag" bizra-node
   echo "$NODE_REPO@$digest" >"$IMG/node.ref"
+  node_inputs >"$IMG/node.stamp"
   log "node: $NODE_REPO@$digest (labels: revision $revision)"
   cat "$IMG/node.ref"
 }
@@ -179,6 +209,7 @@ case "${1:-}" in
   pause) build_pause ;;
   base) build_base ;;
   node) build_node ;;
+  node-fresh) node_fresh && cat "$IMG/node.ref" ;;
   all) build_pause; build_base; build_node ;;
   *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -79,7 +79,7 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
   const measured: string[] = [];
 
   const writeConfig = (extra: Record<string, unknown> = {}): void => {
-    writeStackConfigFile(STACK, { ...clusterStackSettings(cluster, image), "bizra:awaitTimeoutSeconds": AWAIT_TIMEOUT_S, ...extra }, configFile);
+    writeStackConfigFile(STACK, { ...clusterStackSettings(cluster, image, STACK), "bizra:awaitTimeoutSeconds": AWAIT_TIMEOUT_S, ...extra }, configFile);
   };
   const engine = (args: string[], timeoutMs = 30 * 60_000): PulumiRun =>
     pulumi([...args, "--stack", STACK, "--config-file", configFile, "--non-interactive"], env, { capture: true, netns: cluster.NETNS_FILE, timeoutMs });

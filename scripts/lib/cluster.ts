@@ -5,13 +5,13 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { REPO_ROOT } from "./stack-config";
+import { readStackFile, REPO_ROOT } from "./stack-config";
 
 export const CLUSTER_SCRIPT = path.join(REPO_ROOT, "scripts", "cluster.sh");
 export const IMAGES_SCRIPT = path.join(REPO_ROOT, "scripts", "images.sh");
 /** Where scripts/images.sh writes the reference of the node image it built (docker.io/local/bizra-node@sha256:...). */
 export const NODE_IMAGE_REF_FILE = path.join(REPO_ROOT, ".toolchain", "images", "node.ref");
-/** The registry prefix of images built here; a cluster stack allows it instead of the release registry. */
+/** The registry prefix of images built here; a cluster stack allows it beside the stack's own registries. */
 export const LOCAL_IMAGE_REGISTRY = "docker.io/local";
 /** CRDs of the custom resources the program creates (ServiceMonitor, PrometheusRule, Canary, ClusterPolicy, ...), fetched by scripts/crds.sh. */
 export const CRD_DIR = path.join(REPO_ROOT, ".toolchain", "crds");
@@ -82,8 +82,9 @@ export function installCrds(env: ClusterEnv, dir = CRD_DIR): string[] {
 
 /** The node image reference scripts/images.sh recorded, or undefined when it has not built one. */
 export function builtNodeImage(): string | undefined {
-  if (!fs.existsSync(NODE_IMAGE_REF_FILE)) return undefined;
-  const ref = fs.readFileSync(NODE_IMAGE_REF_FILE, "utf8").trim();
+  // Fresh only when built from node-app as it is now (scripts/images.sh node-fresh compares its inputs' hash).
+  const r = spawnSync("bash", [IMAGES_SCRIPT, "node-fresh"], { encoding: "utf8" });
+  const ref = r.status === 0 ? r.stdout.trim() : "";
   return /^[a-z0-9./-]+@sha256:[0-9a-f]{64}$/.test(ref) ? ref : undefined;
 }
 
@@ -91,10 +92,13 @@ export function builtNodeImage(): string | undefined {
  * Stack config for a deployment to the local cluster: the cluster's kubeconfig, the image built here (exactly that
  * digest) and its registry as the allowed one. Everything else comes from Pulumi.<stack>.yaml.
  */
-export function clusterStackSettings(env: ClusterEnv, image: string): Record<string, unknown> {
+export function clusterStackSettings(env: ClusterEnv, image: string, stack: string): Record<string, unknown> {
+  // The stack's own registries stay allowed (its release repository must be under one of them); the local one is added.
+  const stackRegistries = readStackFile(stack)["bizra:allowedRegistries"];
+  const registries = Array.isArray(stackRegistries) ? stackRegistries.map(String) : [];
   return {
     "kubernetes:kubeconfig": env.KUBECONFIG,
     "bizra:image": { reference: image },
-    "bizra:allowedRegistries": [LOCAL_IMAGE_REGISTRY],
+    "bizra:allowedRegistries": [...registries.filter((r) => r !== LOCAL_IMAGE_REGISTRY), LOCAL_IMAGE_REGISTRY],
   };
 }
