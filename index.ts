@@ -46,6 +46,7 @@ const signer = new NodeSigner(`${config.appName}-signer`, {
   image: image.reference,
   signingKey: config.signingKey,
   validatorSetConfigMapName: node.validatorSetConfigMapName,
+  validatorSetDigest: node.validatorSetDigest,
   awaitTimeoutSeconds: config.awaitTimeoutSeconds,
 });
 new NodeNetworkPolicy("network", {

@@ -451,6 +451,16 @@ export function parseStackConfig(
     }
   }
 
+  // The node's runtime flags and validator set are ConfigMaps read at pod start; a change must update them in place and
+  // roll the pods through the pod template's digest annotation. The provider's default (immutable ConfigMaps) replaces
+  // a changed ConfigMap delete-before-replace, which deletes the Deployment that depends on it: every pod at once.
+  const mutable = raw[CONFIGMAP_MUTABLE_KEY];
+  if (mutable !== "true") {
+    problems.push(
+      `${CONFIGMAP_MUTABLE_KEY}: ${mutable === undefined ? "missing" : `found ${JSON.stringify(mutable)}`}; allowed: "true" ` +
+        "(ConfigMaps updated in place; the pod template's digest annotations roll the pods, never a replacement of the Deployment)",
+    );
+  }
   for (const p of crossKeyProblems(stack, input)) problems.push(`${keyName(p.path)}: ${describeFound(p.found)}; allowed: ${p.allowed}`);
   if (input["evidenceTrustedKeys"] === undefined && !localKeyTrustAllowed(stack)) {
     problems.push(
@@ -470,6 +480,9 @@ export function parseStackConfig(
 function localCosignPublicKey(): string {
   return ensureLocalCosignKey().publicKeyPem;
 }
+
+/** Provider setting every stack must carry (see parseStackConfig): ConfigMaps are updated in place, not replaced. */
+export const CONFIGMAP_MUTABLE_KEY = "kubernetes:enableConfigMapMutable";
 
 /** The annotation that bounds how long the Kubernetes provider awaits an object's readiness. */
 export const AWAIT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds";

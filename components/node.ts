@@ -5,7 +5,7 @@ import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { componentLabels, nodeLabels, selectorLabels } from "./labels";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
-import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
+import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE, validatorSetDigest } from "./validator-set";
 
 export { NODE_UID } from "./pod-security";
 
@@ -144,6 +144,8 @@ export class BizraNode extends pulumi.ComponentResource {
   public readonly serviceDns: pulumi.Output<string>;
   /** The validator-set ConfigMap, mounted by the verifiers here and by the signer. */
   public readonly validatorSetConfigMapName: pulumi.Output<string>;
+  /** VALIDATOR_SET_DIGEST_ANNOTATION's value, for every pod template that mounts the set. */
+  public readonly validatorSetDigest: pulumi.Output<string>;
   public readonly apiPort: number;
   public readonly metricsPort: number;
   public readonly metricsUrl: pulumi.Output<string>;
@@ -164,6 +166,7 @@ export class BizraNode extends pulumi.ComponentResource {
       child,
     );
 
+    const setDigest = pulumi.output(args.validatorSetJson).apply(validatorSetDigest);
     const deployment = new k8s.apps.v1.Deployment(
       name,
       {
@@ -175,7 +178,7 @@ export class BizraNode extends pulumi.ComponentResource {
           selector: { matchLabels: selectorLabels(cfg.appName) },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
-            metadata: { labels, annotations: { [RUNTIME_FLAGS_DIGEST_ANNOTATION]: runtimeFlagsDigest(cfg) } },
+            metadata: { labels, annotations: { [RUNTIME_FLAGS_DIGEST_ANNOTATION]: runtimeFlagsDigest(cfg), [VALIDATOR_SET_DIGEST_ANNOTATION]: setDigest } },
             spec: nodePodSpec(cfg, {
               image: args.image,
               serviceAccountName: sa.metadata.name,
@@ -221,6 +224,7 @@ export class BizraNode extends pulumi.ComponentResource {
     this.serviceAccountName = sa.metadata.name;
     this.serviceName = service.metadata.name;
     this.validatorSetConfigMapName = validatorSet.metadata.name;
+    this.validatorSetDigest = setDigest;
     this.serviceDns = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     this.metricsUrl = pulumi.interpolate`http://${this.serviceDns}:${cfg.metricsPort}${METRICS_PATH}`;
     this.registerOutputs({

@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENV, ROUTES } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
-import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
+import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
 
 export const SIGNING_KEY_DIR = "/var/run/secrets/bizra";
 export const SIGNING_KEY_FILE = "signing-key";
@@ -127,6 +127,8 @@ export interface NodeSignerArgs {
   readonly signingKey: pulumi.Input<string>;
   /** The validator-set ConfigMap (BizraNode.validatorSetConfigMapName). */
   readonly validatorSetConfigMapName: pulumi.Input<string>;
+  /** BizraNode.validatorSetDigest: the pods roll when the set changes (they read it once, at start). */
+  readonly validatorSetDigest: pulumi.Input<string>;
   /** bizra:awaitTimeoutSeconds: how long `pulumi up` waits for the signer Deployment. */
   readonly awaitTimeoutSeconds?: number;
 }
@@ -195,7 +197,7 @@ export class NodeSigner extends pulumi.ComponentResource {
           // one new pod at a time; the old one releases the Lease when it stops (graceful handover)
           strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
-            metadata: { labels },
+            metadata: { labels, annotations: { [VALIDATOR_SET_DIGEST_ANNOTATION]: args.validatorSetDigest } },
             spec: signerPodSpec(cfg, {
               image: args.image,
               serviceAccountName: sa.metadata.name,

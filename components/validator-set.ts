@@ -2,7 +2,7 @@
  * The validator set as stack config: who votes, with what weight and key. Rendered once into a ConfigMap that every
  * node pod (verifiers and signers) mounts, so all replicas of one validator share one set and one id. Pure.
  */
-import { createPrivateKey, createPublicKey } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 
 /** Where the validator-set ConfigMap is mounted, and its one key. */
 export const VALIDATOR_SET_DIR = "/etc/bizra/validator-set";
@@ -74,4 +74,12 @@ export function effectiveValidatorSet(
     );
   }
   return [...configured];
+}
+
+/** Pod template annotation carrying a digest of the validator set the pods mount (read once, at start). */
+export const VALIDATOR_SET_DIGEST_ANNOTATION = "bizra.io/validator-set-sha256";
+
+/** The digest in VALIDATOR_SET_DIGEST_ANNOTATION: a changed set changes the pod template, so the pods roll. */
+export function validatorSetDigest(json: string): string {
+  return createHash("sha256").update(json).digest("hex");
 }

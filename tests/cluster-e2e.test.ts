@@ -204,7 +204,10 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
     assert.equal(code, 0, "the rollout client failed");
     const summary = JSON.parse(fs.readFileSync(outFile, "utf8")) as { total: number; ok: number; failed: number; failures: Record<string, number>; firstFailure?: string; seconds: number };
     const afterDep = kubectlGet(cluster, ["deployment", appName, "-n", namespace]);
-    assert.ok(afterDep.metadata.generation > before.metadata.generation, "the Deployment's pod template changed");
+    assert.ok(
+      afterDep.metadata.generation > before.metadata.generation,
+      `the Deployment's pod template did not change: generation ${before.metadata.generation} -> ${afterDep.metadata.generation}; client ${JSON.stringify(summary)}; up:\n${up.output.slice(-3000)}`,
+    );
     assert.equal(afterDep.status.updatedReplicas, afterDep.spec.replicas);
     assert.ok(summary.total > 0, "the client sent no request");
     measured.push(
