@@ -160,7 +160,7 @@ HELPERS="$BUILD/helpers-v$PULUMI_VERSION"
 prepare_helpers() {
   [[ -n "${HELPERS_READY:-}" ]] && return
   mkdir -p "$HELPERS"
-  rm -rf "$HELPERS/langhost-nodejs" "$HELPERS/k8s-render-provider"
+  rm -rf "$HELPERS/langhost-nodejs"
   cp -r "$SRC/langhost-nodejs" "$HELPERS/"
   local want
   want="$(printf 'module bizra.local/toolchain/helpers\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 v%s\n' \
