@@ -165,10 +165,13 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
     const jobs = kubectlGet(cluster, ["jobs", "-n", namespace]);
     assert.ok(jobs.items.length >= 1, "no validator Job");
     for (const j of jobs.items) assert.equal(j.status.succeeded, 1, `Job ${j.metadata.name} not complete: ${JSON.stringify(j.status)}`);
-    const gates = kubectlGet(cluster, ["deployments", "-n", namespace]).items.filter((d: any) => d.metadata.name !== appName);
-    assert.ok(gates.length >= 1, "no hold-gate Deployment");
-    for (const g of gates) assert.equal(g.status.availableReplicas, g.spec.replicas, `${g.metadata.name}: ${JSON.stringify(g.status)}`);
-    measured.push(`up (first, both packs): ${seconds.toFixed(1)} s; ${ready.length} node pods Ready, ${addresses.length} endpoints, ${jobs.items.length} Job(s) complete, ${gates.length} hold gate(s) available`);
+    // The other Deployments: the signer and the hold gate.
+    const others = kubectlGet(cluster, ["deployments", "-n", namespace]).items.filter((d: any) => d.metadata.name !== appName);
+    const names = others.map((d: any) => String(d.metadata.name));
+    assert.ok(names.some((n: string) => n.endsWith("-hold-gate")), `no hold-gate Deployment among ${names.join(", ")}`);
+    assert.ok(names.some((n: string) => n.endsWith("-signer")), `no signer Deployment among ${names.join(", ")}`);
+    for (const g of others) assert.equal(g.status.availableReplicas, g.spec.replicas, `${g.metadata.name}: ${JSON.stringify(g.status)}`);
+    measured.push(`up (first, both packs): ${seconds.toFixed(1)} s; ${ready.length} node pods Ready, ${addresses.length} endpoints, ${jobs.items.length} Job(s) complete, available: ${names.join(", ")}`);
   });
 
   it("a second up reports no changes", function () {
