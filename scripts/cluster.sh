@@ -10,8 +10,8 @@
 #
 # What runs (all inside network namespace $NETNS; nothing listens outside it, pod addresses exist only in it):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy (iptables), kubelet (built by
-# toolchain/kubernetes.sh from the same k8s.io/kubernetes version), containerd + runc + the CNI bridge plugin (Debian
-# packages). State, certificates and the logs of every component live in $STATE (.cluster/ in the repo, git-ignored).
+# toolchain/kubernetes.sh from the same k8s.io/kubernetes version), CoreDNS as the cluster DNS (same script),
+# containerd + runc + the CNI bridge plugin (Debian packages). State, certificates and the logs of every component live in $STATE (.cluster/ in the repo, git-ignored).
 # Ctrl-C during `up` tears everything down again. See docs/cluster.md.
 set -euo pipefail
 
@@ -26,6 +26,9 @@ NODE_CIDR=10.200.0.0/24
 POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/24
 KUBERNETES_SERVICE_IP=10.96.0.1
+CLUSTER_DOMAIN=cluster.local
+# The cluster DNS (CoreDNS) answers on the node address: pods reach it through their bridge gateway.
+DNS_IP=$NODE_IP
 # Ports inside the namespace (one definition; docs/cluster.md lists them).
 ETCD_PORT=2379
 ETCD_PEER_PORT=2380
@@ -36,10 +39,17 @@ KUBELET_PORT=10250
 KUBELET_HEALTHZ_PORT=10248
 KUBE_PROXY_HEALTHZ_PORT=10256
 KUBE_PROXY_METRICS_PORT=10249
+DNS_PORT=53
+COREDNS_HEALTH_PORT=8080
+COREDNS_READY_PORT=8181
+COREDNS_METRICS_PORT=9153
 PORTS=("etcd:$ETCD_PORT" "etcd-peer:$ETCD_PEER_PORT" "kube-apiserver:$APISERVER_PORT"
   "kube-controller-manager:$CONTROLLER_MANAGER_PORT" "kube-scheduler:$SCHEDULER_PORT" "kubelet:$KUBELET_PORT"
   "kubelet-healthz:$KUBELET_HEALTHZ_PORT" "kube-proxy-healthz:$KUBE_PROXY_HEALTHZ_PORT"
-  "kube-proxy-metrics:$KUBE_PROXY_METRICS_PORT")
+  "kube-proxy-metrics:$KUBE_PROXY_METRICS_PORT" "coredns:$DNS_PORT" "coredns-health:$COREDNS_HEALTH_PORT"
+  "coredns-ready:$COREDNS_READY_PORT" "coredns-metrics:$COREDNS_METRICS_PORT")
+# Every component this script starts, in start order (pid files, liveness checks, status).
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler coredns containerd kube-proxy kubelet)
 PAUSE_IMAGE=docker.io/local/pause:bizra
 READY_TIMEOUT="${BIZRA_CLUSTER_READY_TIMEOUT:-180}"
 
@@ -77,12 +87,24 @@ NODE_NAME=$NODE_NAME
 NODE_IP=$NODE_IP
 POD_CIDR=$POD_CIDR
 SERVICE_CIDR=$SERVICE_CIDR
+CLUSTER_DOMAIN=$CLUSTER_DOMAIN
+DNS_IP=$DNS_IP
+DNS_PORT=$DNS_PORT
+COREDNS=$COREDNS_BIN
 APISERVER_URL=https://$NODE_IP:$APISERVER_PORT
 PAUSE_IMAGE=$PAUSE_IMAGE
 EOF
 }
 
 running() { [[ -e "$NSFILE" && -f "$RUN/up" ]]; }
+
+# How to call this script for this cluster: with the settings that select it when they are not the defaults.
+self_cmd() {
+  local pre=""
+  [[ -n "${BIZRA_CLUSTER_NETNS:-}" ]] && pre+="BIZRA_CLUSTER_NETNS=$NETNS "
+  [[ -n "${BIZRA_CLUSTER_DIR:-}" ]] && pre+="BIZRA_CLUSTER_DIR=$STATE "
+  echo "${pre}scripts/cluster.sh"
+}
 
 # ------------------------------------------------------------------------------------------------ teardown
 # Processes are found by id only: the pid files this script wrote, and the processes whose network namespace is
@@ -115,9 +137,10 @@ pod_netns_files() { # the pod network namespaces our containerd created (the CRI
     sed 's#^/var/run#/run#' | sort -u
 }
 teardown() {
-  log "stopping (kubelet, kube-proxy, scheduler, controller-manager, pods, containerd, apiserver, etcd)"
+  log "stopping (kubelet, kube-proxy, CoreDNS, scheduler, controller-manager, pods, containerd, apiserver, etcd)"
   stop_pidfile kubelet
   stop_pidfile kube-proxy
+  stop_pidfile coredns
   stop_pidfile kube-scheduler
   stop_pidfile kube-controller-manager
   local pod_ns=()
@@ -133,6 +156,9 @@ teardown() {
     done
     for t in $(ctr -a "$CTRD_SOCK" -n k8s.io containers ls -q 2>/dev/null); do
       ctr -a "$CTRD_SOCK" -n k8s.io containers rm "$t" >/dev/null 2>&1 || true
+      # The CNI plugins' result cache is machine-wide (/var/lib/cni); the pods were killed without a CNI DEL, so their
+      # entries (named after the sandbox id) go here.
+      rm -f /var/lib/cni/results/*-"$t"-* 2>/dev/null || true
     done
   fi
   stop_pidfile containerd
@@ -163,14 +189,17 @@ teardown() {
 # -------------------------------------------------------------------------------------------------- pieces
 make_pki() {
   mkdir -p "$PKI"
-  [[ -f "$PKI/ca.crt" ]] && return 0
-  log "certificates (throw-away CA in $PKI)"
   local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   (
     cd "$PKI"
-    openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -days 30 -subj /CN=bizra-cluster-ca \
-      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-    leaf() { # NAME SUBJECT EKU [SAN]
+    if [[ ! -f ca.crt ]]; then
+      log "certificates (throw-away CA in $PKI)"
+      rm -f ./*.crt ./*.key ./*.pub
+      openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -days 30 -subj /CN=bizra-cluster-ca \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    fi
+    leaf() { # NAME SUBJECT EKU [SAN]: made when missing, so a state folder from an older start gains new ones
+      [[ -f "$1.crt" && -f "$1.key" ]] && return 0
       local ext="basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=$3"
@@ -182,16 +211,19 @@ extendedKeyUsage=$3"
       rm -f "$1.csr" "$1.ext"
     }
     leaf apiserver /CN=kube-apiserver serverAuth \
-      "IP:$NODE_IP,IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+      "IP:$NODE_IP,IP:127.0.0.1,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN"
     leaf admin /O=system:masters/CN=bizra-admin clientAuth
     leaf apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client clientAuth
     leaf kube-controller-manager /CN=system:kube-controller-manager clientAuth
     leaf kube-scheduler /CN=system:kube-scheduler clientAuth
     leaf kube-proxy /CN=system:kube-proxy clientAuth
+    leaf coredns /CN=system:coredns clientAuth
     leaf kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
     leaf kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$NODE_IP,DNS:$NODE_NAME"
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out sa.key 2>/dev/null
-    openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+    if [[ ! -f sa.key ]]; then
+      openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out sa.key 2>/dev/null
+      openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+    fi
     chmod 600 ./*.key
   )
 }
@@ -247,7 +279,7 @@ wait_for() { # WHAT TIMEOUT CMD...
   until "$@" >/dev/null 2>&1; do
     if (( SECONDS - t0 > timeout )); then die "$what not ready after ${timeout}s (logs: $LOGS)"; fi
     local name
-    for name in etcd kube-apiserver containerd kube-controller-manager kube-scheduler kube-proxy kubelet; do
+    for name in "${COMPONENTS[@]}"; do
       [[ -f "$RUN/$name.pid" ]] || continue
       kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null ||
         die "$name exited while waiting for $what; last lines of $LOGS/$name.log:
@@ -258,8 +290,8 @@ $(tail -n 20 "$LOGS/$name.log")"
   log "$what ready ($((SECONDS - t0))s)"
 }
 
-port_user() { # PORT -> "users" field of ss for a listener on PORT inside the namespace, empty if free
-  in_ns ss -Hltnp "sport = :$1" 2>/dev/null | head -1
+port_user() { # PORT -> the ss line of a TCP listener or bound UDP socket on PORT inside the namespace, empty if free
+  in_ns ss -Hlntup "sport = :$1" 2>/dev/null | head -1
 }
 
 write_containerd_config() {
@@ -291,6 +323,7 @@ write_containerd_config() {
       "type": "bridge",
       "bridge": "bz-cni0",
       "isGateway": true,
+      "isDefaultGateway": true,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$POD_CIDR" }]], "dataDir": "$STATE/cni/ipam" }
@@ -298,6 +331,65 @@ write_containerd_config() {
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }
+EOF
+}
+
+# The cluster DNS: CoreDNS, a process in the namespace like the other components, answering on $DNS_IP:$DNS_PORT.
+# cluster.local and the reverse zones come from the API (the kubernetes plugin, with its own client certificate and
+# the RBAC below); every other name gets NXDOMAIN at once, since nothing outside may be asked.
+write_corefile() {
+  cat >"$RUN/Corefile" <<EOF
+# Written by scripts/cluster.sh at each start (docs/cluster.md, "Cluster DNS").
+$CLUSTER_DOMAIN:$DNS_PORT in-addr.arpa:$DNS_PORT ip6.arpa:$DNS_PORT {
+    bind $DNS_IP
+    errors
+    log
+    health 127.0.0.1:$COREDNS_HEALTH_PORT
+    ready 127.0.0.1:$COREDNS_READY_PORT
+    prometheus 127.0.0.1:$COREDNS_METRICS_PORT
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $RUN/coredns.kubeconfig bizra
+        pods insecure
+    }
+    cache 30
+    loadbalance
+}
+.:$DNS_PORT {
+    bind $DNS_IP
+    errors
+    log
+    prometheus 127.0.0.1:$COREDNS_METRICS_PORT
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
+}
+EOF
+}
+
+# What CoreDNS's kubernetes plugin lists and watches (the ClusterRole of CoreDNS's own Kubernetes deployment).
+apply_dns_rbac() {
+  in_ns "$KUBECTL_BIN" --kubeconfig "$KUBECONFIG_FILE" apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:coredns
+  labels: {app.kubernetes.io/managed-by: bizra-cluster-sh}
+rules:
+  - apiGroups: [""]
+    resources: [endpoints, services, pods, namespaces]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:coredns
+  labels: {app.kubernetes.io/managed-by: bizra-cluster-sh}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:coredns}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: system:coredns}
 EOF
 }
 
@@ -323,6 +415,7 @@ import_image() { # ARCHIVE NAME: an OCI archive whose ref annotation is NAME (fu
 # ------------------------------------------------------------------------------------------------------ up
 cmd_up() {
   load_paths
+  [[ -x "$COREDNS_BIN" ]] || die "CoreDNS is not built: run \`bash toolchain/kubernetes.sh\` (or scripts/setup.sh)"
   for b in containerd runc ctr openssl nsenter ip ss iptables; do
     command -v "$b" >/dev/null || die "$b is not installed (scripts/setup.sh installs the Debian packages containerd, runc, containernetworking-plugins)"
   done
@@ -332,7 +425,7 @@ cmd_up() {
   exec 8>"$LOCK"
   flock -n 8 || die "another cluster.sh holds $LOCK (a start or stop is under way)"
   if running; then
-    die "a cluster is already running (namespace $NETNS, state $STATE); stop it with \`npm run cluster:down\`"
+    die "a cluster is already running (namespace $NETNS, state $STATE); stop it with \`$(self_cmd) down\`"
   fi
   if [[ -e "$NSFILE" ]]; then
     die "network namespace $NETNS exists but no cluster of this checkout runs in it: another checkout's cluster? Stop that one first, or set BIZRA_CLUSTER_NETNS"
@@ -359,6 +452,7 @@ cmd_up() {
   kubeconfig kube-scheduler "$RUN/scheduler.kubeconfig"
   kubeconfig kube-proxy "$RUN/kube-proxy.kubeconfig"
   kubeconfig kubelet "$RUN/kubelet.kubeconfig"
+  kubeconfig coredns "$RUN/coredns.kubeconfig"
 
   log "etcd on 127.0.0.1:$ETCD_PORT"
   start etcd "$ETCD_BIN" --name bizra --data-dir "$STATE/etcd" \
@@ -374,7 +468,7 @@ cmd_up() {
     --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --profiling=false --v=1
   wait_for kube-apiserver 120 in_ns curl -sf --cacert "$PKI/ca.crt" "https://$NODE_IP:$APISERVER_PORT/readyz"
@@ -390,6 +484,11 @@ cmd_up() {
   start kube-scheduler "$KUBE_SCHEDULER_BIN" --kubeconfig "$RUN/scheduler.kubeconfig" \
     --authentication-kubeconfig "$RUN/scheduler.kubeconfig" --authorization-kubeconfig "$RUN/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false --profiling=false --v=1
+
+  log "CoreDNS on $DNS_IP:$DNS_PORT (udp, tcp) for $CLUSTER_DOMAIN"
+  apply_dns_rbac
+  write_corefile
+  start coredns "$COREDNS_BIN" -conf "$RUN/Corefile"
 
   log "containerd ($CTRD_SOCK)"
   write_containerd_config
@@ -439,24 +538,27 @@ localStorageCapacityIsolation: false
 containerRuntimeEndpoint: unix://$CTRD_SOCK
 podCIDR: $POD_CIDR
 resolvConf: $RUN/resolv.conf
-clusterDomain: cluster.local
+clusterDomain: $CLUSTER_DOMAIN
+clusterDNS: [$DNS_IP]
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
 registerNode: true
 podLogsDir: $STATE/kubelet-pod-logs
 EOF
-  # Pods get an empty resolver list: no DNS server runs, and none outside may be asked.
+  # The node's own resolver list, which pods with dnsPolicy Default get (and ClusterFirst pods' search list extends):
+  # empty, since no server outside the namespace may be asked. ClusterFirst pods get $DNS_IP (clusterDNS above).
   : >"$RUN/resolv.conf"
   start kubelet "$KUBELET_BIN" --config "$RUN/kubelet.yaml" --kubeconfig "$RUN/kubelet.kubeconfig" \
     --root-dir "$STATE/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
   wait_for "node $NODE_NAME Ready" "$READY_TIMEOUT" in_ns "$KUBECTL_BIN" --kubeconfig "$KUBECONFIG_FILE" \
     wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   wait_for "default service account" 60 in_ns "$KUBECTL_BIN" --kubeconfig "$KUBECONFIG_FILE" get serviceaccount default
+  wait_for "cluster DNS (CoreDNS synced with the API)" 60 in_ns curl -sf "http://127.0.0.1:$COREDNS_READY_PORT/ready"
   touch "$RUN/up"
   trap - INT TERM EXIT
-  log "up: logs in $LOGS; stop with \`npm run cluster:down\`"
-  log "look at it: scripts/cluster.sh exec kubectl get pods -A   (runs $KUBECTL_BIN inside $NETNS)"
+  log "up: logs in $LOGS; stop with \`$(self_cmd) down\`"
+  log "look at it: $(self_cmd) exec kubectl get pods -A   (runs $KUBECTL_BIN inside $NETNS)"
   log "kubeconfig ($KUBECONFIG_FILE; the API server is reachable only inside namespace $NETNS):"
   cat "$KUBECONFIG_FILE"
 }
@@ -472,7 +574,7 @@ cmd_down() {
 cmd_status() {
   if running; then
     local n
-    for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kube-proxy kubelet; do
+    for n in "${COMPONENTS[@]}"; do
       if [[ -f "$RUN/$n.pid" ]] && kill -0 "$(cat "$RUN/$n.pid")" 2>/dev/null; then
         echo "$n: running (pid $(cat "$RUN/$n.pid"))"
       else

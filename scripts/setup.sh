@@ -73,7 +73,7 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
 fi
 echo "cluster packages ok: $(containerd --version | cut -d' ' -f3), runc $(runc --version | sed -n 's/^runc version //p'), buildah $(buildah --version | cut -d' ' -f3)"
 
-step "Pulumi engine and the real Kubernetes provider (toolchain/pulumi.sh); etcd and the Kubernetes components (toolchain/kubernetes.sh)"
+step "Pulumi engine and the real Kubernetes provider (toolchain/pulumi.sh); etcd, the Kubernetes components and CoreDNS (toolchain/kubernetes.sh)"
 # Both are cached under .toolchain/ and in the machine's Go caches: seconds when built, many minutes cold.
 # `time` lines: the cold cost of each build step (docs/cluster.md lists the measured figures).
 time bash toolchain/pulumi.sh >/dev/null

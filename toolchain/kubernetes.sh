@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Cached, idempotent build of etcd and the Kubernetes components from the Go module proxy: the loopback API
+# Cached, idempotent build of etcd, the Kubernetes components and CoreDNS from the Go module proxy: the loopback API
 # server of the end-to-end tests (tests/support/apiserver.ts) and the single-node cluster (scripts/cluster.sh).
 #
 # Usage: toolchain/kubernetes.sh [COMMAND] [--force]
-#   build  (default)  build whatever is missing, then print the two binary paths
-#   paths             print the binary paths (KEY=path lines); exit 3 if either is not built yet
-#   clean             remove .toolchain/k8s-v<K8S_VERSION> and .toolchain/etcd-v<ETCD_VERSION>
+#   build  (default)  build whatever is missing, then print the binary paths
+#   paths             print the binary paths (KEY=path lines); exit 3 if any is not built yet
+#   clean             remove .toolchain/k8s-v<K8S_VERSION>, .toolchain/etcd-v<ETCD_VERSION>, .toolchain/coredns-v<COREDNS_VERSION>
 #   --force           rebuild even when a binary with a matching stamp exists
 #
 # Outputs (keyed by version; a second run with nothing to do takes well under a second):
 #   .toolchain/k8s-v<K8S_VERSION>/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,kubelet,kubectl}
 #     (one generated module, one `go build` of the six commands, so the packages they share compile once)
 #   .toolchain/etcd-v<ETCD_VERSION>/bin/etcd
+#   .toolchain/coredns-v<COREDNS_VERSION>/bin/coredns (the cluster DNS; a module of its own, see build_coredns)
 #
-# Versions come from toolchain/kubernetes/versions.env; K8S_VERSION / ETCD_VERSION in the environment
-# override them. Other knobs: K8S_TOOLCHAIN_DIR (default <repo>/.toolchain), K8S_TOOLCHAIN_CACHE
+# Versions come from toolchain/kubernetes/versions.env; K8S_VERSION / ETCD_VERSION / COREDNS_VERSION in the
+# environment override them. Other knobs: K8S_TOOLCHAIN_DIR (default <repo>/.toolchain), K8S_TOOLCHAIN_CACHE
 # (machine-wide copy of built binaries, reused by fresh clones; default ~/.cache/bizra-k8s-toolchain;
 # set to "off" to disable), K8S_TOOLCHAIN_NICE (default 10). GOMODCACHE / GOCACHE are the go command's
 # usual ones (user-level by default, so a fresh clone on the same machine compiles warm).
@@ -34,10 +35,13 @@ versions_value() { # KEY -> value from versions.env
 }
 K8S_VERSION="${K8S_VERSION:-$(versions_value K8S_VERSION)}"
 ETCD_VERSION="${ETCD_VERSION:-$(versions_value ETCD_VERSION)}"
+COREDNS_VERSION="${COREDNS_VERSION:-$(versions_value COREDNS_VERSION)}"
 K8S_VERSION="${K8S_VERSION#v}"
 ETCD_VERSION="${ETCD_VERSION#v}"
+COREDNS_VERSION="${COREDNS_VERSION#v}"
 [[ "$K8S_VERSION" =~ ^1\.[0-9]+\.[0-9]+$ ]] || { echo "k8s-toolchain: bad K8S_VERSION '$K8S_VERSION'" >&2; exit 2; }
 [[ "$ETCD_VERSION" =~ ^3\.[0-9]+\.[0-9]+$ ]] || { echo "k8s-toolchain: bad ETCD_VERSION '$ETCD_VERSION'" >&2; exit 2; }
+[[ "$COREDNS_VERSION" =~ ^1\.[0-9]+\.[0-9]+$ ]] || { echo "k8s-toolchain: bad COREDNS_VERSION '$COREDNS_VERSION' (1.MINOR.PATCH)" >&2; exit 2; }
 
 TC="${K8S_TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 CACHE="${K8S_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bizra-k8s-toolchain}"
@@ -45,6 +49,8 @@ NICE="${K8S_TOOLCHAIN_NICE:-10}"
 K8S_DIR="$TC/k8s-v$K8S_VERSION"
 ETCD_DIR="$TC/etcd-v$ETCD_VERSION"
 ETCD_BIN="$ETCD_DIR/bin/etcd"
+COREDNS_DIR="$TC/coredns-v$COREDNS_VERSION"
+COREDNS_BIN="$COREDNS_DIR/bin/coredns"
 # The commands built from k8s.io/kubernetes, in the order `paths` prints them.
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
 APISERVER_BIN="$K8S_DIR/bin/kube-apiserver"
@@ -57,7 +63,7 @@ for arg in "$@"; do
   case "$arg" in
     build|paths|clean) cmd="$arg" ;;
     --force) force=1 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "k8s-toolchain: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,17 +87,18 @@ print_paths() {
   local c
   for c in "${K8S_CMDS[@]}"; do printf '%s=%s\n' "$(k8s_var "$c")" "$(k8s_bin "$c")"; done
   printf 'ETCD_BIN=%s\n' "$ETCD_BIN"
+  printf 'COREDNS_BIN=%s\n' "$COREDNS_BIN"
 }
 all_k8s_built() { local c; for c in "${K8S_CMDS[@]}"; do [[ -x "$(k8s_bin "$c")" ]] || return 1; done; }
 
 case "$cmd" in
   paths)
     print_paths
-    all_k8s_built && [[ -x "$ETCD_BIN" ]] || exit 3
+    all_k8s_built && [[ -x "$ETCD_BIN" && -x "$COREDNS_BIN" ]] || exit 3
     exit 0 ;;
   clean)
-    rm -rf "$K8S_DIR" "$ETCD_DIR"
-    log "removed $K8S_DIR and $ETCD_DIR"
+    rm -rf "$K8S_DIR" "$ETCD_DIR" "$COREDNS_DIR"
+    log "removed $K8S_DIR, $ETCD_DIR and $COREDNS_DIR"
     exit 0 ;;
 esac
 
@@ -189,6 +196,44 @@ EOF
   "$ETCD_BIN" --version | sed 's/^/    /' >&2
 }
 
+# ------------------------------------------------------------------------------------------- CoreDNS
+# A module of its own rather than a seventh command of the Kubernetes module (measured on the go.mod files of the
+# releases): CoreDNS v1.15.0 requires k8s.io/api, apimachinery and client-go v0.37.1, which the Kubernetes module's
+# staging replaces would pin back to v0.36.x (a downgrade). v1.14.2 to v1.14.7 would join, but raise modules the
+# Kubernetes commands are built with above what Kubernetes v1.36.3 ships (v1.14.2: x/net, x/sys, x/crypto and four
+# more; v1.14.7: grpc, otel, prometheus and 24 more): all six rebuilt, on a dependency set upstream did not release.
+# Only v1.14.0 and v1.14.1 leave that build list as it is, and both predate the fix of CVE-2026-32936 (v1.14.3).
+# On its own, CoreDNS builds with exactly the requirements it was released with.
+build_coredns() {
+  local v=$COREDNS_VERSION src="$COREDNS_DIR/src"
+  log "coredns v$v: preparing module in $src"
+  rm -rf "$src"
+  mkdir -p "$src" "$COREDNS_DIR/bin"
+  cp "$SUPPORT/coredns-main.go.txt" "$src/main.go"
+  local info gomod goline commit
+  info="$(gocmd mod download -json "github.com/coredns/coredns@v$v")"
+  gomod="$(jq -r '.GoMod // empty' <<<"$info")"
+  commit="$(jq -r '.Origin.Hash // empty' <<<"$info")"
+  goline="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$gomod" | head -n1)"
+  {
+    echo "// Generated by toolchain/kubernetes.sh: CoreDNS v$v with the plugins of toolchain/kubernetes/coredns-main.go.txt."
+    echo "module bizra.local/k8s-toolchain/coredns"
+    echo
+    echo "go ${goline:-1.26}"
+    echo
+    echo "require github.com/coredns/coredns v$v"
+  } >"$src/go.mod"
+  log "coredns v$v: resolving modules (go mod tidy)"
+  (cd "$src" && run_logged "resolving coredns modules" gocmd mod tidy)
+  log "coredns v$v: compiling (nice $NICE)"
+  # Upstream's Makefile stamps coremain.GitCommit the same way (short commit).
+  local ld="-s -w -X github.com/coredns/coredns/coremain.GitCommit=${commit:0:7}"
+  (cd "$src" && run_logged "compiling coredns" gocmd build -trimpath -ldflags "$ld" -o "$COREDNS_BIN.tmp" .)
+  mv -f "$COREDNS_BIN.tmp" "$COREDNS_BIN"
+  stamp_text coredns "$v" >"$COREDNS_BIN.stamp"
+  "$COREDNS_BIN" -version | sed 's/^/    /' >&2
+}
+
 # ------------------------------------------------------------- kube-apiserver, -controller-manager, -scheduler, kubelet, kubectl
 build_k8s() {
   local v=$K8S_VERSION src="$K8S_DIR/src"
@@ -282,6 +327,13 @@ if [[ $force -eq 0 ]] && is_current "$ETCD_BIN" etcd "$ETCD_VERSION"; then
 elif ! from_cache "$ETCD_BIN" etcd "$ETCD_VERSION"; then
   build_etcd
   to_cache "$ETCD_BIN" etcd "$ETCD_VERSION"
+fi
+
+if [[ $force -eq 0 ]] && is_current "$COREDNS_BIN" coredns "$COREDNS_VERSION"; then
+  log "coredns v$COREDNS_VERSION: up to date ($COREDNS_BIN)"
+elif ! from_cache "$COREDNS_BIN" coredns "$COREDNS_VERSION"; then
+  build_coredns
+  to_cache "$COREDNS_BIN" coredns "$COREDNS_VERSION"
 fi
 
 if [[ $force -eq 0 ]] && all_k8s_current; then

@@ -27,9 +27,18 @@ export interface ClusterEnv {
   [key: string]: string;
 }
 
+/**
+ * Settings that select a cluster other than the default one (scripts/cluster.sh reads them): its network namespace and
+ * state folder. Passed as `select` to the functions below; empty means the default cluster of this checkout.
+ */
+export interface ClusterSelect {
+  BIZRA_CLUSTER_NETNS?: string;
+  BIZRA_CLUSTER_DIR?: string;
+}
+
 /** `scripts/cluster.sh env` as an object (KEY=VALUE lines). Throws when the Kubernetes binaries are not built. */
-export function clusterEnv(): ClusterEnv {
-  const r = spawnSync("bash", [CLUSTER_SCRIPT, "env"], { encoding: "utf8" });
+export function clusterEnv(select: ClusterSelect = {}): ClusterEnv {
+  const r = spawnSync("bash", [CLUSTER_SCRIPT, "env"], { encoding: "utf8", env: { ...process.env, ...select } });
   if (r.status !== 0) throw new Error(`scripts/cluster.sh env failed:\n${r.stderr}`);
   const env: Record<string, string> = {};
   for (const m of r.stdout.matchAll(/^([A-Z_]+)=(.*)$/gm)) env[m[1]!] = m[2]!;
@@ -38,8 +47,8 @@ export function clusterEnv(): ClusterEnv {
 }
 
 /** True when `scripts/cluster.sh status` says a cluster of this checkout runs. */
-export function clusterRunning(): boolean {
-  return spawnSync("bash", [CLUSTER_SCRIPT, "status"], { stdio: "ignore" }).status === 0;
+export function clusterRunning(select: ClusterSelect = {}): boolean {
+  return spawnSync("bash", [CLUSTER_SCRIPT, "status"], { stdio: "ignore", env: { ...process.env, ...select } }).status === 0;
 }
 
 /** Runs a command inside the cluster's network namespace (KUBECONFIG set). */
