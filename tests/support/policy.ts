@@ -116,7 +116,7 @@ export function programResources(stack: string): Promise<PlainResource[]> {
   let p = runs.get(stack);
   if (!p) {
     p = runProgram(stack, testStackConfig(stack)).then((run: ProgramRun) => {
-      const objects = new Set(kubernetesObjects(run));
+      const objects = new Set<unknown>(kubernetesObjects(run));
       return run.resources.filter((r) => objects.has(r.inputs)).map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
     });
     runs.set(stack, p);
