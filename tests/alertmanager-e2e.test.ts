@@ -17,7 +17,7 @@ import { ofKind, type KubeObject } from "../scripts/lib/kube-kinds";
 import { nth, single } from "./support/stack";
 import { offlineStackConfig } from "../scripts/lib/stack-config";
 import { ALERTMANAGER_BIN, operatorAlertmanagerConfig, startAlertmanager, type RunningAlertmanager } from "./support/alertmanager";
-import { loopbackNodeEnv, postJson, signAttestation, startNodeProcess, type NodeProcess } from "./support/node-app";
+import { loopbackNodeEnv, postJson, signAttestation, startNodeProcess, type NodeProcess, type VerifyAnswer } from "./support/node-app";
 import { stopChild, waitFor } from "./support/process";
 import { PROMETHEUS_BIN, requireBinary, scrapeConfigFor, startPrometheus, type RunningPrometheus } from "./support/prometheus";
 
@@ -107,8 +107,8 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
 
     const signed = await signAttestation(node, 1);
     const attestation = { encoding: signed.body.encoding, signature: signed.body.signature };
-    assert.equal((await postJson(node.apiPort, ROUTES.attestationsVerify, attestation)).body.valid, true);
-    const replay = await postJson(node.apiPort, ROUTES.attestationsVerify, attestation);
+    assert.equal((await postJson<VerifyAnswer>(node.apiPort, ROUTES.attestationsVerify, attestation)).body.valid, true);
+    const replay = await postJson<VerifyAnswer>(node.apiPort, ROUTES.attestationsVerify, attestation);
     assert.deepEqual([replay.body.valid, replay.body.reason], [false, "replayed"]);
 
     const paged = await waitFor(

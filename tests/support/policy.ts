@@ -18,7 +18,8 @@ export const PROJECT = "bizra-node0-infra";
 export interface PlainResource {
   readonly type: string;
   readonly name: string;
-  readonly props: Record<string, any>;
+  /** The resource's inputs, as the policy SDK hands them to a policy (`PolicyResource["props"]`). */
+  readonly props: PolicyResource["props"];
 }
 
 const OPTS = { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] };
