@@ -9,7 +9,10 @@ import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, RUNTIME_FLAGS_DIGEST_ANNOTA
 import { SIGNING_KEY_DIR, signerComponentLabels } from "../components/signer";
 import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { readStackFile, STACKS } from "../scripts/lib/stack-config";
+import { readStackFile, REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
+import { componentType, withFormerTypes } from "../components/component";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { isBuiltIn, validateBuiltIn } from "./support/k8s-schema";
 
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
@@ -244,5 +247,36 @@ describe("rollouts the provider awaits", function () {
     const rollouts = objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").map((o) => `${o.kind}=90`).sort();
     assert.ok(rollouts.filter((r) => r.startsWith("Deployment")).length >= 2, `Deployments: ${rollouts.join(", ")}`);
     assert.deepEqual(timed(objects), rollouts);
+  });
+});
+
+describe("component type tokens: bizra:<module>:<Type>", function () {
+  this.timeout(120_000);
+  const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+  it("every component the program registers names its file under components/ and its class", async () => {
+    const run = await runProgram("production", testStackConfig("production", { "bizra:alerting": { criticalWebhookUrl: "https://pager.example/hook", warningWebhookUrl: "https://tickets.example/hook" } }));
+    const components = run.resources.filter((r) => !r.custom && r.type.startsWith("bizra:"));
+    assert.ok(components.length >= 14, `components: ${components.map((c) => c.type).join(", ")}`);
+    for (const { type } of components) {
+      const m = /^bizra:([a-z][A-Za-z0-9]*):([A-Z][A-Za-z0-9]*)$/.exec(type);
+      assert.ok(m, `${type} does not follow bizra:<module>:<Type>`);
+      const [, module, cls] = m;
+      const file = path.join(REPO_ROOT, "components", `${kebab(module!)}.ts`);
+      assert.ok(fs.existsSync(file), `${type}: no ${path.relative(REPO_ROOT, file)}`);
+      assert.match(fs.readFileSync(file, "utf8"), new RegExp(`export class ${cls} extends pulumi\\.ComponentResource`), `${type}: no class ${cls} in ${path.relative(REPO_ROOT, file)}`);
+    }
+  });
+
+  it("componentType refuses a module or type outside the scheme, naming it", () => {
+    assert.equal(componentType("holdGate", "HoldGate"), "bizra:holdGate:HoldGate");
+    assert.throws(() => componentType("hold-gate", "HoldGate"), /component module "hold-gate": camelCase file name expected/);
+    assert.throws(() => componentType("holdGate", "holdGate"), /component type "holdGate": a class name expected/);
+  });
+
+  it("a renamed token keeps the former one as an alias, after any alias the caller gave", () => {
+    assert.deepEqual(withFormerTypes(undefined, "bizra:node:Namespace").aliases, [{ type: "bizra:node:Namespace" }]);
+    const opts = withFormerTypes({ protect: true, aliases: ["urn:pulumi:s::p::t::n"] }, "bizra:a:B");
+    assert.deepEqual([opts.protect, opts.aliases], [true, ["urn:pulumi:s::p::t::n", { type: "bizra:a:B" }]]);
   });
 });
