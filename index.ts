@@ -36,6 +36,7 @@ const validatorSet = pulumi.unsecret(
 const node = new BizraNode(config.appName, {
   config,
   namespace: namespace.name,
+  labels,
   image: image.reference,
   validatorSetJson: validatorSet,
 });
@@ -43,6 +44,7 @@ const node = new BizraNode(config.appName, {
 const signer = new NodeSigner(`${config.appName}-signer`, {
   config,
   namespace: namespace.name,
+  nodeLabels: labels,
   image: image.reference,
   signingKey: config.signingKey,
   validatorSetConfigMapName: node.validatorSetConfigMapName,
@@ -79,10 +81,10 @@ const sloConfigMap = new SloConfigMap("slo", {
   labels,
   ...(config.postDeployReport ? { postDeployReport: config.postDeployReport } : {}),
 });
-new NodeServiceMonitor("service-monitor", { appName: config.appName, namespaceName: config.namespace, namespace: namespace.name, labels });
+new NodeServiceMonitor("service-monitor", { appName: config.appName, namespace, labels });
 const alerts = new NodeAlerts("alerts", { slos: config.slos, rules: alertRuleConfig(config), namespace: namespace.name, labels });
 const routing = config.alerting
-  ? new AlertRouting("alert-routing", { alerting: config.alerting, appName: config.appName, namespaceName: config.namespace, namespace: namespace.name, labels })
+  ? new AlertRouting("alert-routing", { alerting: config.alerting, appName: config.appName, namespace, labels })
   : undefined;
 const dashboard = new NodeDashboard("dashboard", {
   slos: config.slos,

@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { KYVERNO_API_VERSION, type ClusterPolicy } from "./crds/kyverno";
 import { registerCustomResource } from "./crds/register";
+import { componentType } from "./component";
 
 export const SIGNED_IMAGES_POLICY = "require-signed-images";
 
@@ -91,7 +92,7 @@ export class ImageAdmission extends pulumi.ComponentResource {
   public readonly mode: string;
 
   constructor(name: string, args: ImageAdmissionArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:admission:ImageAdmission", name, {}, opts);
+    super(componentType("admission", "ImageAdmission"), name, {}, opts);
     const policy = signedImagesPolicy(args.config, args.labels);
     registerCustomResource(name, policy, { parent: this });
     this.policyName = policy.metadata.name;

@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { ALERTMANAGER_CONFIG_API_VERSION, type AlertmanagerConfig } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
+import type { NodeNamespace } from "./namespace";
+import { componentType, withFormerTypes } from "./component";
 
 export type AlertingConfig = NonNullable<StackConfig["alerting"]>;
 
@@ -46,11 +48,11 @@ export function alertmanagerConfig(alerting: AlertingConfig, meta: { name: strin
 export interface AlertRoutingArgs {
   /** `bizra:alerting`: webhook URLs and timings. */
   readonly alerting: AlertingConfig;
+  /** The node's name (`bizra:appName`); names the AlertmanagerConfig. */
   readonly appName: string;
-  /** The node namespace's name (the operator scopes the routes to alerts of this namespace). */
-  readonly namespaceName: string;
-  /** The Namespace resource's name (orders the namespace first). */
-  readonly namespace: pulumi.Input<string>;
+  /** The node's namespace: the object goes there (the operator scopes its routes to alerts of this namespace) and is created after it. */
+  readonly namespace: Pick<NodeNamespace, "name" | "configuredName">;
+  /** Labels of the node deployment (`nodeLabels`). */
   readonly labels: Record<string, string>;
 }
 
@@ -59,9 +61,9 @@ export class AlertRouting extends pulumi.ComponentResource {
   public readonly name: string;
 
   constructor(name: string, args: AlertRoutingArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:observability:AlertRouting", name, {}, opts);
-    const amc = alertmanagerConfig(args.alerting, { name: args.appName, namespace: args.namespaceName, labels: args.labels });
-    registerCustomResource(name, amc, { parent: this }, args.namespace);
+    super(componentType("alertmanager", "AlertRouting"), name, {}, withFormerTypes(opts, "bizra:observability:AlertRouting"));
+    const amc = alertmanagerConfig(args.alerting, { name: args.appName, namespace: args.namespace.configuredName, labels: args.labels });
+    registerCustomResource(name, amc, { parent: this }, args.namespace.name);
     this.name = amc.metadata.name;
     this.registerOutputs({ name: this.name, receivers: SEVERITY_RECEIVERS });
   }

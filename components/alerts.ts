@@ -10,6 +10,7 @@ import { registerCustomResource } from "./crds/register";
 import { counterRate, histogramQuantile, poiSuccessRatio, promNumber, verificationsShedRate } from "./promql";
 import { cpuCores, memoryBytes } from "./quantity";
 import { comparisonSymbol, violationOperator, type Slo, type SloTable } from "./slo";
+import { componentType, withFormerTypes } from "./component";
 
 /** The rate window of every alert expression. */
 export const ALERT_RATE_WINDOW = "5m";
@@ -222,7 +223,7 @@ export class NodeAlerts extends pulumi.ComponentResource {
   public readonly groups: RuleGroup[];
 
   constructor(name: string, args: NodeAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:observability:NodeAlerts", name, {}, opts);
+    super(componentType("alerts", "NodeAlerts"), name, {}, withFormerTypes(opts, "bizra:observability:NodeAlerts"));
     const rule = prometheusRule(args.slos, args.rules, args.rules.job, args.labels);
     registerCustomResource(name, rule, { parent: this }, args.namespace);
     this.groups = rule.spec.groups;

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { METRICS } from "@bizra/contract";
 import type { Slo } from "./slo";
+import { componentType, withFormerTypes } from "./component";
 
 /** The Pods metric the HPA reads: what prometheus-adapter serves for `rate(bizra_poi_verify_total[1m])` under its
  * usual `^(.*)_total$ -> ${1}_per_second` naming rule. */
@@ -57,7 +58,7 @@ export class NodeAutoscaler extends pulumi.ComponentResource {
   public readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: NodeAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:node:Autoscaler", name, {}, opts);
+    super(componentType("autoscaler", "NodeAutoscaler"), name, {}, withFormerTypes(opts, "bizra:node:Autoscaler"));
     const hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
       name,
       { metadata: { name: args.appName, namespace: args.namespace, labels: args.labels }, spec: hpaSpec(args) },

@@ -29,6 +29,7 @@ import { apiErrorRatio, histogramQuantile, poiSuccessRatio, promNumber } from ".
 import { holdGateUrl as inClusterHoldGateUrl } from "./hold-gate";
 import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
+import { componentType, withFormerTypes } from "./component";
 
 export const CANARY_INTERVAL = "1m";
 export const CANARY_INTERVAL_MINUTES = 1;
@@ -240,7 +241,7 @@ export interface NodeCanaryArgs {
 
 export class NodeCanary extends pulumi.ComponentResource {
   constructor(name: string, args: NodeCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:delivery:NodeCanary", name, {}, opts);
+    super(componentType("canary", "NodeCanary"), name, {}, withFormerTypes(opts, "bizra:delivery:NodeCanary"));
     const cfg = args.config;
     const target: CanaryTarget = { appName: cfg.appName, namespace: cfg.namespace, prometheusAddress: cfg.canary.prometheusAddress, labels: args.labels };
     const templates = metricTemplates(cfg.slos, target).map((t) =>

@@ -10,6 +10,7 @@ import { CIRCUIT_STATES, FAIL_REASON_LABEL, METRICS } from "@bizra/contract";
 import { apiErrorRatio, counterRate, histogramQuantile, poiSuccessRatio, verificationsShedRate } from "./promql";
 import { cpuCores, memoryBytes } from "./quantity";
 import type { Slo, SloTable } from "./slo";
+import { componentType, withFormerTypes } from "./component";
 
 /** Rate window of dashboard queries: 12 scrapes at 5 s, short enough to see a canary step. */
 export const DASHBOARD_RATE_WINDOW = "1m";
@@ -293,7 +294,7 @@ export class NodeDashboard extends pulumi.ComponentResource {
   public readonly uid: string;
 
   constructor(name: string, args: NodeDashboardArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:observability:NodeDashboard", name, {}, opts);
+    super(componentType("dashboard", "NodeDashboard"), name, {}, withFormerTypes(opts, "bizra:observability:NodeDashboard"));
     this.json = dashboardJson(args.slos, { namespace: args.nodeNamespace, appName: args.appName, stack: args.stack, resources: args.resources });
     this.uid = dashboardUid(args.appName, args.stack);
     new k8s.core.v1.ConfigMap(

@@ -15,6 +15,7 @@ import { DEFAULT_HOLD_GATE_PORT, ENV, HOLD_GATE_COMMAND, HOLD_GATE_ROUTE, ROUTES
 import { awaitTimeoutMetadata } from "./config";
 import { API_PORT_NAME, type NodeWorkloadConfig } from "./node";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
+import { componentType, withFormerTypes } from "./component";
 
 export const HOLD_GATE_SERVICE_PORT = 80;
 
@@ -112,7 +113,7 @@ export class HoldGate extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: HoldGateArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:delivery:HoldGate", name, {}, opts);
+    super(componentType("holdGate", "HoldGate"), name, {}, withFormerTypes(opts, "bizra:delivery:HoldGate"));
     const cfg = args.config;
     const gateName = holdGateName(cfg.appName);
     const labels = holdGateLabels(cfg.appName, args.labels);

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DIGEST_REFERENCE } from "./config";
+import { componentType, withFormerTypes } from "./component";
 
 export interface NodeImageArgs {
   /** A digest-pinned reference to run as is (`repo@sha256:<digest>`). */
@@ -35,7 +36,7 @@ export class NodeImage extends pulumi.ComponentResource {
   public readonly reference: pulumi.Output<string>;
 
   constructor(name: string, args: NodeImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:node:Image", name, {}, opts);
+    super(componentType("image", "NodeImage"), name, {}, withFormerTypes(opts, "bizra:node:Image"));
     if (args.build) {
       const image = new docker.Image(
         name,

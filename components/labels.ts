@@ -11,7 +11,10 @@ export function componentLabels(): Record<string, string> {
   return { "app.kubernetes.io/part-of": "bizra", "app.kubernetes.io/component": "node" };
 }
 
-export function nodeLabels(appName: string, stack: string): Record<string, string> & { readonly "app.kubernetes.io/instance": string } {
+/** Labels of every object of one node deployment; computed once (index.ts) and passed to the components. */
+export type NodeLabels = Readonly<Record<string, string>> & { readonly "app.kubernetes.io/instance": string };
+
+export function nodeLabels(appName: string, stack: string): NodeLabels {
   return {
     ...selectorLabels(appName),
     ...componentLabels(),

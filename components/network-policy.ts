@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { componentLabels } from "./labels";
 import { SIGNER_CLIENT_LABEL, signerComponentLabels } from "./signer";
+import { componentType, withFormerTypes } from "./component";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 
@@ -108,7 +109,7 @@ export class NodeNetworkPolicy extends pulumi.ComponentResource {
   public readonly policyNames: string[];
 
   constructor(name: string, args: NodeNetworkPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:node:NetworkPolicy", name, {}, opts);
+    super(componentType("networkPolicy", "NodeNetworkPolicy"), name, {}, withFormerTypes(opts, "bizra:node:NetworkPolicy"));
     const specs = networkPolicySpecs(args);
     this.policyNames = Object.keys(specs).map((n) => `${args.appName}-${n}`);
     for (const [suffix, spec] of Object.entries(specs)) {

@@ -3,9 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
-import { componentLabels, nodeLabels, selectorLabels } from "./labels";
+import { componentLabels, selectorLabels, type NodeLabels } from "./labels";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE, validatorSetDigest } from "./validator-set";
+import { componentType } from "./component";
 
 export { NODE_UID } from "./pod-security";
 
@@ -133,6 +134,8 @@ export interface BizraNodeArgs {
   readonly image: pulumi.Input<string>;
   /** The validator set as the node reads it (`validatorSetJson`), for the ConfigMap every node pod mounts. */
   readonly validatorSetJson: pulumi.Input<string>;
+  /** Labels of the node deployment (`nodeLabels`, computed once in index.ts), put on every object. */
+  readonly labels: NodeLabels;
 }
 
 /** The node workload (verifiers): ServiceAccount, runtime-flag and validator-set ConfigMaps, Deployment, Service, PDB. */
@@ -152,9 +155,9 @@ export class BizraNode extends pulumi.ComponentResource {
   public readonly labels: Record<string, string>;
 
   constructor(name: string, args: BizraNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:node:BizraNode", name, {}, opts);
+    super(componentType("node", "BizraNode"), name, {}, opts);
     const cfg = args.config;
-    const labels = nodeLabels(cfg.appName, cfg.stack);
+    const labels = args.labels;
     const metadata = (suffix = "") => ({ name: `${cfg.appName}${suffix}`, namespace: args.namespace, labels });
     const child = { parent: this };
 

@@ -7,7 +7,9 @@ import { METRICS_PATH } from "@bizra/contract";
 import { MONITORING_API_VERSION, type ServiceMonitor } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
 import { selectorLabels } from "./labels";
+import type { NodeNamespace } from "./namespace";
 import { METRICS_PORT_NAME } from "./node";
+import { componentType, withFormerTypes } from "./component";
 
 export const SCRAPE_INTERVAL = "5s";
 /** Series the node exports that dashboards and alerts read. `up` and `scrape_*` are synthetic and never dropped. */
@@ -41,19 +43,17 @@ export function serviceMonitor(appName: string, namespace: string, labels: Recor
 export interface NodeServiceMonitorArgs {
   /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
-  /** Namespace name as configured (the object's namespace). */
-  readonly namespaceName: string;
-  /** The Namespace resource's name (orders the namespace first). */
-  readonly namespace: pulumi.Input<string>;
+  /** The node's namespace: the object goes there, selects Services there, and is created after it. */
+  readonly namespace: Pick<NodeNamespace, "name" | "configuredName">;
   /** Labels of the node deployment (`nodeLabels`), put on every object. */
   readonly labels: Record<string, string>;
 }
 
 export class NodeServiceMonitor extends pulumi.ComponentResource {
   constructor(name: string, args: NodeServiceMonitorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:observability:NodeServiceMonitor", name, {}, opts);
-    const sm = serviceMonitor(args.appName, args.namespaceName, args.labels);
-    registerCustomResource(name, sm, { parent: this }, args.namespace);
+    super(componentType("serviceMonitor", "NodeServiceMonitor"), name, {}, withFormerTypes(opts, "bizra:observability:NodeServiceMonitor"));
+    const sm = serviceMonitor(args.appName, args.namespace.configuredName, args.labels);
+    registerCustomResource(name, sm, { parent: this }, args.namespace.name);
     this.registerOutputs({ interval: SCRAPE_INTERVAL, keep: KEEP_REGEX });
   }
 }

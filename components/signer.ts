@@ -14,6 +14,8 @@ import { ENV, ROUTES } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
+import { componentType, withFormerTypes } from "./component";
+import type { NodeLabels } from "./labels";
 
 export const SIGNING_KEY_DIR = "/var/run/secrets/bizra";
 export const SIGNING_KEY_FILE = "signing-key";
@@ -28,13 +30,9 @@ export function signerComponentLabels(): Record<string, string> {
   return { "app.kubernetes.io/part-of": "bizra", "app.kubernetes.io/component": "signer" };
 }
 
-export function signerLabels(appName: string, stack: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": `${appName}-signer`,
-    ...signerComponentLabels(),
-    "app.kubernetes.io/instance": `${appName}-${stack}`,
-    "app.kubernetes.io/managed-by": "pulumi",
-  };
+/** The node deployment's labels with the signer's name and component: same instance and manager, other pods. */
+export function signerLabels(appName: string, nodeLabels: NodeLabels): Record<string, string> {
+  return { ...nodeLabels, ...signerSelector(appName), ...signerComponentLabels() };
 }
 export const signerSelector = (appName: string) => ({ "app.kubernetes.io/name": `${appName}-signer` });
 
@@ -131,6 +129,8 @@ export interface NodeSignerArgs {
   readonly validatorSetDigest: pulumi.Input<string>;
   /** bizra:awaitTimeoutSeconds: how long `pulumi up` waits for the signer Deployment. */
   readonly awaitTimeoutSeconds?: number;
+  /** Labels of the node deployment (`nodeLabels`); the signer's objects carry them with the signer's name and component. */
+  readonly nodeLabels: NodeLabels;
 }
 
 export class NodeSigner extends pulumi.ComponentResource {
@@ -141,9 +141,9 @@ export class NodeSigner extends pulumi.ComponentResource {
   public readonly labels: Record<string, string>;
 
   constructor(name: string, args: NodeSignerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:node:Signer", name, {}, opts);
+    super(componentType("signer", "NodeSigner"), name, {}, withFormerTypes(opts, "bizra:node:Signer"));
     const cfg = args.config;
-    const labels = signerLabels(cfg.appName, cfg.stack);
+    const labels = signerLabels(cfg.appName, args.nodeLabels);
     const base = `${cfg.appName}-signer`;
     const metadata = (suffix = "") => ({ name: `${base}${suffix}`, namespace: args.namespace, labels });
     const awaited = () => ({ ...metadata(), ...awaitTimeoutMetadata(args.awaitTimeoutSeconds) });

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { POST_DEPLOY_REPORT_ANNOTATION, SLO_CONFIGMAP_KEY, type SloDocumentEntry } from "@bizra/contract";
 import type { SloId, SloTable } from "./slo";
+import { componentType, withFormerTypes } from "./component";
 
 export { SLO_CONFIGMAP_KEY };
 
@@ -37,7 +38,7 @@ export class SloConfigMap extends pulumi.ComponentResource {
   public readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: SloConfigMapArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:observability:SloConfigMap", name, {}, opts);
+    super(componentType("sloConfigmap", "SloConfigMap"), name, {}, withFormerTypes(opts, "bizra:observability:SloConfigMap"));
     const cm = new k8s.core.v1.ConfigMap(
       name,
       {

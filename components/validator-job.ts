@@ -18,6 +18,7 @@ import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
 import { TRUSTED_KEYS_ENV } from "@bizra/evidence";
 import type { NodeWorkloadConfig } from "./node";
 import { hardenedContainerSecurity, hardenedPod, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
+import { componentType, withFormerTypes } from "./component";
 
 export const EVIDENCE_MANIFEST = "manifest.json";
 export const EVIDENCE_MOUNT = "/var/run/bizra/evidence";
@@ -152,7 +153,7 @@ export class EvidenceValidator extends pulumi.ComponentResource {
   public readonly status: string;
 
   constructor(name: string, args: EvidenceValidatorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bizra:evidence:EvidenceValidator", name, {}, opts);
+    super(componentType("validatorJob", "EvidenceValidator"), name, {}, withFormerTypes(opts, "bizra:evidence:EvidenceValidator"));
     const bundle = args.bundle;
     if (!bundle) {
       this.status = `not created: no ${EVIDENCE_MANIFEST} in the evidence folder (bizra:evidenceDir, default evidence/)`;

@@ -12,19 +12,20 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { ConfigError } from "../components/config";
 import { kubernetesObjects, runProgram } from "./lib/mock-runtime";
+import { isKind, type KubeObject } from "./lib/kube-kinds";
 import { offlineStackConfig, REPO_ROOT, STACKS } from "./lib/stack-config";
 
 /** The plain Prometheus rules file written next to the objects. */
 export const PROMETHEUS_RULES_FILE = "prometheus-rules.yaml";
 
 /** `<kind>-<namespace>-<name>.yaml`, lower-case. */
-export function objectFileName(obj: Record<string, any>): string {
+export function objectFileName(obj: KubeObject): string {
   const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}-` : "";
   return `${String(obj.kind).toLowerCase()}-${ns}${obj.metadata?.name}.yaml`;
 }
 
-export function redactSecrets(obj: Record<string, any>): Record<string, any> {
-  if (obj.kind !== "Secret") return obj;
+export function redactSecrets(obj: KubeObject): KubeObject {
+  if (!isKind(obj, "Secret")) return obj;
   const redact = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.keys(m).map((k) => [k, "<redacted>"])) : undefined);
   return { ...obj, data: redact(obj.data), stringData: redact(obj.stringData) };
 }

@@ -13,9 +13,11 @@ import { SEVERITY_RECEIVERS } from "../components/alertmanager";
 import type { AlertmanagerConfig } from "../components/crds/monitoring";
 import { ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
+import { ofKind, type KubeObject } from "../scripts/lib/kube-kinds";
+import { nth, single } from "./support/stack";
 import { offlineStackConfig } from "../scripts/lib/stack-config";
 import { ALERTMANAGER_BIN, operatorAlertmanagerConfig, startAlertmanager, type RunningAlertmanager } from "./support/alertmanager";
-import { loopbackNodeEnv, postJson, signAttestation, startNodeProcess, type NodeProcess } from "./support/node-app";
+import { loopbackNodeEnv, postJson, signAttestation, startNodeProcess, type NodeProcess, type VerifyAnswer } from "./support/node-app";
 import { stopChild, waitFor } from "./support/process";
 import { PROMETHEUS_BIN, requireBinary, scrapeConfigFor, startPrometheus, type RunningPrometheus } from "./support/prometheus";
 
@@ -34,7 +36,7 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
   let prom: RunningPrometheus | undefined;
   let am: RunningAlertmanager | undefined;
   let amc: AlertmanagerConfig;
-  let objects: Record<string, any>[];
+  let objects: KubeObject[];
   let hookBase: string;
 
   before(async () => {
@@ -58,8 +60,7 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
       }),
     );
     objects = kubernetesObjects(run);
-    amc = objects.find((o) => o.kind === "AlertmanagerConfig") as AlertmanagerConfig;
-    assert.ok(amc, "the program renders an AlertmanagerConfig when bizra:alerting is set");
+    amc = single(ofKind(objects, "AlertmanagerConfig"), "AlertmanagerConfig (rendered when bizra:alerting is set)");
   });
 
   after(async () => {
@@ -89,13 +90,13 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
 
   it("a replayed attestation's critical alert reaches the paging webhook, not the ticket webhook", async () => {
     am = await startAlertmanager(operatorAlertmanagerConfig(amc));
-    const sm = objects.find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
-    const rule = objects.find((o) => o.kind === "PrometheusRule") as Record<string, any>;
-    const ns = sm.metadata.namespace as string;
+    const sm = single(ofKind(objects, "ServiceMonitor"), "ServiceMonitor");
+    const rule = single(ofKind(objects, "PrometheusRule"), "PrometheusRule");
+    const ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     node = await startNodeProcess(loopbackNodeEnv());
     prom = await startPrometheus({
       config: {
-        global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "1s" },
+        global: { scrape_interval: nth(sm.spec.endpoints, 0, "ServiceMonitor endpoint").interval, evaluation_interval: "1s" },
         alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${am.port}`] }] }] },
         scrape_configs: [scrapeConfigFor(sm, `127.0.0.1:${node.metricsPort}`, { namespace: ns, pod: `${sm.metadata.name}-5d8c7f9b4-x2x7q`, service: sm.metadata.name })],
       },
@@ -106,8 +107,8 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
 
     const signed = await signAttestation(node, 1);
     const attestation = { encoding: signed.body.encoding, signature: signed.body.signature };
-    assert.equal((await postJson(node.apiPort, ROUTES.attestationsVerify, attestation)).body.valid, true);
-    const replay = await postJson(node.apiPort, ROUTES.attestationsVerify, attestation);
+    assert.equal((await postJson<VerifyAnswer>(node.apiPort, ROUTES.attestationsVerify, attestation)).body.valid, true);
+    const replay = await postJson<VerifyAnswer>(node.apiPort, ROUTES.attestationsVerify, attestation);
     assert.deepEqual([replay.body.valid, replay.body.reason], [false, "replayed"]);
 
     const paged = await waitFor(

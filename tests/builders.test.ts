@@ -8,22 +8,25 @@ import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "../components/validator-s
 import { componentLabels } from "../components/labels";
 import { ENV, ROUTES } from "@bizra/contract";
 import { securityProblems } from "../policies/k8s-hardening/hardening";
-import { configOf } from "./support/stack";
+import { configOf, find, single } from "./support/stack";
+import { plain } from "./support/plain";
 
 const REFS = { image: "img@sha256:x", serviceAccountName: "sa", configMapName: "flags", validatorSetConfigMapName: "vset" };
+/** The node pod spec built with plain refs, read as plain values. */
+const podOf = (cfg: Parameters<typeof nodePodSpec>[0]) => plain(nodePodSpec(cfg, REFS));
 
 describe("pod spec builder", () => {
   for (const [stack, overrides] of [["testnet", {}], ["production", { "bizra:apiPort": 8123, "bizra:metricsPort": 9555 }]] as const) {
     it(`${stack}: the ConfigMap's ports are the container's ports (${JSON.stringify(overrides)})`, () => {
       const cfg = configOf(stack, overrides);
-      const [c] = (nodePodSpec(cfg, REFS) as any).containers;
+      const c = single(podOf(cfg).containers, "node container");
       const flags = runtimeFlagData(cfg);
-      const port = (name: string) => c.ports.find((p: any) => p.name === name);
+      const port = (name: string) => find(c.ports, (p) => p.name === name, `port ${name}`);
       assert.deepEqual(port("http"), { name: "http", containerPort: cfg.apiPort, protocol: "TCP" });
       assert.deepEqual(port("metrics"), { name: "metrics", containerPort: cfg.metricsPort, protocol: "TCP" });
       assert.equal(flags[ENV.apiPort], String(port("http").containerPort));
       assert.equal(flags[ENV.metricsPort], String(port("metrics").containerPort));
-      assert.equal(c.ports.length, 2);
+      assert.equal(c.ports?.length, 2);
       if (stack === "production") assert.deepEqual([cfg.apiPort, cfg.metricsPort], [8123, 9555], "the overrides took effect");
     });
   }
@@ -46,18 +49,18 @@ describe("pod spec builder", () => {
   });
 
   it("passes the hardening pack's container rules, and runs as the image's non-root uid", () => {
-    const pod = nodePodSpec(configOf("production"), REFS) as any;
+    const pod = podOf(configOf("production"));
     for (const c of pod.containers) assert.deepEqual(securityProblems(pod, c), [], c.name);
     assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: "RuntimeDefault" } });
     assert.equal(NODE_UID, 10001);
-    const [c] = pod.containers;
-    assert.equal(c.securityContext.privileged, false);
+    const c = single(pod.containers, "node container");
+    assert.equal(c.securityContext?.privileged, false);
     assert.deepEqual([pod.automountServiceAccountToken, pod.enableServiceLinks, pod.serviceAccountName], [false, false, "sa"]);
   });
 
   it("mounts the validator set read-only where the flags point, and nothing else writable but /tmp in memory; no signing key", () => {
-    const pod = nodePodSpec(configOf("testnet"), REFS) as any;
-    const [c] = pod.containers;
+    const pod = podOf(configOf("testnet"));
+    const c = single(pod.containers, "node container");
     assert.deepEqual(c.volumeMounts, [{ name: "validator-set", mountPath: VALIDATOR_SET_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);
     assert.deepEqual(pod.volumes, [
       { name: "validator-set", configMap: { name: "vset", items: [{ key: VALIDATOR_SET_FILE, path: VALIDATOR_SET_FILE }] } },
@@ -69,7 +72,7 @@ describe("pod spec builder", () => {
   });
 
   it("probes: startup and liveness on healthz, readiness on readyz, all on the API port", () => {
-    const [c] = (nodePodSpec(configOf("testnet"), REFS) as any).containers;
+    const c = single(podOf(configOf("testnet")).containers, "node container");
     const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({ httpGet: { path, port: "http" }, timeoutSeconds: 2, periodSeconds, failureThreshold });
     assert.deepEqual(c.startupProbe, probe(ROUTES.healthz, 2, 30));
     assert.deepEqual(c.livenessProbe, probe(ROUTES.healthz, 10, 3));
@@ -78,14 +81,15 @@ describe("pod spec builder", () => {
 
   it("resources are the config's, copied; topology spread only when configured: zones preferred, hosts required", () => {
     const cfg = configOf("production", { "bizra:topologySpread": true });
-    const pod = nodePodSpec(cfg, REFS) as any;
-    assert.deepEqual(pod.containers[0].resources, { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } });
-    assert.notEqual(pod.containers[0].resources.requests, cfg.resources.requests);
-    assert.deepEqual(pod.topologySpreadConstraints.map((t: any) => [t.topologyKey, t.whenUnsatisfiable, t.maxSkew, t.labelSelector.matchLabels["app.kubernetes.io/name"]]), [
+    const pod = podOf(cfg);
+    const c = single(pod.containers, "node container");
+    assert.deepEqual(c.resources, { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } });
+    assert.notEqual(c.resources?.requests, cfg.resources.requests);
+    assert.deepEqual(pod.topologySpreadConstraints?.map((t) => [t.topologyKey, t.whenUnsatisfiable, t.maxSkew, t.labelSelector?.matchLabels?.["app.kubernetes.io/name"]]), [
       ["topology.kubernetes.io/zone", "ScheduleAnyway", 1, cfg.appName],
       ["kubernetes.io/hostname", "DoNotSchedule", 1, cfg.appName],
     ]);
-    assert.equal((nodePodSpec(configOf("production", { "bizra:topologySpread": false }), REFS) as any).topologySpreadConstraints, undefined);
+    assert.equal(podOf(configOf("production", { "bizra:topologySpread": false })).topologySpreadConstraints, undefined);
     assert.equal(pod.terminationGracePeriodSeconds, 30);
   });
 });
@@ -93,7 +97,7 @@ describe("pod spec builder", () => {
 describe("network policy builder", () => {
   const args = { appName: "node0", apiPort: 8080, metricsPort: 9464, signerPort: 7070, monitoringNamespace: "mon", meshNamespace: "mesh" };
   const signerPods = { matchLabels: signerComponentLabels() };
-  const specs = networkPolicySpecs(args) as Record<string, any>;
+  const specs = plain(networkPolicySpecs(args));
   const ns = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
   const nodePods = { matchLabels: componentLabels() };
 
@@ -105,7 +109,7 @@ describe("network policy builder", () => {
   it("exactly these allows; shared-state egress only with a state port", () => {
     const base = ["default-deny", "allow-dns-egress", "allow-metrics-scrape", "allow-api-from-mesh", "allow-signer-clients", "allow-signer-metrics-scrape", "allow-signer-apiserver-egress"];
     assert.deepEqual(Object.keys(specs), [...base, "allow-peer-traffic"]);
-    const withState = networkPolicySpecs({ ...args, stateRedisPort: 6379 }) as Record<string, any>;
+    const withState = plain(networkPolicySpecs({ ...args, stateRedisPort: 6379 }));
     assert.deepEqual(Object.keys(withState), [...base, "allow-shared-state-egress", "allow-peer-traffic"]);
     assert.deepEqual(withState["allow-shared-state-egress"], { podSelector: nodePods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 6379 }] }] });
   });
@@ -139,8 +143,9 @@ describe("network policy builder", () => {
   });
 
   it("ports follow the arguments", () => {
-    const other = networkPolicySpecs({ ...args, apiPort: 9000, metricsPort: 9999 }) as Record<string, any>;
-    assert.equal(other["allow-metrics-scrape"].ingress[0].ports[0].port, 9999);
-    assert.equal(other["allow-api-from-mesh"].ingress[0].ports[0].port, 9000);
+    const other = plain(networkPolicySpecs({ ...args, apiPort: 9000, metricsPort: 9999 }));
+    const firstPort = (name: string) => other[name]?.ingress?.[0]?.ports?.[0]?.port;
+    assert.equal(firstPort("allow-metrics-scrape"), 9999);
+    assert.equal(firstPort("allow-api-from-mesh"), 9000);
   });
 });

@@ -28,7 +28,9 @@ import { REPO_ROOT } from "../scripts/lib/stack-config";
 import { startNodeProcess, type NodeProcess } from "./support/node-process";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, track, waitFor } from "./support/process";
-import { configOf, testStackConfig } from "./support/stack";
+import { configOf, find, nth, single, testStackConfig } from "./support/stack";
+import { ofKind, type KubeObject } from "../scripts/lib/kube-kinds";
+import type { Canary } from "../components/crds/flagger";
 import { publicKeyOfSeed } from "../components/validator-set";
 
 const STACK = "testnet";
@@ -93,8 +95,10 @@ interface Case {
 
 describe("canary checks on real data: healthy, faulty and idle releases", function () {
   this.timeout(600_000);
-  let objs: Record<string, any>[];
-  let canary: Record<string, any>;
+  let objs: KubeObject[];
+  let canary: Canary;
+  const serviceMonitor = () => single(ofKind(objs, "ServiceMonitor"), "ServiceMonitor");
+  const scrapeInterval = () => nth(serviceMonitor().spec.endpoints, 0, "ServiceMonitor endpoint").interval;
   let ns: string;
   let app: string;
   const cases: Record<"healthy" | "faulty" | "idle", Case> = { healthy: {}, faulty: {}, idle: {} };
@@ -103,12 +107,12 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
   const keyFile = path.join(keysDir, `${LOAD_TEST_ID}.seed`);
 
   async function start(c: Case, env: Record<string, string>): Promise<void> {
-    const sm = objs.find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
-    const rule = objs.find((o) => o.kind === "PrometheusRule") as Record<string, any>;
+    const sm = serviceMonitor();
+    const rule = single(ofKind(objs, "PrometheusRule"), "PrometheusRule");
     c.node = await startNodeProcess({ [ENV.apiPort]: "0", [ENV.metricsPort]: "0", [ENV.host]: "127.0.0.1", [ENV.validatorSetFile]: setFile, [ENV.logLevel]: "info", ...env });
     c.prom = await startPrometheus({
       config: {
-        global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "1s" },
+        global: { scrape_interval: scrapeInterval(), evaluation_interval: "1s" },
         scrape_configs: [scrapeConfigFor(sm, `127.0.0.1:${c.node.metricsPort}`, { namespace: ns, pod: canaryPod(app), service: app })],
       },
       ruleFiles: { "prometheus-rules.yaml": stringify(rule.spec) },
@@ -119,15 +123,14 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
 
   /** Every metric check of the Canary, evaluated as Flagger does. */
   async function evaluate(p: RunningPrometheus): Promise<CheckResult[]> {
-    const templates = objs.filter((o) => o.kind === "MetricTemplate");
+    const templates = ofKind(objs, "MetricTemplate");
     const out: CheckResult[] = [];
-    for (const m of canary.spec.analysis.metrics) {
-      const t = templates.find((x) => x.metadata.name === m.templateRef.name);
-      assert.ok(t, `MetricTemplate ${m.templateRef.name}`);
-      const query = renderFlaggerQuery(t.spec.query, { namespace: ns, target: canary.spec.targetRef.name, interval: m.interval });
+    for (const m of canary.spec.analysis.metrics ?? []) {
+      const t = find(templates, (x) => x.metadata.name === m.templateRef?.name, `MetricTemplate of check ${m.name}`);
+      const query = renderFlaggerQuery(t.spec.query, { namespace: ns, target: canary.spec.targetRef.name, interval: m.interval ?? assert.fail(`${m.name} has no interval`) });
       const values = (await p.query(query)).map((s) => Number(s.value[1]));
       const v = values[0];
-      const range = m.thresholdRange as { min?: number; max?: number };
+      const range = m.thresholdRange ?? {};
       const inRange = v !== undefined && Number.isFinite(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
       out.push({ name: m.name, values, passed: values.length === 1 && inRange, range });
     }
@@ -137,8 +140,8 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
   before(async function () {
     requireBinary(PROMETHEUS_BIN);
     objs = kubernetesObjects(await runProgram(STACK, testStackConfig(STACK)));
-    canary = objs.find((o) => o.kind === "Canary") as Record<string, any>;
-    ns = canary.metadata.namespace;
+    canary = single(ofKind(objs, "Canary"), "Canary");
+    ns = canary.metadata.namespace ?? assert.fail("the Canary has a namespace");
     app = canary.spec.targetRef.name;
     fs.writeFileSync(
       setFile,
@@ -160,8 +163,7 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
         "--request-timeout", "30s",
       ]);
     [cases.healthy.traffic, cases.faulty.traffic] = await Promise.all([drive(cases.healthy), drive(cases.faulty)]);
-    const sm = objs.find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
-    const scrape = Number(/^(\d+)s$/.exec(sm.spec.endpoints[0].interval)?.[1]);
+    const scrape = Number(/^(\d+)s$/.exec(scrapeInterval() ?? "")?.[1]);
     await sleep((scrape + 2) * 1000); // the last counters scraped
   });
 
@@ -185,7 +187,7 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
 
   it("healthy release: every traffic-shaped check passes; the latency check yields one value (printed)", async () => {
     const results = await evaluate(cases.healthy.prom as RunningPrometheus);
-    assert.deepEqual(results.map((r) => r.name), canary.spec.analysis.metrics.map((m: { name: string }) => m.name));
+    assert.deepEqual(results.map((r) => r.name), (canary.spec.analysis.metrics ?? []).map((m) => m.name));
     for (const r of results) console.log(`      ${r.name}: ${r.values.join(",")} (bound ${JSON.stringify(r.range)}) ${r.passed ? "passed" : "FAILED"}`);
     const speed = new Set(["api-p99-latency"]);
     assert.deepEqual(results.filter((r) => !speed.has(r.name) && !r.passed), [], JSON.stringify(results));

@@ -6,7 +6,12 @@ import { publicKeyOfSeed } from "../components/validator-set";
 import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { byType, configOf, stackWithLoadTester, testStackConfig } from "./support/stack";
+import { byType, configOf, find, named, nth, single, stackWithLoadTester, testStackConfig } from "./support/stack";
+
+/** The spec of the one Canary the run registered. */
+const canarySpec = (run: ProgramRun) => single(byType(run, "Canary"), "Canary").spec;
+/** The webhooks of the one Canary (none when unset). */
+const webhooks = (run: ProgramRun) => canarySpec(run).analysis.webhooks ?? [];
 
 describe("canary stage expansion", () => {
   it("production: 360 one-minute checks, 10 % x 60, 50 % x 120, 100 % x 180, in order", () => {
@@ -48,7 +53,7 @@ describe("canary load tester (bizra:canary.loadTester)", () => {
     const raw = withLoadTester();
     const cfg = parseStackConfig("testnet", raw.values, raw.secretKeys);
     const run = await runProgram("testnet", raw);
-    const hook = byType(run, "Canary")[0].spec.analysis.webhooks.find((w: { type: string }) => w.type === "rollout");
+    const hook = webhooks(run).find((w) => w.type === "rollout");
     assert.deepEqual(hook, loadTesterWebhook(cfg.canary.loadTester!, cfg));
     assert.equal(hook?.url, LT.url);
     assert.equal(hook?.metadata?.type, "cmd");
@@ -58,13 +63,13 @@ describe("canary load tester (bizra:canary.loadTester)", () => {
       hook?.metadata?.cmd,
       [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--validator-id", "loadtest", "--key-file", "/keys/loadtest.seed", "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
     );
-    const np = byType(run, "NetworkPolicy").find((p) => p.metadata.name === `${cfg.appName}-allow-api-from-load-tester`);
-    assert.deepEqual(np?.spec.ingress[0].from[0].namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
-    assert.ok(!JSON.stringify(np?.spec).includes(String(cfg.signer.port)), "the load tester is not let to the signer port");
+    const np = named(byType(run, "NetworkPolicy"), `${cfg.appName}-allow-api-from-load-tester`, "NetworkPolicy");
+    assert.deepEqual(nth(nth(np.spec.ingress, 0, "ingress rule").from, 0, "ingress peer").namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
+    assert.ok(!JSON.stringify(np.spec).includes(String(cfg.signer.port)), "the load tester is not let to the signer port");
   });
   it("no load tester: no rollout webhook and no NetworkPolicy for it", async () => {
     const run = await runProgram("testnet", testStackConfig("testnet"));
-    assert.ok(!byType(run, "Canary")[0].spec.analysis.webhooks.some((w: { type: string }) => w.type === "rollout"));
+    assert.ok(!webhooks(run).some((w) => w.type === "rollout"));
     assert.ok(!byType(run, "NetworkPolicy").some((p) => p.metadata.name.endsWith("allow-api-from-load-tester")));
   });
   it("production: no load tester and no test validator in the validator set", () => {
@@ -99,7 +104,7 @@ for (const stack of STACKS) {
       run = await runProgram(stack, testStackConfig(stack));
     });
     it("targets the node Deployment and HPA, routes the API port, provider from config", () => {
-      const [c] = byType(run, "Canary");
+      const c = single(byType(run, "Canary"), "Canary");
       assert.deepEqual(c.spec.targetRef, { apiVersion: "apps/v1", kind: "Deployment", name: cfg.appName });
       assert.deepEqual(c.spec.autoscalerRef, { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", name: cfg.appName });
       assert.equal(c.spec.service.port, cfg.apiPort);
@@ -107,22 +112,23 @@ for (const stack of STACKS) {
       assert.equal(c.spec.provider, cfg.canary.provider);
     });
     it("analysis: 1 m interval, rollback threshold and step weights from config", () => {
-      const a = byType(run, "Canary")[0].spec.analysis;
+      const a = canarySpec(run).analysis;
       assert.equal(a.interval, "1m");
       assert.equal(a.threshold, cfg.canary.failedChecksBeforeRollback);
       assert.deepEqual(a.stepWeights, cfg.canary.stages.map((s) => s.weight));
       assert.deepEqual(a.stepWeights, stack === "production" ? [10, 50, 100] : [5]);
     });
     it("metric checks use one MetricTemplate per canary check with bounds from the SLO table", () => {
-      const a = byType(run, "Canary")[0].spec.analysis;
+      const a = canarySpec(run).analysis;
       const templates = byType(run, "MetricTemplate");
       assert.equal(templates.length, CANARY_CHECKS.length);
-      assert.deepEqual(a.metrics.map((m: { name: string }) => m.name), CANARY_CHECKS.map((id) => CHECK_SLUGS[id]));
+      const metrics = a.metrics ?? [];
+      assert.deepEqual(metrics.map((m) => m.name), CANARY_CHECKS.map((id) => CHECK_SLUGS[id]));
       CANARY_CHECKS.forEach((id, i) => {
-        const m = a.metrics[i];
+        const m = nth(metrics, i, "canary metric");
         assert.deepEqual(m.thresholdRange, thresholdRange(cfg.slos[id]));
         assert.equal(m.thresholdRange[cfg.slos[id].comparison === "gte" ? "min" : "max"], cfg.slos[id].value);
-        const t = templates.find((x) => x.metadata.name === m.templateRef.name)!;
+        const t = find(templates, (x) => x.metadata.name === m.templateRef?.name, `MetricTemplate of ${m.name}`);
         assert.equal(t.spec.provider.type, "prometheus");
         assert.equal(t.spec.provider.address, cfg.canary.prometheusAddress);
         assert.match(t.spec.query, /\{\{ target \}\}/);
@@ -135,28 +141,27 @@ for (const stack of STACKS) {
     });
     it("deploys the hold gate by default and the Canary's webhooks call it", () => {
       const url = `http://${cfg.appName}-hold-gate.${cfg.namespace}.svc.cluster.local/gate`;
-      const a = byType(run, "Canary")[0].spec.analysis;
-      assert.deepEqual(a.webhooks.map((w: any) => [w.type, w.url, w.metadata.schedule]), ["pre-rollout", "confirm-traffic-increase", "confirm-promotion"].map((t) => [t, url, scheduleText(cfg.canary.stages)]));
+      assert.deepEqual(webhooks(run).map((w) => [w.type, w.url, w.metadata?.schedule]), ["pre-rollout", "confirm-traffic-increase", "confirm-promotion"].map((t) => [t, url, scheduleText(cfg.canary.stages)]));
       assert.match((run.outputs.canary as { holds: string }).holds, new RegExp(`^enforced by the hold gate ${url.replace(/[.]/g, "\\.")}`));
-      const d = byType(run, "Deployment").find((o) => o.metadata.name === `${cfg.appName}-hold-gate`);
-      assert.ok(d, "hold gate Deployment");
+      const d = named(byType(run, "Deployment"), `${cfg.appName}-hold-gate`, "Deployment");
       assert.equal(d.spec.replicas, 1);
       assert.equal(d.spec.strategy.type, "Recreate");
-      const c = d.spec.template.spec.containers[0];
+      const c = nth(d.spec.template.spec.containers, 0, "hold gate container");
       assert.deepEqual(c.command, [...HOLD_GATE_COMMAND]);
-      assert.equal(c.image, byType(run, "Deployment").find((o) => o.metadata.name === cfg.appName)!.spec.template.spec.containers[0].image);
+      assert.equal(c.image, nth(named(byType(run, "Deployment"), cfg.appName, "Deployment").spec.template.spec.containers, 0, "node container").image);
       assert.equal(c.readinessProbe.httpGet.path, "/healthz");
       assert.equal(c.securityContext.readOnlyRootFilesystem, true);
       assert.equal(d.spec.template.spec.securityContext.runAsNonRoot, true);
-      const svc = byType(run, "Service").find((o) => o.metadata.name === `${cfg.appName}-hold-gate`)!;
-      assert.deepEqual(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]), [["http", 80, "http"]]);
-      assert.deepEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [["http", 8090]]);
-      const np = byType(run, "NetworkPolicy").find((o) => o.metadata.name === `${cfg.appName}-hold-gate-from-flagger`)!;
+      const svc = named(byType(run, "Service"), `${cfg.appName}-hold-gate`, "Service");
+      assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort]), [["http", 80, "http"]]);
+      assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [["http", 8090]]);
+      const np = named(byType(run, "NetworkPolicy"), `${cfg.appName}-hold-gate-from-flagger`, "NetworkPolicy");
       assert.deepEqual(np.spec.podSelector.matchLabels, svc.spec.selector);
-      assert.equal(np.spec.ingress[0].from[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"], "flagger-system");
-      assert.deepEqual(np.spec.ingress[0].ports, [{ protocol: "TCP", port: 8090 }]);
+      const ingress = nth(np.spec.ingress, 0, "ingress rule");
+      assert.equal(nth(ingress.from, 0, "ingress peer").namespaceSelector.matchLabels["kubernetes.io/metadata.name"], "flagger-system");
+      assert.deepEqual(ingress.ports, [{ protocol: "TCP", port: 8090 }]);
       // the gate's pods are not node pods: no node Service or node policy selects them
-      const nodeSvc = byType(run, "Service").find((o) => o.metadata.name === cfg.appName)!;
+      const nodeSvc = named(byType(run, "Service"), cfg.appName, "Service");
       assert.ok(!Object.entries(nodeSvc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
     });
   });
@@ -172,7 +177,7 @@ describe("canary SLO override", () => {
   it("apiP99Latency moves the canary check bound and nothing in alerts", async () => {
     const a = await runProgram("production", testStackConfig("production"));
     const b = await runProgram("production", testStackConfig("production", { "bizra:slo": { apiP99Latency: 0.002 } }));
-    const bound = (r: ProgramRun) => byType(r, "Canary")[0].spec.analysis.metrics.find((m: any) => m.name === "api-p99-latency").thresholdRange;
+    const bound = (r: ProgramRun) => find(canarySpec(r).analysis.metrics, (m) => m.name === "api-p99-latency", "metric api-p99-latency").thresholdRange;
     assert.deepEqual(bound(a), { max: configOf("production").slos.apiP99Latency.value });
     assert.deepEqual(bound(b), { max: 0.002 });
     assert.deepEqual(byType(a, "PrometheusRule"), byType(b, "PrometheusRule"));

@@ -117,7 +117,7 @@ describe("cluster DNS: CoreDNS answers pods for Service names (own cluster, own 
     let phase = "";
     for (let i = 0; i < 180 && phase !== "Succeeded" && phase !== "Failed"; i++) {
       await sleep(1000);
-      phase = String(kubectlGet(cluster, ["pod", name, "-n", ns])?.status?.phase ?? "");
+      phase = String(kubectlGet<{ status?: { phase?: string } }>(cluster, ["pod", name, "-n", ns])?.status?.phase ?? "");
     }
     const logs = inClusterNs(cluster, cluster.KUBECTL, ["logs", "-n", ns, name]).stdout;
     assert.equal(phase, "Succeeded", `client pod ${ns}/${name} ended in phase '${phase}'; its log:\n${logs}\n${kubectl(cluster, ["describe", "pod", "-n", ns, name])}`);
@@ -221,9 +221,9 @@ describe("cluster DNS: CoreDNS answers pods for Service names (own cluster, own 
     apply({ apiVersion: "v1", kind: "Service", metadata: { name: HEADLESS, namespace: SERVER_NS }, spec: { clusterIP: "None", selector: labels, ports: [{ port: SERVER_PORT }] } });
     kubectl(cluster, ["wait", "-n", SERVER_NS, "--for=condition=Ready", `pod/${SVC}`, "--timeout=180s"], { timeoutMs: 200_000 });
 
-    const serviceIp = String(kubectlGet(cluster, ["service", SVC, "-n", SERVER_NS]).spec.clusterIP);
-    const podIp = String(kubectlGet(cluster, ["pod", SVC, "-n", SERVER_NS]).status.podIP);
-    const apiIp = String(kubectlGet(cluster, ["service", "kubernetes", "-n", "default"]).spec.clusterIP);
+    const serviceIp = String(kubectlGet<{ spec: { clusterIP: string } }>(cluster, ["service", SVC, "-n", SERVER_NS])?.spec.clusterIP);
+    const podIp = String(kubectlGet<{ status: { podIP: string } }>(cluster, ["pod", SVC, "-n", SERVER_NS])?.status.podIP);
+    const apiIp = String(kubectlGet<{ spec: { clusterIP: string } }>(cluster, ["service", "kubernetes", "-n", "default"])?.spec.clusterIP);
     const fqdn = `${SVC}.${SERVER_NS}.svc.${domain}`;
     const nsQualified = `${SVC}.${SERVER_NS}`;
     const headless = `${HEADLESS}.${SERVER_NS}.svc.${domain}`;
@@ -251,8 +251,9 @@ describe("cluster DNS: CoreDNS answers pods for Service names (own cluster, own 
     assert.deepEqual(after.lookups[fqdn], { code: "ENOTFOUND" }, `${fqdn} after the Service was deleted`);
     assert.deepEqual(after.lookups[headless], { addresses: [podIp] }, `${headless} after the other Service was deleted`);
 
-    const events = kubectlGet(cluster, ["events", "-A", "--field-selector", "reason=MissingClusterDNS"]);
-    assert.deepEqual((events?.items ?? []).map((e: any) => `${e.involvedObject?.namespace}/${e.involvedObject?.name}: ${e.message}`), [], "MissingClusterDNS events");
+    type EventList = { items: { involvedObject?: { namespace?: string; name?: string }; message?: string }[] };
+    const events = kubectlGet<EventList>(cluster, ["events", "-A", "--field-selector", "reason=MissingClusterDNS"]);
+    assert.deepEqual((events?.items ?? []).map((e) => `${e.involvedObject?.namespace}/${e.involvedObject?.name}: ${e.message}`), [], "MissingClusterDNS events");
   });
 });
 

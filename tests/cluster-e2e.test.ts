@@ -36,6 +36,12 @@ import {
 import { ensureNodeImage, prepareCluster } from "../scripts/engine-cluster";
 import { engineEnv, ensurePackDeps, evidenceProblems, policyPackArgs, pulumi, toolchainBuilt, toolchainEnv, writeStackConfigFile, type PulumiRun } from "../scripts/lib/engine";
 import { readStackFile, REPO_ROOT } from "../scripts/lib/stack-config";
+import * as k8s from "@pulumi/kubernetes";
+
+/** The Kubernetes provider's object types, as live objects read back from the cluster. */
+import K8s = k8s.types.output;
+/** A `<Kind>List` answer of kubectl get. */
+type List<T> = { items: T[] };
 
 const STACK = "testnet";
 /** The await bound of a normal up, and the shorter one of the broken release (bizra:awaitTimeoutSeconds). */
@@ -77,6 +83,8 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
   let appName: string;
   let deployed = false;
   const measured: string[] = [];
+  /** A live object or list, read as the provider's output type of its kind; fails naming the query when absent. */
+  const live = <T>(args: string[]): T => kubectlGet<T>(cluster, args) ?? assert.fail(`kubectl get ${args.join(" ")}: not found`);
 
   const writeConfig = (extra: Record<string, unknown> = {}): void => {
     writeStackConfigFile(STACK, { ...clusterStackSettings(cluster, image, STACK), "bizra:awaitTimeoutSeconds": AWAIT_TIMEOUT_S, ...extra }, configFile);
@@ -152,24 +160,24 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
     for (const pack of ["bizra-quality-gates", "bizra-k8s-hardening"]) assert.ok(up.output.includes(pack), `policy pack ${pack} not in the output of pulumi up`);
 
     // Right after up returns: no polling, the provider has awaited all of this.
-    const dep = kubectlGet(cluster, ["deployment", appName, "-n", namespace]);
+    const dep = live<K8s.apps.v1.Deployment>(["deployment", appName, "-n", namespace]);
     assert.equal(dep.status.availableReplicas, dep.spec.replicas, `Deployment available replicas: ${JSON.stringify(dep.status)}`);
     assert.equal(dep.status.updatedReplicas, dep.spec.replicas);
-    const pods = kubectlGet(cluster, ["pods", "-n", namespace, "-l", Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",")]);
-    const ready = pods.items.filter((p: any) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+    const pods = live<List<K8s.core.v1.Pod>>(["pods", "-n", namespace, "-l", Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",")]);
+    const ready = pods.items.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
     assert.equal(ready.length, dep.spec.replicas, `Ready node pods: ${ready.length} of ${pods.items.length}`);
-    for (const p of ready) assert.equal(p.spec.containers[0].image, image, "the pod runs exactly the built digest");
-    const ep = kubectlGet(cluster, ["endpoints", appName, "-n", namespace]);
-    const addresses = (ep.subsets ?? []).flatMap((s: any) => s.addresses ?? []);
+    for (const p of ready) assert.equal(p.spec.containers[0]?.image, image, "the pod runs exactly the built digest");
+    const ep = live<K8s.core.v1.Endpoints>(["endpoints", appName, "-n", namespace]);
+    const addresses = (ep.subsets ?? []).flatMap((s) => s.addresses ?? []);
     assert.equal(addresses.length, dep.spec.replicas, `Service endpoints: ${JSON.stringify(ep.subsets)}`);
-    const jobs = kubectlGet(cluster, ["jobs", "-n", namespace]);
+    const jobs = live<List<K8s.batch.v1.Job>>(["jobs", "-n", namespace]);
     assert.ok(jobs.items.length >= 1, "no validator Job");
     for (const j of jobs.items) assert.equal(j.status.succeeded, 1, `Job ${j.metadata.name} not complete: ${JSON.stringify(j.status)}`);
     // The other Deployments: the signer and the hold gate.
-    const others = kubectlGet(cluster, ["deployments", "-n", namespace]).items.filter((d: any) => d.metadata.name !== appName);
-    const names = others.map((d: any) => String(d.metadata.name));
-    assert.ok(names.some((n: string) => n.endsWith("-hold-gate")), `no hold-gate Deployment among ${names.join(", ")}`);
-    assert.ok(names.some((n: string) => n.endsWith("-signer")), `no signer Deployment among ${names.join(", ")}`);
+    const others = live<List<K8s.apps.v1.Deployment>>(["deployments", "-n", namespace]).items.filter((d) => d.metadata.name !== appName);
+    const names = others.map((d) => String(d.metadata.name));
+    assert.ok(names.some((n) => n.endsWith("-hold-gate")), `no hold-gate Deployment among ${names.join(", ")}`);
+    assert.ok(names.some((n) => n.endsWith("-signer")), `no signer Deployment among ${names.join(", ")}`);
     for (const g of others) assert.equal(g.status.availableReplicas, g.spec.replicas, `${g.metadata.name}: ${JSON.stringify(g.status)}`);
     measured.push(`up (first, both packs): ${seconds.toFixed(1)} s; ${ready.length} node pods Ready, ${addresses.length} endpoints, ${jobs.items.length} Job(s) complete, available: ${names.join(", ")}`);
   });
@@ -182,10 +190,10 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
   });
 
   it("a log-level change rolls out with zero failed requests to the Service", async function () {
-    const svc = kubectlGet(cluster, ["service", appName, "-n", namespace]);
-    const port = svc.spec.ports.find((p: any) => p.name === "http" || p.port === Number(readStackFile(STACK)["bizra:apiPort"]))?.port ?? svc.spec.ports[0].port;
+    const svc = live<K8s.core.v1.Service>(["service", appName, "-n", namespace]);
+    const port = svc.spec.ports.find((p) => p.name === "http" || p.port === Number(readStackFile(STACK)["bizra:apiPort"]))?.port ?? svc.spec.ports[0]?.port;
     const url = `http://${svc.spec.clusterIP}:${port}/v1/consensus/head`;
-    const before = kubectlGet(cluster, ["deployment", appName, "-n", namespace]);
+    const before = live<K8s.apps.v1.Deployment>(["deployment", appName, "-n", namespace]);
     const stopFile = path.join(tmp, "client.stop");
     const outFile = path.join(tmp, "client.json");
     const client = spawn(
@@ -206,7 +214,7 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
     assert.equal(up.status, 0, `pulumi up failed:\n${failureLines(up.output)}`);
     assert.equal(code, 0, "the rollout client failed");
     const summary = JSON.parse(fs.readFileSync(outFile, "utf8")) as { total: number; ok: number; failed: number; failures: Record<string, number>; firstFailure?: string; seconds: number };
-    const afterDep = kubectlGet(cluster, ["deployment", appName, "-n", namespace]);
+    const afterDep = live<K8s.apps.v1.Deployment>(["deployment", appName, "-n", namespace]);
     assert.ok(
       afterDep.metadata.generation > before.metadata.generation,
       `the Deployment's pod template did not change: generation ${before.metadata.generation} -> ${afterDep.metadata.generation}; client ${JSON.stringify(summary)}; up:\n${up.output.slice(-3000)}`,
@@ -233,7 +241,7 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
     const message = up.output.split("\n").filter((l) => /timed out|Minimum number of live Pods|unready|not attained/i.test(l)).map((l) => l.trim());
     assert.ok(message.length > 0, `no await message from the provider:\n${failureLines(up.output)}`);
     assert.ok(seconds < BROKEN_AWAIT_TIMEOUT_S * 5 + 300, `up took ${seconds} s with an await bound of ${BROKEN_AWAIT_TIMEOUT_S} s`);
-    const dep = kubectlGet(cluster, ["deployment", appName, "-n", namespace]);
+    const dep = live<K8s.apps.v1.Deployment>(["deployment", appName, "-n", namespace]);
     assert.ok(dep.status.availableReplicas >= 1, "the old pods kept serving during the broken rollout (maxUnavailable 0)");
     measured.push(`broken release: up failed after ${seconds.toFixed(1)} s (bound ${BROKEN_AWAIT_TIMEOUT_S} s per awaited object): ${[...new Set(message)].slice(0, 3).join(" | ")}`);
     writeConfig({ "bizra:logLevel": "debug" });
@@ -253,10 +261,14 @@ describe("cluster e2e: testnet on a single-node cluster built here, real provide
   it("destroy leaves no object behind", async function () {
     const exported = pulumi(["stack", "export", "--stack", STACK], env, { capture: true });
     assert.equal(exported.status, 0, exported.output);
-    const state = JSON.parse(exported.output.slice(exported.output.indexOf("{"))) as { deployment: { resources: { type: string; outputs?: any }[] } };
+    const state = JSON.parse(exported.output.slice(exported.output.indexOf("{"))) as { deployment: { resources: { type: string; outputs?: { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string } } }[] } };
     const objects = state.deployment.resources
-      .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:") && r.outputs?.metadata?.name)
-      .map((r) => ({ apiVersion: r.outputs.apiVersion, kind: r.outputs.kind, metadata: { name: r.outputs.metadata.name, namespace: r.outputs.metadata.namespace } }));
+      .flatMap((r) => {
+        const o = r.outputs;
+        const name = o?.metadata?.name;
+        if (!r.type.startsWith("kubernetes:") || r.type.startsWith("pulumi:providers:") || !o || !name) return [];
+        return [{ apiVersion: o.apiVersion, kind: o.kind, metadata: { name, namespace: o.metadata?.namespace } }];
+      });
     assert.ok(objects.length >= 15, `the state holds ${objects.length} Kubernetes objects`);
     const t0 = Date.now();
     ok(["destroy", "--yes", "--skip-preview"]);

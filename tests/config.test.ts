@@ -1,10 +1,10 @@
 /** Stack config: every kind of bad input yields ONE error naming each bad key, the value found and what is allowed. */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import { testStackConfig } from "./support/stack";
+import { find, nth, single, testStackConfig } from "./support/stack";
 import { ConfigError, configSchema, parseStackConfig } from "../components/config";
-import { resolveSlos, SLO_DEFINITIONS, SLO_IDS } from "../components/slo";
-import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
+import { resolveSlos, SLO_DEFINITIONS, SLO_IDS, type SloTable } from "../components/slo";
+import { objectsOfKind, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
 import { ensureLocalCosignKey } from "../scripts/release/cosign-key";
 
@@ -166,13 +166,13 @@ describe("SLO table", () => {
       "production",
       testStackConfig("production", { "bizra:slo": { poiVerifyThroughput: 50_000, fastFinalityBp: 7000 } }),
     );
-    const hpa = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "HorizontalPodAutoscaler")!;
-    const flags = (r: typeof base) => kubernetesObjects(r).find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-flags"))!;
-    assert.equal(hpa(base).spec.metrics[0].pods.target.averageValue, "60000");
-    assert.equal(hpa(changed).spec.metrics[0].pods.target.averageValue, "30000");
+    const target = (r: typeof base) => nth(single(objectsOfKind(r, "HorizontalPodAutoscaler"), "HorizontalPodAutoscaler").spec.metrics, 0, "HPA metric").pods.target.averageValue;
+    const flags = (r: typeof base) => find(objectsOfKind(r, "ConfigMap"), (o) => o.metadata.name.endsWith("-flags"), "flags ConfigMap");
+    assert.equal(target(base), "60000");
+    assert.equal(target(changed), "30000");
     assert.equal(flags(base).data.BIZRA_FAST_FINALITY_BP, "6700");
     assert.equal(flags(changed).data.BIZRA_FAST_FINALITY_BP, "7000");
-    assert.equal((changed.outputs.slos as any).poiVerifyThroughput.value, 50_000);
+    assert.equal((changed.outputs.slos as SloTable).poiVerifyThroughput.value, 50_000);
   });
 });
 
@@ -220,7 +220,7 @@ describe("operations keys: fault injection, alert routing, post-deploy report", 
 
   it("on testnet it reaches the node's flags ConfigMap; unset, the flag is absent (the node's default is off)", async () => {
     const flags = async (overrides: Record<string, unknown>) =>
-      kubernetesObjects(await runProgram("testnet", testStackConfig("testnet", overrides))).find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-flags"))!.data;
+      find(objectsOfKind(await runProgram("testnet", testStackConfig("testnet", overrides)), "ConfigMap"), (o) => o.metadata.name.endsWith("-flags"), "flags ConfigMap").data;
     assert.equal((await flags({ "bizra:faultInjection": { errorRate: 0.2 } })).BIZRA_FAULT_ERROR_RATE, "0.2");
     assert.equal((await flags({})).BIZRA_FAULT_ERROR_RATE, undefined);
   });

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
-import { testStackConfig } from "./support/stack";
+import { single, testStackConfig } from "./support/stack";
+import { ofKind } from "../scripts/lib/kube-kinds";
 import { controllerCrdDirs, diffCrds, flaggerCrdDir, flattenSchema } from "./support/crd-diff";
 import { crdValidator, loadCrdSchemas } from "./support/crd-schema";
 
@@ -25,8 +26,8 @@ describe("custom resources against the CRDs of the controller releases built her
         }
       }
       assert.deepEqual([...seen].sort(), ["Canary", "ClusterPolicy", "MetricTemplate", "PrometheusRule", "ServiceMonitor"]);
-      const canary = structuredClone(objects.find((o) => o.kind === "Canary")!);
-      canary.spec.service.headless = false; // a field added to Flagger after v1.36.1: refused
+      const canary = structuredClone(single(ofKind(objects, "Canary"), "Canary"));
+      Object.assign(canary.spec.service, { headless: false }); // a field added to Flagger after v1.36.1: refused
       const flagger = dirs.find((d) => d.group === "flagger.app")!;
       assert.ok(flagger.validate(canary).some((e) => e.includes("(headless)")), "a field the release lacks is refused");
     });

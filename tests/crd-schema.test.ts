@@ -1,58 +1,64 @@
 import { strict as assert } from "node:assert";
-import { testStackConfig } from "./support/stack";
+import { find, nth, testStackConfig } from "./support/stack";
+import { setPath } from "./support/mutate";
+import { isKind, type KubeObject } from "../scripts/lib/kube-kinds";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
 import * as fs from "node:fs";
 import { crdValidator, loadCrdSchemas, SHARED_CRD_DIR, toJsonSchema } from "./support/crd-schema";
 
 const validate = crdValidator();
+/** The index of the ClusterPolicy rule that verifies images. */
+const verifyImagesRule = (o: KubeObject) => {
+  assert.ok(isKind(o, "ClusterPolicy"), `${o.kind} is no ClusterPolicy`);
+  const i = o.spec.rules.findIndex((r) => r.verifyImages !== undefined);
+  assert.ok(i >= 0, "no rule with verifyImages");
+  return i;
+};
 const CUSTOM_KINDS = ["ServiceMonitor", "PrometheusRule", "ClusterPolicy", "Canary", "MetricTemplate", "AlertmanagerConfig"];
 /** The AlertmanagerConfig exists only with `bizra:alerting`: render it. */
 const ALERTING = { "bizra:alerting": { criticalWebhookUrl: "https://pager.example/hook", warningWebhookUrl: "https://tickets.example/hook" } };
 
 describe("CRD schemas (strict)", () => {
-  const objects: Record<string, Record<string, any>[]> = {};
+  const objects = new Map<string, KubeObject[]>();
+  const of = (stack: string) => objects.get(stack) ?? assert.fail(`no objects rendered for ${stack}`);
+  const production = (kind: string) => structuredClone(find(of("production"), (x) => x.kind === kind, `${kind} of production`));
   before(async () => {
     for (const stack of STACKS) {
       const run = await runProgram(stack, testStackConfig(stack, ALERTING));
-      objects[stack] = kubernetesObjects(run).filter((o) => CUSTOM_KINDS.includes(o.kind));
+      objects.set(stack, kubernetesObjects(run).filter((o) => CUSTOM_KINDS.includes(o.kind)));
     }
   });
 
   for (const stack of STACKS) {
     it(`every custom resource of ${stack} passes its CRD schema`, () => {
-      assert.deepEqual([...new Set(objects[stack].map((o) => o.kind))].sort(), [...CUSTOM_KINDS].sort());
-      for (const o of objects[stack]) assert.deepEqual(validate(o), [], `${o.kind}/${o.metadata.name}`);
+      assert.deepEqual([...new Set(of(stack).map((o) => o.kind))].sort(), [...CUSTOM_KINDS].sort());
+      for (const o of of(stack)) assert.deepEqual(validate(o), [], `${o.kind}/${o.metadata.name}`);
     });
   }
 
   it("rejects a misspelt field in each kind, so the check can fail", () => {
-    const misspell: Record<string, (o: any) => void> = {
-      ServiceMonitor: (o) => (o.spec.endpoints[0].intervall = "5s"),
-      PrometheusRule: (o) => (o.spec.groups[0].rules[0].severityy = "x"),
-      ClusterPolicy: (o) => (o.spec.rules.find((r: any) => r.verifyImages).verifyImages[0].verifyDigests = true),
-      Canary: (o) => (o.spec.analysis.stepWeight_s = [1]),
-      MetricTemplate: (o) => (o.spec.provider.adress = "http://x"),
-      AlertmanagerConfig: (o) => (o.spec.receivers[0].webhookConfigs[0].sendResolve = true),
+    const misspelt = {
+      ServiceMonitor: (o: KubeObject) => setPath(o, ["spec", "endpoints", 0, "intervall"], "5s"),
+      PrometheusRule: (o: KubeObject) => setPath(o, ["spec", "groups", 0, "rules", 0, "severityy"], "x"),
+      ClusterPolicy: (o: KubeObject) => setPath(o, ["spec", "rules", verifyImagesRule(o), "verifyImages", 0, "verifyDigests"], true),
+      Canary: (o: KubeObject) => setPath(o, ["spec", "analysis", "stepWeight_s"], [1]),
+      MetricTemplate: (o: KubeObject) => setPath(o, ["spec", "provider", "adress"], "http://x"),
+      AlertmanagerConfig: (o: KubeObject) => setPath(o, ["spec", "receivers", 0, "webhookConfigs", 0, "sendResolve"], true),
     };
-    for (const kind of CUSTOM_KINDS) {
-      const o = structuredClone(objects.production.find((x) => x.kind === kind)!);
-      misspell[kind](o);
-      const errors = validate(o);
+    assert.deepEqual(Object.keys(misspelt).sort(), [...CUSTOM_KINDS].sort());
+    for (const [kind, misspell] of Object.entries(misspelt)) {
+      const errors = validate(misspell(production(kind)));
       assert.ok(errors.some((e) => e.includes("additional properties")), `${kind}: ${errors.join("; ")}`);
     }
-    const meta = structuredClone(objects.production[0]);
-    meta.metadata.lables = {};
-    assert.notDeepEqual(validate(meta), []);
+    const meta = structuredClone(nth(of("production"), 0, "custom resource of production"));
+    assert.notDeepEqual(validate(setPath(meta, ["metadata", "lables"], {})), []);
   });
 
   it("rejects wrong types and enum values", () => {
-    const c = structuredClone(objects.production.find((x) => x.kind === "Canary")!);
-    c.spec.analysis.interval = "one minute";
-    assert.notDeepEqual(validate(c), []);
-    const p = structuredClone(objects.production.find((x) => x.kind === "ClusterPolicy")!);
-    p.spec.rules.find((r: any) => r.verifyImages).verifyImages[0].failureAction = "Block";
-    assert.notDeepEqual(validate(p), []);
+    assert.notDeepEqual(validate(setPath(production("Canary"), ["spec", "analysis", "interval"], "one minute")), []);
+    const p = production("ClusterPolicy");
+    assert.notDeepEqual(validate(setPath(p, ["spec", "rules", verifyImagesRule(p), "verifyImages", 0, "failureAction"], "Block")), []);
   });
 
   it("converts structural-schema extensions", () => {

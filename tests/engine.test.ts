@@ -28,6 +28,7 @@ import {
   writeEngineConfigFile,
 } from "../scripts/lib/engine";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
+import type { KubeObject } from "../scripts/lib/kube-kinds";
 import { REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
 import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_FILE } from "../components/validator-set";
 import { operatorKeyOverride, testStackConfig } from "./support/stack";
@@ -39,30 +40,43 @@ const RUN_TIMEOUT_MS = 8 * 60_000;
 /** Fields the engine/provider add that the program does not ask for. */
 const PULUMI_ANNOTATION = /^pulumi\.com\//;
 
-function objectKey(o: Record<string, any>): string {
+/** A manifest as JSON, mutable, for normalizing (fields the normalization touches are named). */
+interface ManifestJson {
+  kind?: string;
+  apiVersion?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+  data?: Record<string, unknown>;
+  stringData?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+function objectKey(o: ManifestJson | KubeObject): string {
   return `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name}`;
 }
 
 /** An object as applied, minus what Pulumi adds; Secret values (local key vs throwaway key) become placeholders. */
-function normalize(o: Record<string, any>): Record<string, any> {
-  const c = JSON.parse(JSON.stringify(o)) as Record<string, any>;
+function normalize(o: ManifestJson | KubeObject): ManifestJson {
+  const c = JSON.parse(JSON.stringify(o)) as ManifestJson;
   const meta = c.metadata ?? {};
   if (meta.annotations) {
     for (const k of Object.keys(meta.annotations)) if (PULUMI_ANNOTATION.test(k)) delete meta.annotations[k];
     if (Object.keys(meta.annotations).length === 0) delete meta.annotations;
   }
-  if (c.kind === "ConfigMap" && typeof c.data?.[VALIDATOR_SET_FILE] === "string") {
+  const set = c.data?.[VALIDATOR_SET_FILE];
+  if (c.kind === "ConfigMap" && c.data && typeof set === "string") {
     // the set's default entry carries the signing key's public key, and the two runs use different keys
-    c.data[VALIDATOR_SET_FILE] = (JSON.parse(c.data[VALIDATOR_SET_FILE]) as Record<string, unknown>[]).map((v) => ({ ...v, publicKey: "<of the signing key>" }));
+    c.data[VALIDATOR_SET_FILE] = (JSON.parse(set) as Record<string, unknown>[]).map((v) => ({ ...v, publicKey: "<of the signing key>" }));
   }
-  const templateAnnotations = c.spec?.template?.metadata?.annotations as Record<string, string> | undefined;
+  const spec = c["spec"] as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined;
+  const templateAnnotations = spec?.template?.metadata?.annotations;
   if (templateAnnotations?.[VALIDATOR_SET_DIGEST_ANNOTATION] !== undefined) {
     // a digest of that set, so it differs for the same reason
     templateAnnotations[VALIDATOR_SET_DIGEST_ANNOTATION] = "<of the validator set>";
   }
   if (c.kind === "Secret") {
-    for (const field of ["data", "stringData"]) {
-      if (c[field]) c[field] = Object.fromEntries(Object.keys(c[field]).map((k) => [k, "<secret>"]));
+    for (const field of ["data", "stringData"] as const) {
+      const values = c[field];
+      if (values) c[field] = Object.fromEntries(Object.keys(values).map((k) => [k, "<secret>"]));
     }
   }
   // Cluster-scoped kinds carry no namespace in either form.
@@ -198,7 +212,7 @@ describe("engine: pulumi preview/up with both policy packs (real CLI v3.259.0)",
     ]);
     assert.equal(r.status, 0, r.output);
 
-    const engine = renderedManifestFiles(renderDir).map((f) => parse(fs.readFileSync(f, "utf8")) as Record<string, any>);
+    const engine = renderedManifestFiles(renderDir).map((f) => parse(fs.readFileSync(f, "utf8")) as ManifestJson);
     const mock = kubernetesObjects(await runProgram(stack, testStackConfig(stack)));
     assert.ok(engine.length >= 20, `expected the stack's objects under ${renderDir}, found ${engine.length}`);
     assert.deepEqual(engine.map(objectKey).sort(), mock.map(objectKey).sort(), "same kinds and names under the engine as under mocks");

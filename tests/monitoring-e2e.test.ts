@@ -10,7 +10,7 @@
  * alerts react within seconds); the scrape interval, timeout, path and keep-regex are the ServiceMonitor's own.
  * Every process started here is stopped in `after`, on every path; temp dirs are removed.
  */
-import { testStackConfig } from "./support/stack";
+import { find, nth, single, testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,7 +19,7 @@ import { stringify } from "yaml";
 import { signVote } from "../node-app/src/consensus/vote-encoding";
 import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
 import { fillVariables } from "../components/dashboard";
-import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
+import { objectsOfKind, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { startNodeProcess, type NodeProcess } from "./support/node-process";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, waitFor } from "./support/process";
@@ -37,7 +37,8 @@ const EXPECTED_SUCCESS = GOOD_PER_ROUND / (GOOD_PER_ROUND + 2 * BAD_PER_ROUND); 
 
 const SIGNER_TOKEN = "monitoring-e2e-".repeat(3);
 
-async function post(port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
+/** POSTs JSON and returns the parsed answer, typed by the caller as the route's response (the node's own tests check it). */
+async function post<Response>(port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   const res = await fetch(`http://127.0.0.1:${port}${route}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -46,7 +47,16 @@ async function post(port: number, route: string, body: unknown, headers: Record<
   });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${route} -> ${res.status} ${text}`);
-  return JSON.parse(text);
+  return JSON.parse(text) as Response;
+}
+
+interface SignedAttestation {
+  readonly encoding: string;
+  readonly signature: string;
+}
+interface VerifyAnswer {
+  readonly valid: boolean;
+  readonly reason?: string;
 }
 
 const flip = (sig: string) => sig.slice(0, -1) + (sig.endsWith("0") ? "1" : "0");
@@ -65,14 +75,13 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
   before(async function () {
     requireBinary(PROMETHEUS_BIN);
     run = await runProgram(STACK, testStackConfig(STACK));
-    const objs = kubernetesObjects(run);
-    const sm = objs.find((o) => o.kind === "ServiceMonitor");
-    const rule = objs.find((o) => o.kind === "PrometheusRule");
-    assert.ok(sm && rule, "the program renders a ServiceMonitor and a PrometheusRule");
-    ns = sm.metadata.namespace;
+    const sm = single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor");
+    const rule = single(objectsOfKind(run, "PrometheusRule"), "PrometheusRule");
+    ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     app = sm.metadata.name;
     pod = podName(app);
-    assert.equal(sm.spec.endpoints[0].path, METRICS_PATH);
+    const endpoint = nth(sm.spec.endpoints, 0, "ServiceMonitor endpoint");
+    assert.equal(endpoint.path, METRICS_PATH);
 
     const signerDir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-monitoring-signer-"));
     fs.writeFileSync(path.join(signerDir, "token"), SIGNER_TOKEN);
@@ -88,7 +97,7 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
     });
     prom = await startPrometheus({
       config: {
-        global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "1s" },
+        global: { scrape_interval: endpoint.interval, evaluation_interval: "1s" },
         scrape_configs: [scrapeConfigFor(sm, `127.0.0.1:${node.metricsPort}`, { namespace: ns, pod, service: app })],
       },
       ruleFiles: { "prometheus-rules.yaml": stringify(rule.spec) },
@@ -111,31 +120,31 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
 
   it("drives the node: real signed attestations, 20 % with a bad signature, votes and finality checks", async () => {
     const n = node as NodeProcess;
-    const sm = kubernetesObjects(run).find((o) => o.kind === "ServiceMonitor") as Record<string, any>;
-    const scrapeSeconds = Number(/^(\d+)s$/.exec(sm.spec.endpoints[0].interval)?.[1]);
-    assert.ok(scrapeSeconds > 0, `scrape interval ${sm.spec.endpoints[0].interval}`);
+    const interval = nth(single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor").spec.endpoints, 0, "ServiceMonitor endpoint").interval;
+    const scrapeSeconds = Number(/^(\d+)s$/.exec(interval ?? "")?.[1]);
+    assert.ok(scrapeSeconds > 0, `scrape interval ${interval}`);
     const block = "ab".repeat(32);
     // votes must be signed by the validator's key (here the node's own: node0 holds SEED)
     const vote = { validatorId: "node0", slot: 1, blockHash: block };
     const signature = Buffer.from(signVote(vote, Buffer.from(SEED, "hex")).signature).toString("hex");
-    await post(n.apiPort, ROUTES.votes, { ...vote, signature });
+    await post<unknown>(n.apiPort, ROUTES.votes, { ...vote, signature });
     const until = Date.now() + 3.5 * scrapeSeconds * 1000;
     let slot = 0;
     while (Date.now() < until || sent.good === 0) {
-      const signed = [];
+      const signed: SignedAttestation[] = [];
       // one slot per signature: the signer's high-water mark answers a repeat with the same attestation
       for (let i = 0; i < GOOD_PER_ROUND + BAD_PER_ROUND; i++) {
         slot++;
-        signed.push(await post(n.signerPort as number, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }, { authorization: `Bearer ${SIGNER_TOKEN}` }));
+        signed.push(await post<SignedAttestation>(n.signerPort as number, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }, { authorization: `Bearer ${SIGNER_TOKEN}` }));
       }
       for (const s of signed.slice(0, GOOD_PER_ROUND)) {
-        const r = await post(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature });
+        const r = await post<VerifyAnswer>(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: s.signature });
         assert.equal(r.valid, true, JSON.stringify(r));
         sent.good++;
       }
       for (const s of signed.slice(GOOD_PER_ROUND)) {
         for (let k = 0; k < 2; k++) {
-          const r = await post(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: flip(s.signature) });
+          const r = await post<VerifyAnswer>(n.apiPort, ROUTES.attestationsVerify, { encoding: s.encoding, signature: flip(s.signature) });
           assert.deepEqual([r.valid, r.reason], [false, "bad_signature"]);
           sent.bad++;
         }
@@ -189,19 +198,17 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
 
   it("answers every Flagger MetricTemplate query for the canary pod in range", async () => {
     const p = prom as RunningPrometheus;
-    const objs = kubernetesObjects(run);
-    const templates = objs.filter((o) => o.kind === "MetricTemplate");
-    const canary = objs.find((o) => o.kind === "Canary") as Record<string, any>;
-    assert.ok(canary, "the program renders a Canary");
-    assert.equal(templates.length, canary.spec.analysis.metrics.length);
+    const templates = objectsOfKind(run, "MetricTemplate");
+    const canary = single(objectsOfKind(run, "Canary"), "Canary");
+    const metrics = canary.spec.analysis.metrics ?? [];
+    assert.equal(templates.length, metrics.length);
     const problems: string[] = [];
     for (const t of templates) {
-      const check = canary.spec.analysis.metrics.find((m: any) => m.templateRef.name === t.metadata.name);
-      assert.ok(check, `the Canary uses ${t.metadata.name}`);
-      const query = renderFlaggerQuery(t.spec.query, { namespace: ns, target: canary.spec.targetRef.name, interval: check.interval });
+      const check = find(metrics, (m) => m.templateRef?.name === t.metadata.name, `the Canary's check using ${t.metadata.name}`);
+      const query = renderFlaggerQuery(t.spec.query, { namespace: ns, target: canary.spec.targetRef.name, interval: check.interval ?? assert.fail(`${check.name} has no interval`) });
       assert.ok(!query.includes("{{"), query);
       const values = (await p.query(query)).map((s) => Number(s.value[1]));
-      const v = values[0];
+      const v = values[0] ?? NaN; // no sample: every check below fails, naming the empty result
       const want = (ok: boolean, what: string) => {
         if (!ok) problems.push(`${t.metadata.name}: want ${what}, got ${JSON.stringify(values)}\n  ${query}`);
       };
@@ -253,8 +260,8 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
     assert.equal(alert.labels.namespace, ns);
     assert.equal(alert.labels.job, app);
     assert.equal(alert.labels.pod, pod);
-    assert.equal(alert.annotations.runbook_url.endsWith("#metricsendpointdown"), true);
+    assert.equal(alert.annotations.runbook_url?.endsWith("#metricsendpointdown"), true);
     // `{{ $value }}` rendered by Prometheus itself (the promtool tests render it as a placeholder)
-    assert.match(alert.annotations.description, /Value: [0-9.e+-]+\.$/);
+    assert.match(alert.annotations.description ?? "", /Value: [0-9.e+-]+\.$/);
   });
 });

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import type { StackConfig } from "../components/config";
-import type { RuleGroup } from "../components/crds/monitoring";
+import type { AlertingRule, RuleGroup } from "../components/crds/monitoring";
 import { resolveSlos } from "../components/slo";
 import { STACKS } from "../scripts/lib/stack-config";
 import { alertCases, FOR_MINUTES, PLAIN_SEVERITY, promtoolTestFile, SLO_ALERTS, testableRules, VALUE_PLACEHOLDER, type AlertTestTarget } from "./promtool/generate";
@@ -58,7 +58,10 @@ function promtoolCheck(groups: readonly RuleGroup[]) {
 }
 
 /** A deep copy of `groups` with one alert's rule changed. */
-function mutate(groups: readonly RuleGroup[], alert: string, change: (rule: any) => void): RuleGroup[] {
+/** An alerting rule of a deep copy, open to change. */
+type EditableRule = { -readonly [K in keyof AlertingRule]: AlertingRule[K] };
+
+function mutate(groups: readonly RuleGroup[], alert: string, change: (rule: EditableRule) => void): RuleGroup[] {
   const copy = JSON.parse(JSON.stringify(groups)) as RuleGroup[];
   const rule = copy.flatMap((g) => g.rules).find((r) => r.alert === alert);
   assert.ok(rule, alert);
@@ -140,16 +143,16 @@ describe("monitoring: promtool on the rendered alert rules", function () {
       assert.match(r.output, /PoISuccessRateCritical|parse error/);
     });
 
-    const mutations: [string, string, (r: any) => void][] = [
+    const mutations: [string, string, (r: EditableRule) => void][] = [
       ["a wrong metric name", "PoIVerificationP99Violation", (r) => (r.expr = r.expr.replace("bizra_poi_verify_seconds_bucket", "bizra_poi_verify_second_bucket"))],
       ["an inverted comparison", "PoIThroughputDegraded", (r) => (r.expr = r.expr.replace(" < ", " > "))],
       ["a wrong quantile", "FinalityCheckP99Violation", (r) => (r.expr = r.expr.replace("histogram_quantile(0.99,", "histogram_quantile(0.9,"))],
       ["a wrong namespace selector", "ProcessMemoryHigh", (r) => (r.expr = r.expr.replace(cfg.namespace, "other"))],
       ["a dropped `absent`", "MetricsEndpointDown", (r) => (r.expr = r.expr.replace(/ or absent\(.*\)$/, ""))],
-      ["a changed severity", "PoISuccessRateCritical", (r) => (r.labels.severity = "warning")],
+      ["a changed severity", "PoISuccessRateCritical", (r) => (r.labels = { ...r.labels, severity: "warning" })],
       ["a shorter `for`", "FinalityCheckStalled", (r) => (r.for = "2m")],
-      ["a wrong runbook URL", "ReplayAttackDetected", (r) => (r.annotations.runbook_url += "-x")],
-      ["a dropped namespace label (Alertmanager could not route it)", "ReplayAttackDetected", (r) => delete r.labels.namespace],
+      ["a wrong runbook URL", "ReplayAttackDetected", (r) => (r.annotations = { ...r.annotations, runbook_url: `${r.annotations?.runbook_url}-x` })],
+      ["a dropped namespace label (Alertmanager could not route it)", "ReplayAttackDetected", (r) => (r.labels = Object.fromEntries(Object.entries(r.labels ?? {}).filter(([k]) => k !== "namespace")))],
       ["a dropped shedding guard (pages on low demand)", "PoIThroughputDegraded", (r) => (r.expr = r.expr.replace(/ and on\(\) .*$/, ""))],
       ["a stall rule driven by client queries", "FinalityCheckStalled", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) == 0`)],
       ["a quorum rule driven by client queries", "ConsensusQuorumFailure", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) > 0`)],

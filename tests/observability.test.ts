@@ -9,7 +9,7 @@ import { METRICS, METRICS_PATH } from "@bizra/contract";
 import { runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
 import { STACKS } from "../scripts/lib/stack-config";
 import { SLO_ALERTS } from "./promtool/generate";
-import { byType, configOf, testStackConfig } from "./support/stack";
+import { byType, configOf, find, named, nth, single, testStackConfig } from "./support/stack";
 
 const GROUPS: Record<string, [string, string[]]> = {
   bizra_finality_sla: ["finality", ["FinalityCheckP99Violation", "FinalityCheckStalled"]],
@@ -18,6 +18,28 @@ const GROUPS: Record<string, [string, string[]]> = {
   bizra_health_checks: ["health", ["MetricsEndpointDown", "PrometheusScrapeSlow"]],
   bizra_consensus_security: ["consensus", ["ConsensusQuorumFailure", "ReplayAttackDetected"]],
 };
+
+/** The fields of the Grafana dashboard model (components/dashboard.ts) these tests read. */
+interface DashboardModel {
+  readonly refresh: string;
+  readonly uid: string;
+  readonly templating: { readonly list: { readonly name: string; readonly current?: { readonly value: string }; readonly allValue?: string }[] };
+  readonly annotations: { readonly list: { readonly expr: string }[] };
+  readonly panels: {
+    readonly title: string;
+    readonly targets: { readonly expr: string; readonly legendFormat: string; readonly datasource: { readonly uid: string } }[];
+    readonly fieldConfig: {
+      readonly defaults: {
+        readonly thresholds: { readonly steps: { readonly value: number | null }[] };
+        readonly mappings?: { readonly options: Record<string, { readonly text: string }> }[];
+      };
+    };
+  }[];
+}
+
+/** The alerting rules of the one PrometheusRule of a run. */
+const alertRules = (run: ProgramRun) => single(byType(run, "PrometheusRule"), "PrometheusRule").spec.groups.flatMap((g) => g.rules);
+const alertRule = (run: ProgramRun, alert: string) => find(alertRules(run), (r) => r.alert === alert, `alert ${alert}`);
 
 for (const stack of STACKS) {
   describe(`observability (${stack})`, () => {
@@ -28,10 +50,10 @@ for (const stack of STACKS) {
     });
 
     it("ServiceMonitor scrapes the metrics port every 5 s and keeps the node and process series", () => {
-      const [sm] = byType(run, "ServiceMonitor");
+      const sm = single(byType(run, "ServiceMonitor"), "ServiceMonitor");
       assert.deepEqual(sm.spec.selector.matchLabels, { "app.kubernetes.io/name": cfg.appName });
       assert.equal(sm.metadata.namespace, cfg.namespace);
-      const [ep] = sm.spec.endpoints;
+      const ep = single(sm.spec.endpoints, "ServiceMonitor endpoint");
       assert.equal(ep.port, "metrics");
       assert.equal(ep.path, METRICS_PATH);
       assert.equal(ep.interval, "5s");
@@ -43,8 +65,7 @@ for (const stack of STACKS) {
     });
 
     it("PrometheusRule has exactly the 12 alerts in the 5 groups", () => {
-      const [rule] = byType(run, "PrometheusRule");
-      const groups = rule.spec.groups as { name: string; rules: { alert: string }[] }[];
+      const groups = single(byType(run, "PrometheusRule"), "PrometheusRule").spec.groups;
       assert.deepEqual(
         groups.map((g) => [g.name, g.rules.map((r) => r.alert)]),
         Object.entries(GROUPS).map(([g, [, alerts]]) => [g, alerts]),
@@ -53,15 +74,14 @@ for (const stack of STACKS) {
     });
 
     it("SLO alerts take severity and threshold from the SLO table, with histogram and counter PromQL", () => {
-      const rules = byType(run, "PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
       for (const [alert, id] of Object.entries(SLO_ALERTS)) {
-        const r = rules.find((x: any) => x.alert === alert);
+        const r = alertRule(run, alert);
         const slo = cfg.slos[id];
-        assert.equal(r.labels.severity, slo.severity, alert);
-        assert.ok(r.expr.split(" and on() ")[0].endsWith(` ${violationOperator(slo.comparison)} ${slo.value}`), `${alert}: ${r.expr}`);
-        assert.ok(r.annotations.summary && r.annotations.runbook_url.startsWith(cfg.alerts.runbookBaseUrl), alert);
+        assert.equal(r.labels?.severity, slo.severity, alert);
+        assert.ok(r.expr.split(" and on() ")[0]!.endsWith(` ${violationOperator(slo.comparison)} ${slo.value}`), `${alert}: ${r.expr}`);
+        assert.ok(r.annotations?.summary && r.annotations.runbook_url?.startsWith(cfg.alerts.runbookBaseUrl), alert);
       }
-      const q = (a: string) => rules.find((x: any) => x.alert === a).expr as string;
+      const q = (a: string) => alertRule(run, a).expr;
       assert.match(q("FinalityCheckP99Violation"), /^histogram_quantile\(0\.99, sum by \(le\) \(rate\(bizra_finality_check_seconds_bucket\{[^}]*\}\[5m\]\)\)\)/);
       assert.match(q("PoIVerificationP99Violation"), /histogram_quantile\(0\.99, sum by \(le\) \(rate\(bizra_poi_verify_seconds_bucket/);
       assert.match(q("PoIThroughputDegraded"), /^sum\(rate\(bizra_poi_verify_total\{[^}]*\}\[5m\]\)\) < \S+ and on\(\) \(sum\(rate\(bizra_http_requests_total\{[^}]*status_code="503"\}\[5m\]\)\) or vector\(0\)\) > 0$/);
@@ -69,7 +89,7 @@ for (const stack of STACKS) {
       assert.match(q("MetricsEndpointDown"), /up\{.*\} == 0 or absent\(up\{/);
       assert.match(q("PrometheusScrapeSlow"), /scrape_duration_seconds/);
       assert.match(q("ReplayAttackDetected"), /bizra_poi_verify_fail_total\{[^}]*reason="replayed"/);
-      for (const r of rules) assert.ok(r.annotations.summary && r.annotations.runbook_url, r.alert);
+      for (const r of alertRules(run)) assert.ok(r.annotations?.summary && r.annotations.runbook_url, r.alert);
     });
 
     it("resource alerts derive from the pod limits and config shares", () => {
@@ -83,15 +103,16 @@ for (const stack of STACKS) {
     });
 
     it("dashboard: operator panels, SLO and limit lines, namespace and pod variables, restart annotations, sidecar ConfigMap", () => {
-      const cm = byType(run, "ConfigMap").find((c) => c.metadata.labels?.grafana_dashboard === "1")!;
+      const cm = find(byType(run, "ConfigMap"), (c) => c.metadata.labels?.grafana_dashboard === "1", "dashboard ConfigMap");
       assert.equal(cm.metadata.namespace, cfg.monitoringNamespace);
-      const model = JSON.parse(Object.values(cm.data as Record<string, string>)[0]);
+      const model = JSON.parse(single(Object.values(cm.data), "dashboard file")) as DashboardModel;
+      const panel = (i: number) => nth(model.panels, i, "dashboard panel");
       assert.equal(model.refresh, "5s");
       assert.equal(model.uid, run.outputs.dashboardUid);
-      assert.deepEqual(model.templating.list.map((v: any) => v.name), ["datasource", "namespace", "pod"]);
-      assert.equal(model.templating.list[1].current.value, cfg.namespace);
-      assert.equal(model.templating.list[2].allValue, ".*");
-      assert.deepEqual(model.panels.map((p: any) => p.title), [
+      assert.deepEqual(model.templating.list.map((v) => v.name), ["datasource", "namespace", "pod"]);
+      assert.equal(nth(model.templating.list, 1, "variable namespace").current?.value, cfg.namespace);
+      assert.equal(nth(model.templating.list, 2, "variable pod").allValue, ".*");
+      assert.deepEqual(model.panels.map((p) => p.title), [
         "Finality check latency",
         "Finality throughput",
         "PoI generation latency",
@@ -108,9 +129,9 @@ for (const stack of STACKS) {
         "Replicas (HPA)",
         "Canary weight: primary and canary",
       ]);
-      assert.deepEqual(model.panels[0].targets.map((t: any) => t.legendFormat), ["p50", "p90", "p99"]);
-      assert.deepEqual(model.panels[2].targets.map((t: any) => t.legendFormat), ["p50", "p95", "p99"]);
-      const thresholdOf = (i: number) => model.panels[i].fieldConfig.defaults.thresholds.steps.find((s: any) => s.value !== null)?.value;
+      assert.deepEqual(panel(0).targets.map((t) => t.legendFormat), ["p50", "p90", "p99"]);
+      assert.deepEqual(panel(2).targets.map((t) => t.legendFormat), ["p50", "p95", "p99"]);
+      const thresholdOf = (i: number) => panel(i).fieldConfig.defaults.thresholds.steps.find((s) => s.value !== null)?.value;
       assert.equal(thresholdOf(0), cfg.slos.finalityCheckP99.value);
       assert.equal(thresholdOf(2), cfg.slos.poiGenerateP99.value);
       assert.equal(thresholdOf(3), cfg.slos.poiVerifyP99.value);
@@ -119,18 +140,18 @@ for (const stack of STACKS) {
       assert.equal(thresholdOf(10), cfg.slos.apiP99Latency.value);
       assert.equal(thresholdOf(11), memoryBytes(cfg.resources.limits.memory));
       assert.equal(thresholdOf(12), cpuCores(cfg.resources.limits.cpu));
-      assert.deepEqual(model.panels[9].fieldConfig.defaults.mappings[0].options["2"].text, "open");
+      assert.deepEqual(nth(panel(9).fieldConfig.defaults.mappings, 0, "value mapping").options["2"]?.text, "open");
       for (const p of model.panels) {
         for (const t of p.targets) {
           assert.equal(t.datasource.uid, "${datasource}");
           assert.ok(t.expr.includes('namespace="$namespace"'), `${p.title}: ${t.expr} selects the namespace variable`);
         }
       }
-      assert.match(model.annotations.list[0].expr, /process_start_time_seconds/);
+      assert.match(nth(model.annotations.list, 0, "annotation").expr, /process_start_time_seconds/);
       assert.deepEqual(JSON.parse(run.outputs.dashboardJson as string), model);
       assert.deepEqual(
         (run.outputs.promqlQueries as { query: string }[]).map((q) => q.query),
-        model.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)),
+        model.panels.flatMap((p) => p.targets.map((t) => t.expr)),
       );
     });
 
@@ -141,9 +162,9 @@ for (const stack of STACKS) {
     });
 
     it("the SLO ConfigMap holds the resolved table", () => {
-      const cm = byType(run, "ConfigMap").find((c) => c.metadata.name === `${cfg.appName}-slo`)!;
+      const cm = named(byType(run, "ConfigMap"), `${cfg.appName}-slo`, "ConfigMap");
       assert.equal(cm.metadata.namespace, cfg.namespace);
-      const doc = JSON.parse(cm.data[SLO_CONFIGMAP_KEY]);
+      const doc = JSON.parse(cm.data[SLO_CONFIGMAP_KEY] ?? assert.fail(`no ${SLO_CONFIGMAP_KEY} in the SLO ConfigMap`)) as Record<string, unknown>;
       for (const s of Object.values(cfg.slos)) assert.deepEqual(doc[s.id], { value: s.value, unit: s.unit, comparison: s.comparison, severity: s.severity });
     });
   });
@@ -179,15 +200,14 @@ describe("one SLO override changes the alert, the dashboard threshold and nothin
   });
 
   it("the alert expression and the dashboard threshold carry the new value", () => {
-    const rules = (run: ProgramRun) => byType(run, "PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
-    const before_ = rules(base).find((r: any) => r.alert === "PoIVerificationP99Violation").expr as string;
-    const after = rules(changed).find((r: any) => r.alert === "PoIVerificationP99Violation").expr as string;
+    const before_ = alertRule(base, "PoIVerificationP99Violation").expr;
+    const after = alertRule(changed, "PoIVerificationP99Violation").expr;
     assert.ok(before_.endsWith(" >= 0.0004") && after.endsWith(" >= 0.0005"), after);
     assert.equal(before_.replace(/0\.0004$/, "0.0005"), after);
     const cfg = configOf("production", override);
     const panel = dashboardPanels(cfg.slos, cfg).find((p) => p.title === "PoI verification latency")!;
     assert.equal(panel.slo?.value, 0.0005);
-    const model = dashboardModel(cfg.slos, { namespace: cfg.namespace, appName: cfg.appName, stack: "production", resources: cfg.resources }) as any;
+    const model = dashboardModel(cfg.slos, { namespace: cfg.namespace, appName: cfg.appName, stack: "production", resources: cfg.resources });
     assert.deepEqual(JSON.parse(changed.outputs.dashboardJson as string), JSON.parse(JSON.stringify(model)));
   });
 });

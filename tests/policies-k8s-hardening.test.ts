@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { deletePath, setPath } from "./support/mutate";
 import {
   canaryThresholds, hardeningPolicies, imagesPinned, metricsMonitored, namespaceDefaultDeny, podSecurity, productionControls, resourcesSet,
 } from "../policies/k8s-hardening/hardening";
@@ -55,12 +56,12 @@ describe("k8s-hardening pack", () => {
     it("passes the node Deployment and the validator Job", async () => {
       for (const r of prod.filter((x) => x.type === DEPLOYMENT || x.type === "kubernetes:batch/v1:Job")) assertNoViolations(await resourceViolations(podSecurity, resourceArgs(r)));
     });
-    const cases: Array<[string, (c: any, pod: any) => void, string]> = [
-      ["root", (c, pod) => { delete c.securityContext.runAsNonRoot; delete pod.securityContext.runAsNonRoot; }, "runAsNonRoot must be true"],
-      ["writable root fs", (c) => (c.securityContext.readOnlyRootFilesystem = false), "securityContext.readOnlyRootFilesystem must be true"],
-      ["privilege escalation", (c) => delete c.securityContext.allowPrivilegeEscalation, "securityContext.allowPrivilegeEscalation must be false"],
-      ["capabilities kept", (c) => (c.securityContext.capabilities.drop = ["NET_RAW"]), "securityContext.capabilities.drop must include ALL"],
-      ["no seccomp", (c, pod) => { delete c.securityContext.seccompProfile; delete pod.securityContext.seccompProfile; }, "seccompProfile.type must be RuntimeDefault"],
+    const cases: Array<[string, (c: unknown, pod: unknown) => void, string]> = [
+      ["root", (c, pod) => { deletePath(c, ["securityContext", "runAsNonRoot"]); deletePath(pod, ["securityContext", "runAsNonRoot"]); }, "runAsNonRoot must be true"],
+      ["writable root fs", (c) => setPath(c, ["securityContext", "readOnlyRootFilesystem"], false), "securityContext.readOnlyRootFilesystem must be true"],
+      ["privilege escalation", (c) => deletePath(c, ["securityContext", "allowPrivilegeEscalation"]), "securityContext.allowPrivilegeEscalation must be false"],
+      ["capabilities kept", (c) => setPath(c, ["securityContext", "capabilities", "drop"], ["NET_RAW"]), "securityContext.capabilities.drop must include ALL"],
+      ["no seccomp", (c, pod) => { deletePath(c, ["securityContext", "seccompProfile"]); deletePath(pod, ["securityContext", "seccompProfile"]); }, "seccompProfile.type must be RuntimeDefault"],
     ];
     for (const [label, mutate, message] of cases) {
       it(`rejects ${label}`, async () => {
@@ -102,7 +103,7 @@ describe("k8s-hardening pack", () => {
     });
     it("rejects a Kyverno policy that audits only its registry rule", async () => {
       const cp = one("kubernetes:kyverno.io/v1:ClusterPolicy");
-      cp.props.spec.rules.find((r: any) => r.validate).validate.failureAction = "Audit";
+      cp.props.spec.rules.find((r: { validate?: { failureAction?: string } }) => r.validate).validate.failureAction = "Audit";
       assertHasViolation(await stackViolations(productionControls, stackArgs(replace(cp), {}, "production")), "production stack: Kyverno ClusterPolicy require-signed-images is not in Enforce mode");
     });
   });
@@ -111,7 +112,7 @@ describe("k8s-hardening pack", () => {
     it("passes thresholds derived from the SLO table", async () => assertNoViolations(await stackViolations(canaryThresholds, stackArgs(prod))));
     it("rejects a canary check looser than its SLO", async () => {
       const c = one("kubernetes:flagger.app/v1beta1:Canary");
-      const m = c.props.spec.analysis.metrics.find((x: any) => x.thresholdRange.min === 0.99);
+      const m = c.props.spec.analysis.metrics.find((x: { thresholdRange: { min?: number } }) => x.thresholdRange.min === 0.99);
       m.thresholdRange.min = 0.5;
       assertHasViolation(await stackViolations(canaryThresholds, stackArgs(replace(c))), `Canary node0 metric ${m.name}: thresholdRange.min 0.5 is looser than SLO poiVerifySuccessRate >= 0.99`);
     });

@@ -4,6 +4,8 @@ import { imageProblems, kyvernoEnforces, registriesFromStack, securityProblems }
 import { containersOf, isWorkload, podSpecOf, workloadName } from "../policies/k8s-hardening/workloads";
 import { describeGate, evaluateGates, isMandatory, summarizeGates, summaryLine, type GateResult } from "../policies/quality-gates/gates";
 import { readSloTable, stackName, stackOfUrn, type StackSloTable } from "../policies/shared/stack";
+import { policyResource } from "./support/policy";
+import type { Artifact } from "@bizra/evidence";
 
 const DIGEST = `@sha256:${"0".repeat(64)}`;
 const hardened = () => ({
@@ -52,7 +54,7 @@ describe("k8s-hardening rules", () => {
   });
 
   it("registries come from the Kyverno imageReferences, wildcards trimmed, duplicates once", () => {
-    const cp = (refs: string[]) => ({ type: "kubernetes:kyverno.io/v1:ClusterPolicy", props: { spec: { rules: [{ verifyImages: [{ imageReferences: refs }] }] } } }) as any;
+    const cp = (refs: string[]) => policyResource({ type: "kubernetes:kyverno.io/v1:ClusterPolicy", name: "cp", props: { spec: { rules: [{ verifyImages: [{ imageReferences: refs }] }] } } }, "testnet");
     assert.deepEqual(registriesFromStack([cp(["ghcr.io/bizra/*", "ghcr.io/bizra*", "x.io/a"]), cp(["ghcr.io/bizra/*"])]), ["ghcr.io/bizra", "x.io/a"]);
     assert.equal(registriesFromStack([cp(["*"])]), undefined);
     assert.equal(registriesFromStack([cp(["a/*/b"])]), undefined);
@@ -60,7 +62,7 @@ describe("k8s-hardening rules", () => {
   });
 
   it("Kyverno enforces when every rule enforces: policy action (either case) as the default, rule action or verifyImages action; Audit anywhere, or no rule, does not", () => {
-    const cp = (spec: object) => ({ props: { spec } }) as any;
+    const cp = (spec: object) => policyResource({ type: "kubernetes:kyverno.io/v1:ClusterPolicy", name: "cp", props: { spec } }, "testnet");
     const rule = { validate: {} };
     assert.equal(kyvernoEnforces(cp({ validationFailureAction: "Enforce", rules: [rule] })), true);
     assert.equal(kyvernoEnforces(cp({ validationFailureAction: "enforce", rules: [rule] })), true);
@@ -82,7 +84,7 @@ describe("k8s-hardening rules", () => {
     assert.equal(podSpecOf("kubernetes:core/v1:Pod", { spec: pod }), pod);
     assert.equal(podSpecOf("kubernetes:core/v1:Service", { spec: pod }), undefined);
     assert.deepEqual([isWorkload("kubernetes:apps/v1:StatefulSet"), isWorkload("kubernetes:apps/v1:DaemonSet"), isWorkload("kubernetes:core/v1:ConfigMap")], [true, true, false]);
-    assert.deepEqual(containersOf(pod).map((x) => `${x.kind} ${x.c.name}`), ["initContainer i", "container c"]);
+    assert.deepEqual(containersOf(pod).map((x) => `${x.kind} ${x.c?.name}`), ["initContainer i", "container c"]);
     assert.deepEqual(containersOf(undefined), []);
     assert.equal(workloadName("kubernetes:apps/v1:Deployment", { metadata: { namespace: "ns", name: "d" } }, "fb"), "Deployment ns/d");
     assert.equal(workloadName("kubernetes:batch/v1:Job", {}, "fb"), "Job fb");
@@ -97,7 +99,7 @@ describe("quality-gates rules", () => {
     fastFinalityBp: { value: 6700, unit: "basis_points", comparison: "gte", severity: "consensus" },
     economicFinalityBp: { value: 8000, unit: "basis_points", comparison: "gte", severity: "consensus" },
   };
-  const art = (gates: object[], results: object) => ({ gates, results }) as any;
+  const art = (gates: Artifact["gates"], results: Artifact["results"]) => ({ gates, results });
   const judge = (slo: string, measured: unknown) =>
     evaluateGates({ artifacts: { "m.json": art([{ gate: "g", slo, field: "results.v", kind: "threshold" }], { v: measured }) } }, table).find((r) => r.gate === "g")!;
 
@@ -136,7 +138,7 @@ describe("quality-gates rules", () => {
   });
 
   it("a proof gate passes only on true, at the stack's finality thresholds", () => {
-    const proof = (results: object) =>
+    const proof = (results: Artifact["results"]) =>
       evaluateGates({ artifacts: { "p.json": art([{ gate: "p", slo: "fastFinalityBp", field: "results.agreed", kind: "proof" }], results) } }, table).find((r) => r.gate === "p")!;
     assert.equal(proof({ agreed: true }).passed, true);
     assert.equal(proof({ agreed: true, thresholds: { fastFinalityBp: 6700, economicFinalityBp: 8000 } }).passed, true);

@@ -16,7 +16,9 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { ENV } from "@bizra/contract";
 import { verifyEvidence } from "@bizra/evidence";
-import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
+import { objectsOfKind, runProgram } from "../scripts/lib/mock-runtime";
+import { nth, single } from "./support/stack";
+import type { ServiceMonitor } from "../components/crds/monitoring";
 import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
 import { REPORT_ARTIFACT, REPORT_HTML } from "../scripts/validate";
 import { chromiumScreenshot, pngSize, requireChromium } from "./support/chromium";
@@ -53,12 +55,12 @@ function runValidate(prometheusUrl: string, dir: string, configFile: string): Va
   return { status: r.status, output: `${r.stdout}${r.stderr}`, dir };
 }
 
-const readReport = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8")) as { results: Record<string, any> };
+const readReport = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8")) as { results: { verdict: string; slos: { id: string; verdict: string }[] } };
 
 describe("npm run validate: post-deploy SLA validation against a real Prometheus", function () {
   this.timeout(600_000);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-validate-"));
-  let sm: any;
+  let sm: ServiceMonitor;
   let ns: string;
   let app: string;
   let node: NodeProcess | undefined;
@@ -68,7 +70,7 @@ describe("npm run validate: post-deploy SLA validation against a real Prometheus
     node = await startNodeProcess(loopbackNodeEnv(extraEnv));
     prom = await startPrometheus({
       config: {
-        global: { scrape_interval: sm.spec.endpoints[0].interval, evaluation_interval: "5s" },
+        global: { scrape_interval: nth(sm.spec.endpoints, 0, "ServiceMonitor endpoint").interval, evaluation_interval: "5s" },
         scrape_configs: [scrapeConfigFor(sm, `127.0.0.1:${node.metricsPort}`, { namespace: ns, pod: `${app}-5d8c7f9b4-x2x7q`, service: app })],
       },
     });
@@ -88,9 +90,8 @@ describe("npm run validate: post-deploy SLA validation against a real Prometheus
     requireBinary(PROMETHEUS_BIN);
     fs.writeFileSync(configFile, stringify({ config: { "bizra:slo": LOOPBACK_LATENCY_SLOS } }));
     const run = await runProgram(STACK, offlineStackConfig(STACK));
-    sm = kubernetesObjects(run).find((o) => o.kind === "ServiceMonitor");
-    assert.ok(sm, "the program renders a ServiceMonitor");
-    ns = sm.metadata.namespace;
+    sm = single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor");
+    ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     app = sm.metadata.name;
   });
 
@@ -121,7 +122,7 @@ describe("npm run validate: post-deploy SLA validation against a real Prometheus
     assert.match(r.output, new RegExp(`report: ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${REPORT_HTML}`));
     const report = readReport(dir);
     assert.equal(report.results.verdict, "go");
-    const judged = (report.results.slos as { id: string; verdict: string }[]).filter((s) => s.verdict === "pass").map((s) => s.id);
+    const judged = report.results.slos.filter((s) => s.verdict === "pass").map((s) => s.id);
     for (const id of ["finalityCheckP99", "poiGenerateP99", "poiVerifyP99", "poiVerifySuccessRate", "apiP99Latency", "apiErrorRate", "fastFinalityBp"]) {
       assert.ok(judged.includes(id), `${id} judged and passed: ${JSON.stringify(report.results.slos)}`);
     }

@@ -4,9 +4,11 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { EvidenceValidator, evidenceConfigMapData, readEvidenceBundle, validatorJobName, validatorJobSpec, type EvidenceBundle } from "../components/validator-job";
 import { EVIDENCE_VERIFY_COMMAND } from "@bizra/contract";
-import { runProgram, unwrapSecrets } from "../scripts/lib/mock-runtime";
+import { kubernetesObjects, objectsOfKind, runProgram, unwrapSecrets } from "../scripts/lib/mock-runtime";
+import type { KubeObject } from "../scripts/lib/kube-kinds";
+import { plain } from "./support/plain";
 import { cleanupTempDirs, tempDir, writeFixture } from "./support/policy-evidence";
-import { configOf, single, testStackConfig } from "./support/stack";
+import { configOf, find, nth, single, testStackConfig } from "./support/stack";
 
 function bundleDir(manifest: string): string {
   const dir = tempDir();
@@ -18,7 +20,7 @@ function bundleDir(manifest: string): string {
 
 interface Registered {
   readonly type: string;
-  readonly inputs: Record<string, any>;
+  readonly inputs: KubeObject;
 }
 
 /** Builds one EvidenceValidator under mocks and returns its status and the Kubernetes objects it registered. */
@@ -27,7 +29,7 @@ async function buildValidator(bundle: EvidenceBundle | undefined, trustedKeys: r
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        objects.push({ type: args.type, inputs: unwrapSecrets(args.inputs) });
+        objects.push({ type: args.type, inputs: unwrapSecrets(args.inputs) as KubeObject });
         return { id: `${args.name}-id`, state: args.inputs };
       },
       call: (args) => args.inputs,
@@ -58,16 +60,16 @@ describe("validator Job", () => {
     const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": empty, "bizra:evidenceTrustedKeys": ["ab".repeat(32)] }));
     assert.match(String(run.outputs.validatorJob), /^not created: no manifest\.json in the evidence folder/);
     const appName = configOf("testnet").appName;
-    assert.ok(!run.resources.some((r) => r.inputs.kind === "Job" || r.inputs.metadata?.name === `${appName}-evidence`));
+    assert.ok(!kubernetesObjects(run).some((o) => o.kind === "Job" || o.metadata.name === `${appName}-evidence`));
   });
 
   it("is created from the bundle in bizra:evidenceDir, trusting bizra:evidenceTrustedKeys", async () => {
     const fixture = writeFixture();
     const run = await runProgram("testnet", testStackConfig("testnet", { "bizra:evidenceDir": fixture.dir, "bizra:evidenceTrustedKeys": [fixture.key.publicKeyHex] }));
-    const job = single(run.resources.filter((r) => r.custom && r.inputs.kind === "Job").map((r) => r.inputs), "Job");
+    const job = single(objectsOfKind(run, "Job"), "Job");
     assert.equal(run.outputs.validatorJob, job.metadata.name);
     assert.equal(job.metadata.name, validatorJobName(configOf("testnet").appName, readEvidenceBundle(fixture.dir)!));
-    const env = job.spec.template.spec.containers[0].env as { name: string; value: string }[];
+    const env = nth(job.spec.template.spec.containers, 0, "verify container").env;
     assert.deepEqual(env.find((e) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: fixture.key.publicKeyHex });
   });
 
@@ -103,12 +105,12 @@ describe("validator Job", () => {
 
   it("the program's validatorJob output names the Job it registered, or says why there is none", async () => {
     const run = await runProgram("testnet", testStackConfig("testnet"));
-    const jobs = run.resources.filter((r) => r.custom && r.inputs.kind === "Job");
+    const jobs = objectsOfKind(run, "Job");
     const status = String(run.outputs.validatorJob);
     if (jobs.length === 0) {
       assert.match(status, /^not created: /);
     } else {
-      assert.deepEqual(jobs.map((j) => j.inputs.metadata.name), [status]);
+      assert.deepEqual(jobs.map((j) => j.metadata.name), [status]);
       assert.match(status, /^bizra-apex-evidence-verify-[0-9a-f]{10}$/);
     }
   });
@@ -126,21 +128,22 @@ describe("validator Job", () => {
   it("runs the verify command once, hardened, with the bundle mounted at its paths", () => {
     const cfg = configOf("production");
     const bundle = readEvidenceBundle(bundleDir("{}"))!;
-    const spec = validatorJobSpec(cfg, bundle, { image: "img@sha256:x", serviceAccountName: "node0", configMapName: "node0-evidence" }, ["ab".repeat(32)]) as any;
+    const spec = plain(validatorJobSpec(cfg, bundle, { image: "img@sha256:x", serviceAccountName: "node0", configMapName: "node0-evidence" }, ["ab".repeat(32)]));
     assert.equal(spec.backoffLimit, 0);
     assert.equal(spec.ttlSecondsAfterFinished, undefined);
     const pod = spec.template.spec;
+    assert.ok(pod, "the Job has a pod spec");
     assert.equal(pod.restartPolicy, "Never");
-    assert.equal(pod.securityContext.runAsNonRoot, true);
-    assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
-    const [c] = pod.containers;
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.securityContext?.seccompProfile?.type, "RuntimeDefault");
+    const c = single(pod.containers, "verify container");
     assert.deepEqual(c.command, [...EVIDENCE_VERIFY_COMMAND]);
-    assert.deepEqual(c.env.find((e: any) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: "ab".repeat(32) });
-    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
-    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-    assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
-    const vol = pod.volumes.find((v: any) => v.name === "evidence");
-    assert.deepEqual(vol.configMap.items, [
+    assert.deepEqual(c.env?.find((e) => e.name === "BIZRA_EVIDENCE_TRUSTED_KEYS"), { name: "BIZRA_EVIDENCE_TRUSTED_KEYS", value: "ab".repeat(32) });
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext?.capabilities, { drop: ["ALL"] });
+    const vol = find(pod.volumes, (v) => v.name === "evidence", "volume evidence");
+    assert.deepEqual(vol.configMap?.items, [
       { key: "bench__verify.json", path: "bench/verify.json" },
       { key: "manifest.json", path: "manifest.json" },
     ]);

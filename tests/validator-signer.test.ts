@@ -9,8 +9,9 @@ import { componentLabels } from "../components/labels";
 import { SIGNER_CLIENT_LABEL, SIGNING_KEY_DIR, signerTokenOf } from "../components/signer";
 import { effectiveValidatorSet, publicKeyOfSeed, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE, validatorSetProblems } from "../components/validator-set";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
-import { readStackFile, STACKS } from "../scripts/lib/stack-config";
-import { testStackConfig } from "./support/stack";
+import { STACKS } from "../scripts/lib/stack-config";
+import { ofKind, type KubeKind } from "../scripts/lib/kube-kinds";
+import { configOf, find, named, nth, testStackConfig } from "./support/stack";
 
 const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const PUB = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"; // RFC 8032 TEST 1
@@ -59,28 +60,23 @@ describe("validator set", () => {
 
 for (const stack of STACKS) {
   describe(`signer and verifiers, stack ${stack}`, function () {
-    const file = readStackFile(stack) as Record<string, any>;
-    const app = file["bizra:appName"] as string;
+    const app = configOf(stack).appName;
     let run: ProgramRun;
     let signingKey: string;
     const objects = () => kubernetesObjects(run);
-    const one = (kind: string, name: string) => {
-      const found = objects().filter((o) => o.kind === kind && o.metadata.name === name);
-      assert.equal(found.length, 1, `expected one ${kind} ${name}, found ${found.length}`);
-      return found[0];
-    };
+    const one = <K extends KubeKind>(kind: K, name: string) => named(ofKind(objects(), kind), name, kind);
 
     before(async () => {
       const config = testStackConfig(stack);
-      signingKey = config.values["bizra:signingKey"];
+      signingKey = config.values["bizra:signingKey"] ?? assert.fail("the offline stack config sets bizra:signingKey");
       run = await runProgram(stack, config);
     });
 
     it("mounts the signing key only in the signer; no other pod template references a Secret with it", () => {
       const signer = one("Deployment", `${app}-signer`).spec.template.spec;
-      const keyVolume = signer.volumes.find((vol: any) => vol.name === "signing-key");
+      const keyVolume = find(signer.volumes, (vol) => vol.name === "signing-key", "volume signing-key");
       assert.equal(keyVolume.secret.secretName, `${app}-signer-signing-key`);
-      assert.ok(signer.containers[0].volumeMounts.some((m: any) => m.mountPath === SIGNING_KEY_DIR));
+      assert.ok(nth(signer.containers, 0, "signer container").volumeMounts.some((m) => m.mountPath === SIGNING_KEY_DIR));
       for (const o of objects().filter((o) => ["Deployment", "Job", "Canary"].includes(o.kind) && o.metadata.name !== `${app}-signer`)) {
         const text = JSON.stringify(o);
         assert.ok(!text.includes("signing-key"), `${o.kind}/${o.metadata.name} references the signing key`);
@@ -90,15 +86,15 @@ for (const stack of STACKS) {
     });
 
     it("runs the signer with a Lease, a token file and the shared validator id; the Role covers that Lease only", () => {
-      const c = one("Deployment", `${app}-signer`).spec.template.spec.containers[0];
-      const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+      const c = nth(one("Deployment", `${app}-signer`).spec.template.spec.containers, 0, "signer container");
+      const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom]));
       assert.equal(env[ENV.signerLease], `${app}-signer`);
       assert.equal(env[ENV.validatorId], "node0");
       assert.deepEqual(env[ENV.signerIdentity], { fieldRef: { fieldPath: "metadata.name" } });
       assert.equal(one("Secret", `${app}-signer-token`).stringData.token, signerTokenOf(signingKey));
       const rules = one("Role", `${app}-signer`).rules;
-      assert.deepEqual(rules.find((r: any) => r.verbs.includes("update")).resourceNames, [`${app}-signer`]);
-      assert.ok(!rules.some((r: any) => r.resources.some((x: string) => x !== "leases")), "leases only");
+      assert.deepEqual(find(rules, (r) => r.verbs.includes("update"), "rule with verb update").resourceNames, [`${app}-signer`]);
+      assert.ok(!rules.some((r) => r.resources.some((x) => x !== "leases")), "leases only");
       assert.equal(one("Deployment", `${app}-signer`).spec.template.spec.automountServiceAccountToken, true);
     });
 
@@ -106,15 +102,15 @@ for (const stack of STACKS) {
       const flags = one("ConfigMap", `${app}-flags`).data;
       assert.equal(flags[ENV.validatorId], "node0");
       assert.equal(flags[ENV.validatorSetFile], `${VALIDATOR_SET_DIR}/${VALIDATOR_SET_FILE}`);
-      const set = JSON.parse(one("ConfigMap", `${app}-validator-set`).data[VALIDATOR_SET_FILE]);
+      const set: unknown = JSON.parse(one("ConfigMap", `${app}-validator-set`).data[VALIDATOR_SET_FILE] ?? assert.fail(`no ${VALIDATOR_SET_FILE} in the validator set ConfigMap`));
       assert.deepEqual(set, [{ id: "node0", weight: 1, publicKey: publicKeyOfSeed(signingKey) }]);
       const node = one("Deployment", app).spec.template.spec;
-      assert.ok(node.volumes.some((vol: any) => vol.configMap?.name === `${app}-validator-set`));
-      assert.ok(!JSON.stringify(node.containers[0].env).includes(ENV.validatorId), "never the pod name");
+      assert.ok(node.volumes.some((vol) => vol.configMap?.name === `${app}-validator-set`));
+      assert.ok(!JSON.stringify(nth(node.containers, 0, "node container").env).includes(ENV.validatorId), "never the pod name");
       const apex = one("Service", app);
-      assert.ok(!apex.spec.ports.some((p: any) => p.port === 8081 || p.name === "signer"));
+      assert.ok(!apex.spec.ports.some((p) => p.port === 8081 || p.name === "signer"));
       const signerSvc = one("Service", `${app}-signer`);
-      assert.deepEqual(signerSvc.spec.ports.map((p: any) => p.name), ["signer"]);
+      assert.deepEqual(signerSvc.spec.ports.map((p) => p.name), ["signer"]);
       assert.ok(!Object.entries(componentLabels()).every(([k, val]) => one("Deployment", `${app}-signer`).spec.template.metadata.labels[k] === val), "verifier selectors do not match the signer");
     });
 
@@ -122,7 +118,7 @@ for (const stack of STACKS) {
       const clients = one("NetworkPolicy", `${app}-allow-signer-clients`).spec;
       assert.deepEqual(clients.ingress, [{ from: [{ podSelector: { matchLabels: { ...SIGNER_CLIENT_LABEL } } }], ports: [{ protocol: "TCP", port: 8081 }] }]);
       const egress = one("NetworkPolicy", `${app}-allow-signer-apiserver-egress`).spec;
-      assert.deepEqual(egress.egress[0].ports.map((p: any) => p.port), [443, 6443]);
+      assert.deepEqual(nth(egress.egress, 0, "egress rule").ports.map((p) => p.port), [443, 6443]);
       const mesh = one("NetworkPolicy", `${app}-allow-api-from-mesh`).spec;
       assert.ok(!JSON.stringify(mesh).includes("8081"), "the mesh never reaches the signer port");
     });

@@ -17,9 +17,13 @@ function serverProcesses(dir: string): { pid: number; args: string }[] {
   const out = execFileSync("ps", ["-eo", "pid=,stat=,args="], { encoding: "utf8" });
   return out
     .split("\n")
-    .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null && m[3].includes(dir) && !m[2].startsWith("Z") && !m[3].startsWith("ps "))
-    .map((m) => ({ pid: Number(m[1]), args: m[3] }));
+    .flatMap((line) => {
+      const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+      // the three groups are not optional: a match has all of them
+      return m ? [{ pid: Number(m[1]), stat: m[2]!, args: m[3]! }] : [];
+    })
+    .filter((p) => p.args.includes(dir) && !p.stat.startsWith("Z") && !p.args.startsWith("ps "))
+    .map(({ pid, args }) => ({ pid, args }));
 }
 
 function which(cmd: string): boolean {

@@ -5,7 +5,25 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { comparisonSymbol } from "@bizra/contract";
 import { readSloTable, stackName } from "../shared/stack";
-import { containersOf, isWorkload, podSpecOf, workloadName } from "./workloads";
+import { containersOf, isWorkload, podSpecOf, workloadName, type ContainerView, type PodSpecView, type SecurityContextView } from "./workloads";
+
+/** The fields of a Kyverno ClusterPolicy the policies read (any of them may be missing or misspelt). */
+interface ClusterPolicyView {
+  readonly spec?: {
+    readonly validationFailureAction?: unknown;
+    readonly rules?: readonly ({
+      readonly validate?: { readonly failureAction?: unknown };
+      readonly verifyImages?: readonly ({ readonly imageReferences?: readonly string[]; readonly failureAction?: unknown; readonly validationFailureAction?: unknown } | undefined)[];
+    } | undefined)[];
+  };
+}
+
+/** The fields of a Flagger Canary metric check the threshold policy reads. */
+interface CanaryMetricView {
+  readonly name?: string;
+  readonly templateRef?: { readonly name?: string };
+  readonly thresholdRange?: { readonly min?: unknown; readonly max?: unknown };
+}
 
 export const DEFAULT_ALLOWED_REGISTRIES = ["ghcr.io/bizra"];
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
@@ -26,9 +44,9 @@ export const T = {
 export function registriesFromStack(resources: readonly PolicyResource[]): string[] | undefined {
   const refs = resources
     .filter((r) => r.type === T.clusterPolicy)
-    .flatMap((r) => (r.props?.spec?.rules ?? []) as any[])
-    .flatMap((rule) => (rule?.verifyImages ?? []) as any[])
-    .flatMap((v) => (v?.imageReferences ?? []) as string[])
+    .flatMap((r) => ((r.props as ClusterPolicyView | undefined)?.spec?.rules ?? []))
+    .flatMap((rule) => rule?.verifyImages ?? [])
+    .flatMap((v) => v?.imageReferences ?? [])
     .map((ref) => ref.replace(/\/\*$/, "").replace(/\*$/, ""))
     .filter((ref) => ref.length > 0 && !ref.includes("*"));
   return refs.length > 0 ? [...new Set(refs)] : undefined;
@@ -77,9 +95,9 @@ export const resourcesSet: ResourceValidationPolicy = {
 };
 
 /** Problems of one container in its pod (pod-level runAsNonRoot and seccompProfile count). */
-export function securityProblems(pod: any, c: any): string[] {
-  const sc = c?.securityContext ?? {};
-  const psc = pod?.securityContext ?? {};
+export function securityProblems(pod: PodSpecView | undefined, c: ContainerView | undefined): string[] {
+  const sc: SecurityContextView = c?.securityContext ?? {};
+  const psc: SecurityContextView = pod?.securityContext ?? {};
   const out: string[] = [];
   const nonRoot = sc.runAsNonRoot ?? psc.runAsNonRoot;
   const uid = sc.runAsUser ?? psc.runAsUser;
@@ -87,7 +105,7 @@ export function securityProblems(pod: any, c: any): string[] {
   if (sc.readOnlyRootFilesystem !== true) out.push("securityContext.readOnlyRootFilesystem must be true");
   if (sc.allowPrivilegeEscalation !== false) out.push("securityContext.allowPrivilegeEscalation must be false");
   if (sc.privileged === true) out.push("securityContext.privileged must not be true");
-  const drop: string[] = sc.capabilities?.drop ?? [];
+  const drop: readonly string[] = sc.capabilities?.drop ?? [];
   if (!drop.includes("ALL")) out.push("securityContext.capabilities.drop must include ALL");
   const seccomp = (sc.seccompProfile ?? psc.seccompProfile)?.type;
   if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") out.push("seccompProfile.type must be RuntimeDefault (container or pod securityContext)");
@@ -141,7 +159,7 @@ function selects(monitor: PolicyResource, service: PolicyResource): boolean {
   const want: Record<string, string> = spec.selector?.matchLabels ?? {};
   const have: Record<string, string> = service.props?.metadata?.labels ?? {};
   const labelsOk = Object.keys(want).length > 0 && Object.entries(want).every(([k, v]) => have[k] === v);
-  const portOk = ((spec.endpoints ?? []) as any[]).some((e) => e?.port === "metrics");
+  const portOk = ((spec.endpoints ?? []) as readonly ({ port?: string } | undefined)[]).some((e) => e?.port === "metrics");
   return nsOk && labelsOk && portOk;
 }
 
@@ -153,7 +171,7 @@ export const metricsMonitored: StackValidationPolicy = {
   validateStack: (args, reportViolation) => {
     const monitors = args.resources.filter((r) => r.type === T.serviceMonitor);
     for (const svc of args.resources.filter((r) => r.type === T.service)) {
-      const ports = (svc.props?.spec?.ports ?? []) as any[];
+      const ports = (svc.props?.spec?.ports ?? []) as readonly ({ name?: string } | undefined)[];
       if (!ports.some((p) => p?.name === "metrics")) continue;
       if (!monitors.some((m) => selects(m, svc))) {
         reportViolation(`Service ${workloadName(T.service, svc.props, svc.name).replace(/^Service /, "")} has a port named metrics but no ServiceMonitor selects it on that port`, svc.urn);
@@ -164,11 +182,11 @@ export const metricsMonitored: StackValidationPolicy = {
 
 /** True when every rule of a Kyverno ClusterPolicy enforces (its own failureAction, else the policy-level one). */
 export function kyvernoEnforces(cp: PolicyResource): boolean {
-  const spec = cp.props?.spec ?? {};
+  const spec = (cp.props as ClusterPolicyView | undefined)?.spec ?? {};
   const policyLevel = String(spec.validationFailureAction ?? "Audit").toLowerCase();
-  const actions = ((spec.rules ?? []) as any[]).flatMap((rule) => [
+  const actions = (spec.rules ?? []).flatMap((rule) => [
     ...(rule?.validate ? [rule.validate.failureAction ?? policyLevel] : []),
-    ...((rule?.verifyImages ?? []) as any[]).map((v) => v?.failureAction ?? v?.validationFailureAction ?? policyLevel),
+    ...(rule?.verifyImages ?? []).map((v) => v?.failureAction ?? v?.validationFailureAction ?? policyLevel),
   ]);
   return actions.length > 0 && actions.every((a) => String(a).toLowerCase() === "enforce");
 }
@@ -214,7 +232,7 @@ export const canaryThresholds: StackValidationPolicy = {
     const templates = new Map(args.resources.filter((r) => r.type === T.metricTemplate).map((t) => [t.props?.metadata?.name, t]));
     const ids = Object.keys(slos.table);
     for (const canary of canaries) {
-      for (const m of (canary.props?.spec?.analysis?.metrics ?? []) as any[]) {
+      for (const m of (canary.props?.spec?.analysis?.metrics ?? []) as readonly (CanaryMetricView | undefined)[]) {
         const annotation: string | undefined = templates.get(m?.templateRef?.name)?.props?.metadata?.annotations?.["bizra.io/slo"];
         const id = annotation?.split(" ")[0] ?? ids.find((i) => normal(i) === normal(String(m?.name ?? "")));
         const slo = id === undefined ? undefined : slos.table[id];

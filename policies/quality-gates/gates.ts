@@ -7,7 +7,7 @@
  * consensus 3, warning 2, canary 1, advisory 1; grade A >= 90, B >= 80, C >= 70, D >= 60, else F, and F whenever a mandatory
  * gate fails.
  */
-import { valueAt, type EvidenceReport } from "@bizra/evidence";
+import { valueAt, type Artifact } from "@bizra/evidence";
 import { comparisonSymbol, meetsSlo } from "@bizra/contract";
 import type { StackSloTable } from "../shared/stack";
 
@@ -56,7 +56,7 @@ export function isMandatory(severity: string): boolean {
 
 
 /** Judges every gate of the verified artifacts, plus a failing entry for each required gate nobody measured. */
-export function evaluateGates(report: Pick<EvidenceReport, "artifacts">, table: StackSloTable): GateResult[] {
+export function evaluateGates(report: { readonly artifacts: Readonly<Record<string, Pick<Artifact, "gates" | "results">>> }, table: StackSloTable): GateResult[] {
   const results: GateResult[] = [];
   const seen = new Set<string>();
   for (const [file, artifact] of Object.entries(report.artifacts).sort(([a], [b]) => a.localeCompare(b))) {

@@ -52,8 +52,10 @@ export function workloadImages(resources: readonly Pick<PolicyResource, "type" |
   for (const r of resources) {
     const p = POD_SPEC_PATHS[r.type];
     if (!p) continue;
-    let spec: any = r.props;
-    for (const k of p) spec = spec?.[k];
+    let node: unknown = r.props;
+    for (const k of p) node = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[k] : undefined;
+    // the pod spec as far as images go; each image is checked to be a string before use
+    const spec = node as { initContainers?: readonly ({ image?: unknown } | undefined)[]; containers?: readonly ({ image?: unknown } | undefined)[] } | undefined;
     for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
       if (typeof c?.image !== "string") continue;
       images.set(c.image, [...(images.get(c.image) ?? []), `${r.type.split(":").pop()} ${r.props?.metadata?.name ?? r.name}`]);

@@ -36,17 +36,20 @@ export function readSloTable(resources: readonly Pick<PolicyResource, "type" | "
   }
   if (doc === null || typeof doc !== "object") return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY} is not an object` };
   const table: Record<string, StackSlo> = {};
-  for (const [id, e] of Object.entries(doc as Record<string, any>)) {
-    if (
-      typeof e?.value !== "number" ||
-      !(SLO_COMPARISONS as readonly unknown[]).includes(e?.comparison) ||
-      !(SLO_SEVERITIES as readonly unknown[]).includes(e?.severity)
-    ) {
+  for (const [id, value] of Object.entries(doc)) {
+    // a JSON document: each entry is checked field by field below before it is used
+    const e = (value !== null && typeof value === "object" ? value : {}) as { value?: unknown; unit?: unknown; comparison?: unknown; severity?: unknown };
+    if (typeof e.value !== "number" || !isOneOf(SLO_COMPARISONS, e.comparison) || !isOneOf(SLO_SEVERITIES, e.severity)) {
       return { ok: false, reason: `${source}: ${SLO_CONFIGMAP_KEY}.${id} needs a numeric value, comparison ${SLO_COMPARISONS.join("|")} and a severity (${SLO_SEVERITIES.join(", ")})` };
     }
     table[id] = { value: e.value, unit: String(e.unit ?? ""), comparison: e.comparison, severity: e.severity };
   }
   return { ok: true, table, source };
+}
+
+/** `value` is one of `allowed`. */
+function isOneOf<T extends string>(allowed: readonly T[], value: unknown): value is T {
+  return (allowed as readonly unknown[]).includes(value);
 }
 
 /** `urn:pulumi:<stack>::<project>::<type>::<name>` -> `<stack>`. */

@@ -69,14 +69,17 @@ export function kubectl(env: ClusterEnv, args: string[], opts: { input?: string;
   return r.stdout;
 }
 
-/** kubectl get ... -o json, or undefined when the object does not exist. */
-export function kubectlGet(env: ClusterEnv, args: string[]): any {
+/**
+ * kubectl get ... -o json, or undefined when the object does not exist. `T` is the caller's reading of the answer
+ * (e.g. the Kubernetes provider's output type of the kind it asked for); nothing checks it.
+ */
+export function kubectlGet<T = unknown>(env: ClusterEnv, args: string[]): T | undefined {
   const r = inClusterNs(env, env.KUBECTL, ["get", ...args, "-o", "json"]);
   if (r.status !== 0) {
     if (/NotFound|not found/.test(r.stderr)) return undefined;
     throw new Error(`kubectl get ${args.join(" ")} failed: ${r.stderr.trim()}`);
   }
-  return JSON.parse(r.stdout);
+  return JSON.parse(r.stdout) as T;
 }
 
 /** Server-side applies every CRD in CRD_DIR and waits until each is Established. Returns their names. */

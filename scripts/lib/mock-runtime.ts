@@ -6,11 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { REPO_ROOT, type RawStackConfig } from "./stack-config";
+import { ofKind, type KubeKind, type KubeKinds, type KubeObject } from "./kube-kinds";
 
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
-  readonly inputs: Record<string, any>;
+  readonly inputs: Record<string, unknown>;
   readonly custom: boolean;
 }
 
@@ -26,7 +27,7 @@ export function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
 }
 
 /** State the mock engine returns for a new resource: its inputs, plus what a provider would compute. */
-function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
+function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
   if (args.type === "docker:index/image:Image") {
     const name = String(args.inputs.imageName).replace(/:[^/:]*$/, "");
     return { ...args.inputs, repoDigest: `${name}@sha256:${"ab".repeat(32)}` };
@@ -37,10 +38,10 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
 /** The mock monitor hands secret inputs over in the engine's wire form: `{ [SECRET_SIG]: SECRET_VALUE, value }`. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-export function unwrapSecrets(value: any): any {
+export function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (value && typeof value === "object") {
-    if (SECRET_SIG in value) return unwrapSecrets(value.value);
+    if (SECRET_SIG in value) return unwrapSecrets((value as { value?: unknown }).value);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
   }
   return value;
@@ -52,7 +53,7 @@ export async function runProgram(stack: string, config: RawStackConfig, opts: { 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), custom: args.custom ?? true });
+        resources.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs) as Record<string, unknown>, custom: args.custom ?? true });
         return { id: `${args.name}-id`, state: mockState(args) };
       },
       call(args) {
@@ -92,8 +93,13 @@ async function settled(count: () => number): Promise<void> {
 }
 
 /** Kubernetes objects among the recorded resources (everything the `kubernetes` provider would apply). */
-export function kubernetesObjects(run: ProgramRun): Record<string, any>[] {
+export function kubernetesObjects(run: ProgramRun): KubeObject[] {
   return run.resources
     .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:"))
-    .map((r) => r.inputs);
+    .map((r) => r.inputs as unknown as KubeObject);
+}
+
+/** The Kubernetes objects of one kind the run registered, typed (scripts/lib/kube-kinds.ts). */
+export function objectsOfKind<K extends KubeKind>(run: ProgramRun, kind: K): (KubeObject & KubeKinds[K])[] {
+  return ofKind(kubernetesObjects(run), kind);
 }

@@ -46,7 +46,8 @@ export interface PrometheusApi {
 /** `http://host:9090` (a trailing `/` is dropped) -> client. */
 export function prometheusApi(baseUrl: string, timeoutMs = 15_000): PrometheusApi {
   const url = baseUrl.replace(/\/+$/, "");
-  async function call(path: string, params: Record<string, string>, query: string): Promise<any> {
+  /** The `data` of a query answer: its `resultType` is checked by the caller before `result` is read. */
+  async function call(path: string, params: Record<string, string>, query: string): Promise<{ resultType?: string; result?: unknown } | undefined> {
     const target = `${url}${path}?${new URLSearchParams(params).toString()}`;
     let res: Response;
     try {
@@ -65,7 +66,7 @@ export function prometheusApi(baseUrl: string, timeoutMs = 15_000): PrometheusAp
       if (res.status >= 500 && body.errorType === undefined) throw new PrometheusUnreachable(url, `HTTP ${res.status}`);
       throw new PrometheusQueryError(query, `${body.errorType ?? `HTTP ${res.status}`}: ${body.error ?? "no error text"}`);
     }
-    return body.data;
+    return body.data as { resultType?: string; result?: unknown } | undefined;
   }
   return {
     url,

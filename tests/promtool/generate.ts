@@ -69,14 +69,21 @@ export const SLO_ALERTS = {
   PoISuccessRateCritical: "poiVerifySuccessRate",
 } as const;
 
+/** `for` of `alert` in minutes; an alert missing from FOR_MINUTES is an error naming the known ones. */
+function forMinutes(alert: string): number {
+  const minutes = FOR_MINUTES[alert];
+  if (minutes === undefined) throw new Error(`no \`for\` known for alert ${alert}; FOR_MINUTES lists ${Object.keys(FOR_MINUTES).join(", ")}`);
+  return minutes;
+}
+
 /**
  * When the firing check runs: `for` + 6 minutes. A 5m rate over series that start at minute 0 is extrapolated to
  * zero, so it reaches its steady value only once the window is full (minute 5); the alert is then active from
  * minute 5 at the latest and firing at `for` + 5m.
  */
-export const fireAtMinute = (alert: string) => FOR_MINUTES[alert] + 6;
+export const fireAtMinute = (alert: string) => forMinutes(alert) + 6;
 /** When the "not yet" check runs: 1 minute before `for` has elapsed since minute 0 (the earliest activation). */
-export const pendingAtMinute = (alert: string) => FOR_MINUTES[alert] - 1;
+export const pendingAtMinute = (alert: string) => forMinutes(alert) - 1;
 /** Minutes of input series in every test. */
 const SERIES_MINUTES = 20;
 /** Relative margin of "just past" / "just inside" for rates, ratios and gauges. */
@@ -104,8 +111,9 @@ export function histogramFor(target: number, perMinute = 100_000): { le: number;
   const bounds = [...LATENCY_BUCKETS_SECONDS];
   const hiIndex = bounds.findIndex((b) => b >= target);
   if (hiIndex <= 0) throw new Error(`p99 target ${target} must lie above the first bucket and within the buckets`);
-  const lo = bounds[hiIndex - 1];
-  const hi = bounds[hiIndex];
+  // 0 < hiIndex < bounds.length (checked above), so both neighbours exist.
+  const lo = bounds[hiIndex - 1]!;
+  const hi = bounds[hiIndex]!;
   const p = (target - lo) / (hi - lo);
   // rank = 0.99 T falls p of the way through the target bucket when it holds B = 0.01 T / (1 - p) observations.
   const inBucket = Math.round((0.01 * perMinute) / (1 - p));
@@ -383,7 +391,7 @@ export function promtoolTestFile(
       ...cases.map((c) => {
         const rule = rules.get(c.alert);
         if (!rule) throw new Error(`the rules have no alert ${c.alert}`);
-        const forMin = FOR_MINUTES[c.alert] as number;
+        const forMin = forMinutes(c.alert);
         const checks: Record<string, unknown>[] = [];
         if (forMin > 0) checks.push({ eval_time: `${pendingAtMinute(c.alert)}m`, alertname: c.alert, exp_alerts: [] });
         checks.push({

@@ -7,8 +7,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { loadCrdSchemas, type CrdVersionSchema } from "./crd-schema";
+import type { SchemaObject } from "ajv/dist/2020";
 
-type Schema = Record<string, any>;
+/** A JSON Schema node of a CRD version, as ajv types it. */
+type Schema = SchemaObject;
 
 export interface FieldInfo {
   readonly type: string;

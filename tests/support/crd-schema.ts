@@ -18,7 +18,8 @@
  * are not closed. `metadata` is left open by CRDs; here it is checked loosely: name/namespace strings, labels and
  * annotations string maps, nothing else.
  */
-import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
+import Ajv2020, { type ErrorObject, type SchemaObject, type ValidateFunction } from "ajv/dist/2020";
+import type { KubeObject } from "../../scripts/lib/kube-kinds";
 import addFormats from "ajv-formats";
 import { fullFormats } from "ajv-formats/dist/formats";
 import * as fs from "node:fs";
@@ -29,7 +30,8 @@ export const CRD_DIR = path.resolve(__dirname, "..", "..", ".toolchain", "crds")
 /** Copies kept beside the repository by some CI setups; an optional cross-check, never required. */
 export const SHARED_CRD_DIR = path.resolve(__dirname, "..", "..", "..", "shared", "crds");
 
-type Schema = Record<string, any>;
+/** A JSON Schema node (OpenAPI v3 from a CRD, converted in place), as ajv types it. */
+type Schema = SchemaObject;
 
 const KEPT_KEYWORDS = new Set([
   "type", "properties", "items", "required", "enum", "pattern", "format", "minimum", "maximum", "exclusiveMinimum",
@@ -131,7 +133,7 @@ export function loadCrdSchemas(dir = CRD_DIR): CrdVersionSchema[] {
   return out;
 }
 
-export type CrdValidator = (obj: Record<string, any>) => string[];
+export type CrdValidator = (obj: KubeObject) => string[];
 
 /** A validator for objects of every kind in `dir`, selected by apiVersion and kind. */
 export function crdValidator(dir = CRD_DIR): CrdValidator & { kinds: string[] } {
@@ -153,7 +155,7 @@ export function crdValidator(dir = CRD_DIR): CrdValidator & { kinds: string[] } 
     }
     return fn;
   };
-  const validate = (obj: Record<string, any>): string[] => {
+  const validate = (obj: KubeObject): string[] => {
     const key = `${obj.apiVersion}/${obj.kind}`;
     const fn = compile(key);
     if (!fn) return [`no CRD schema for ${key}`];

@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../../scripts/lib/stack-config";
+import type { KubeObject } from "../../scripts/lib/kube-kinds";
 
 /** The Kubernetes version whose schemas we validate against. */
 export const KUBERNETES_SCHEMA_VERSION = "1.34.0";
@@ -54,7 +55,7 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction {
 }
 
 /** Errors for one built-in object, as `path: message` lines; empty when valid. */
-export function validateBuiltIn(obj: Record<string, any>): string[] {
+export function validateBuiltIn(obj: KubeObject): string[] {
   const validate = validatorFor(obj.apiVersion, obj.kind);
   if (validate(obj as unknown)) return [];
   return (validate.errors ?? []).map((e) => {
@@ -64,7 +65,7 @@ export function validateBuiltIn(obj: Record<string, any>): string[] {
 }
 
 /** Built-in kinds are those whose group is core or a *.k8s.io / well-known built-in group. */
-export function isBuiltIn(obj: Record<string, any>): boolean {
+export function isBuiltIn(obj: Pick<KubeObject, "apiVersion">): boolean {
   const apiVersion = String(obj.apiVersion);
   const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
   return ["", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io"].includes(group);

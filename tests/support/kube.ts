@@ -54,7 +54,7 @@ export class Kube {
   }
 
   /** One request; resolves with the parsed JSON body, rejects with KubeError (the server's Status message). */
-  request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<any> {
+  request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<unknown> {
     const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -70,7 +70,7 @@ export class Kube {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
-            let parsed: any = text;
+            let parsed: unknown = text;
             try {
               parsed = JSON.parse(text);
             } catch {
@@ -78,7 +78,7 @@ export class Kube {
             }
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) resolve(parsed);
-            else reject(new KubeError(status, `${method} ${path}: ${status} ${parsed?.message ?? text}`, parsed));
+            else reject(new KubeError(status, `${method} ${path}: ${status} ${(parsed as { message?: string } | null)?.message ?? text}`, parsed));
           });
         },
       );
@@ -99,13 +99,14 @@ export class Kube {
     for (;;) {
       const cached = this.discovery.get(apiVersion)?.find((r) => r.kind === kind);
       if (cached) return cached;
-      const list = await this.request("GET", this.groupPath(apiVersion)).catch((e: unknown) => {
+      // an APIResourceList
+      const list = (await this.request("GET", this.groupPath(apiVersion)).catch((e: unknown) => {
         if (e instanceof KubeError && e.status === 404) return { resources: [] };
         throw e;
-      });
+      })) as { resources: ApiResource[] };
       this.discovery.set(
         apiVersion,
-        (list.resources as ApiResource[]).filter((r) => !r.name.includes("/")),
+        list.resources.filter((r) => !r.name.includes("/")),
       );
       const found = this.discovery.get(apiVersion)?.find((r) => r.kind === kind);
       if (found) return found;
@@ -126,24 +127,24 @@ export class Kube {
   }
 
   /** Server-side apply with strict field validation; returns the live object. */
-  async apply(obj: KubeObject, fieldManager = "bizra-test"): Promise<any> {
+  async apply(obj: KubeObject, fieldManager = "bizra-test"): Promise<KubeObject> {
     const path = await this.objectPath(obj);
-    return this.request("PATCH", `${path}?fieldManager=${fieldManager}&force=true&fieldValidation=Strict`, obj, "application/apply-patch+yaml");
+    return this.object("PATCH", `${path}?fieldManager=${fieldManager}&force=true&fieldValidation=Strict`, obj, "application/apply-patch+yaml");
   }
 
   /**
    * Server-side apply of one YAML document as text: the API server parses it (Go YAML), which matters for upstream
    * files that the `yaml` package reads differently (e.g. a quoted scalar continued at its key's indentation).
    */
-  async applyYaml(ref: Pick<KubeObject, "apiVersion" | "kind" | "metadata">, text: string, fieldManager = "bizra-test"): Promise<any> {
+  async applyYaml(ref: Pick<KubeObject, "apiVersion" | "kind" | "metadata">, text: string, fieldManager = "bizra-test"): Promise<KubeObject> {
     const path = await this.objectPath(ref);
-    return this.request("PATCH", `${path}?fieldManager=${fieldManager}&force=true&fieldValidation=Strict`, text, "application/apply-patch+yaml");
+    return this.object("PATCH", `${path}?fieldManager=${fieldManager}&force=true&fieldValidation=Strict`, text, "application/apply-patch+yaml");
   }
 
   /** The live object, or undefined when it does not exist. */
-  async get(obj: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): Promise<any | undefined> {
+  async get(obj: Pick<KubeObject, "apiVersion" | "kind" | "metadata">): Promise<KubeObject | undefined> {
     try {
-      return await this.request("GET", await this.objectPath(obj));
+      return await this.object("GET", await this.objectPath(obj));
     } catch (e) {
       if (e instanceof KubeError && e.status === 404) return undefined;
       throw e;
@@ -151,10 +152,17 @@ export class Kube {
   }
 
   /** Every object of a kind (all namespaces). */
-  async list(apiVersion: string, kind: string): Promise<any[]> {
+  async list(apiVersion: string, kind: string): Promise<KubeObject[]> {
     const r = await this.resource(apiVersion, kind);
     const out = await this.request("GET", `${this.groupPath(apiVersion)}/${r.name}`);
-    return out.items as any[];
+    return (out as { items: KubeObject[] }).items; // a <Kind>List
+  }
+
+  /** A request whose 2xx answer is one object (GET or apply of an object path). */
+  private async object(method: string, path: string, body?: unknown, contentType?: string): Promise<KubeObject> {
+    const out = await this.request(method, path, body, contentType);
+    if (out === null || typeof out !== "object" || !("kind" in out)) throw new Error(`${method} ${path}: expected an object, got ${JSON.stringify(out)}`);
+    return out as KubeObject;
   }
 
   /** Waits until a CRD reports Established, so its kind is served. */
@@ -162,7 +170,8 @@ export class Kube {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const crd = await this.get({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name } });
-      const ok = (crd?.status?.conditions ?? []).some((c: any) => c.type === "Established" && c.status === "True");
+      const status = crd?.status as { conditions?: { type: string; status: string }[] } | undefined;
+      const ok = (status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True");
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));

@@ -84,7 +84,8 @@ export async function startNodeProcess(env: Record<string, string>): Promise<Nod
 
 
 /** POST JSON; returns status and parsed body. */
-export async function postJson(port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+/** POST JSON; returns status and parsed body, typed by the caller as the route's answer (`unknown` unless stated). */
+export async function postJson<Body = unknown>(port: number, route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
   const res = await fetch(`http://127.0.0.1:${port}${route}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -92,7 +93,7 @@ export async function postJson(port: number, route: string, body: unknown, heade
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
-  return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined };
+  return { status: res.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as Body };
 }
 
 /**
@@ -123,7 +124,19 @@ export async function driveHealthyTraffic(node: Pick<NodeProcess, "apiPort" | "s
   return statuses;
 }
 
+/** The sign route's answer, the fields the tests use. */
+export interface SignAnswer {
+  readonly encoding: string;
+  readonly signature: string;
+}
+
+/** The verify route's answer. */
+export interface VerifyAnswer {
+  readonly valid: boolean;
+  readonly reason?: string;
+}
+
 /** Signs one attestation for `slot` through the node's signer listener. */
-export function signAttestation(node: Pick<NodeProcess, "signerPort">, slot: number): Promise<{ status: number; body: any }> {
-  return postJson(node.signerPort, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }, { authorization: `Bearer ${TEST_SIGNER_TOKEN}` });
+export function signAttestation(node: Pick<NodeProcess, "signerPort">, slot: number): Promise<{ status: number; body: SignAnswer }> {
+  return postJson<SignAnswer>(node.signerPort, ROUTES.attestationsSign, { epoch: 1, slot, payload: "c0ffee" }, { authorization: `Bearer ${TEST_SIGNER_TOKEN}` });
 }

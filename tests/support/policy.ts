@@ -18,7 +18,8 @@ export const PROJECT = "bizra-node0-infra";
 export interface PlainResource {
   readonly type: string;
   readonly name: string;
-  readonly props: Record<string, any>;
+  /** The resource's inputs, as the policy SDK hands them to a policy (`PolicyResource["props"]`). */
+  readonly props: PolicyResource["props"];
 }
 
 const OPTS = { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] };
@@ -116,7 +117,7 @@ export function programResources(stack: string): Promise<PlainResource[]> {
   let p = runs.get(stack);
   if (!p) {
     p = runProgram(stack, testStackConfig(stack)).then((run: ProgramRun) => {
-      const objects = new Set(kubernetesObjects(run));
+      const objects = new Set<unknown>(kubernetesObjects(run));
       return run.resources.filter((r) => objects.has(r.inputs)).map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
     });
     runs.set(stack, p);

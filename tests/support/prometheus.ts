@@ -14,6 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { freePort, stopChild, track, waitFor } from "./process";
+import type { ServiceMonitor } from "../../components/crds/monitoring";
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "prometheus";
 export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? "promtool";
@@ -44,6 +45,13 @@ export interface PromSample {
   readonly value: [number, string];
 }
 
+/** An active scrape target (`/api/v1/targets`), the fields the tests read. */
+export interface PromTarget {
+  readonly health: string;
+  readonly lastError: string;
+  readonly labels: Record<string, string>;
+}
+
 export interface PromAlert {
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
@@ -61,7 +69,7 @@ export interface RunningPrometheus {
   /** Active alerts (`/api/v1/alerts`). */
   alerts(): Promise<PromAlert[]>;
   /** Scrape targets (`/api/v1/targets`, active ones). */
-  targets(): Promise<{ health: string; lastError: string; labels: Record<string, string> }[]>;
+  targets(): Promise<PromTarget[]>;
   /** Prometheus's own log so far. */
   log(): string;
   stop(): Promise<void>;
@@ -76,11 +84,12 @@ export interface PrometheusOptions {
   readonly startTimeoutMs?: number;
 }
 
-async function getJson(url: string): Promise<any> {
+/** The `data` of a Prometheus HTTP API answer, typed by the caller as that endpoint's documented shape. */
+async function getJson<Data>(url: string): Promise<Data> {
   const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const body = (await res.json()) as { status: string; data: unknown; error?: string; errorType?: string };
   if (body.status !== "success") throw new Error(`${url}: ${body.errorType}: ${body.error}`);
-  return body.data;
+  return body.data as Data;
 }
 
 /** Starts Prometheus on 127.0.0.1 with a fresh TSDB in a temp dir. */
@@ -146,15 +155,15 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       port,
       dir,
       async query(expr: string) {
-        const data = await getJson(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        const data = await getJson<{ resultType: string; result: PromSample[] }>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
         if (data.resultType !== "vector") throw new Error(`${expr}: expected a vector, got ${data.resultType}`);
-        return data.result as PromSample[];
+        return data.result;
       },
       async alerts() {
-        return (await getJson(`${url}/api/v1/alerts`)).alerts as PromAlert[];
+        return (await getJson<{ alerts: PromAlert[] }>(`${url}/api/v1/alerts`)).alerts;
       },
       async targets() {
-        return (await getJson(`${url}/api/v1/targets?state=active`)).activeTargets;
+        return (await getJson<{ activeTargets: PromTarget[] }>(`${url}/api/v1/targets?state=active`)).activeTargets;
       },
       log: () => logText,
       stop,
@@ -165,8 +174,9 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
 }
 
 /** The scrape job the Prometheus Operator generates for the ServiceMonitor's endpoint, pointed at the test node. */
-export function scrapeConfigFor(serviceMonitor: any, target: string, labels: { namespace: string; pod: string; service: string }) {
+export function scrapeConfigFor(serviceMonitor: ServiceMonitor, target: string, labels: { namespace: string; pod: string; service: string }) {
   const ep = serviceMonitor.spec.endpoints[0];
+  if (ep === undefined) throw new Error(`ServiceMonitor ${serviceMonitor.metadata.name} has no endpoint`);
   return {
     job_name: `serviceMonitor/${serviceMonitor.metadata.namespace}/${serviceMonitor.metadata.name}/0`,
     honor_labels: false,
@@ -178,7 +188,7 @@ export function scrapeConfigFor(serviceMonitor: any, target: string, labels: { n
     // name), container; and `job` = the Service name
     static_configs: [{ targets: [target], labels: { ...labels, endpoint: ep.port, container: "node" } }],
     relabel_configs: [{ target_label: "job", replacement: labels.service }],
-    metric_relabel_configs: (ep.metricRelabelings ?? []).map((r: any) => ({
+    metric_relabel_configs: (ep.metricRelabelings ?? []).map((r) => ({
       source_labels: r.sourceLabels,
       regex: r.regex,
       action: r.action,

@@ -1,9 +1,9 @@
 /** Stack config and recorded objects, as the program tests read them. */
 import { generateKeyPairSync } from "node:crypto";
 import { parseStackConfig } from "../../components/config";
-import { strict as assert } from "node:assert";
 import type { RuleGroup } from "../../components/crds/monitoring";
-import { kubernetesObjects, runProgram, type ProgramRun } from "../../scripts/lib/mock-runtime";
+import { objectsOfKind, runProgram, type ProgramRun } from "../../scripts/lib/mock-runtime";
+import type { KubeKind, KubeKinds, KubeObject } from "../../scripts/lib/kube-kinds";
 import { publicKeyOfSeed, type ValidatorConfigEntry } from "../../components/validator-set";
 import { operatorKeyRequired } from "../../scripts/release/cosign-key";
 import { offlineStackConfig, readStackFile, type RawStackConfig } from "../../scripts/lib/stack-config";
@@ -31,15 +31,13 @@ export function configOf(stack: string, overrides: Record<string, unknown> = {})
   return parseStackConfig(stack, raw.values, raw.secretKeys);
 }
 
-/** Inputs of every custom resource of one kind. */
-export const byType = (run: ProgramRun, kind: string) => run.resources.filter((r) => r.custom && r.inputs.kind === kind).map((r) => r.inputs);
+/** Every Kubernetes object of one kind the run registered, typed by kind. */
+export const byType = <K extends KubeKind>(run: ProgramRun, kind: K): (KubeObject & KubeKinds[K])[] => objectsOfKind(run, kind);
 
 /** The `spec` of the PrometheusRule the program registers for `stack` (what `npm run render` writes out). */
 export async function renderedRuleGroups(stack: string, overrides: Record<string, unknown> = {}): Promise<RuleGroup[]> {
   const run = await runProgram(stack, testStackConfig(stack, overrides));
-  const rules = kubernetesObjects(run).filter((o) => o.kind === "PrometheusRule");
-  assert.equal(rules.length, 1, "exactly one PrometheusRule");
-  return rules[0].spec.groups as RuleGroup[];
+  return single(objectsOfKind(run, "PrometheusRule"), "PrometheusRule").spec.groups;
 }
 
 /**
@@ -62,4 +60,23 @@ export function single<T>(items: readonly T[], what: string): T {
   const [first, ...rest] = items;
   if (first === undefined || rest.length > 0) throw new Error(`expected exactly one ${what}, found ${items.length}`);
   return first;
+}
+
+/** `items[index]`; fails naming `what` and the length when there is no such element. */
+export function nth<T>(items: readonly T[] | undefined, index: number, what: string): T {
+  const item = items?.[index];
+  if (item === undefined) throw new Error(`expected ${what} at index ${index}, found ${items?.length ?? 0} element(s)`);
+  return item;
+}
+
+/** The first element of `items` that satisfies `pred`; fails naming `what` when none does. */
+export function find<T>(items: readonly T[] | undefined, pred: (item: T) => boolean, what: string): T {
+  const item = items?.find(pred);
+  if (item === undefined) throw new Error(`expected ${what} among ${items?.length ?? 0} element(s), found none`);
+  return item;
+}
+
+/** The object of kind `kind` named `name`; fails naming both when there is none (or more than one). */
+export function named<K extends KubeKind>(objects: readonly (KubeObject & KubeKinds[K])[], name: string, kind: K): KubeObject & KubeKinds[K] {
+  return single(objects.filter((o) => o.metadata.name === name), `${kind} ${name}`);
 }

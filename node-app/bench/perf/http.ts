@@ -63,7 +63,21 @@ function ask<T>(child: ChildProcess, op: string | null, key: string): Promise<T>
   });
 }
 
-function runClient(jobFile: string): Promise<Record<string, any>> {
+/** The one JSON line http-client.js prints: the run's counts and latencies, or `error`. */
+interface ClientResult {
+  readonly requests: number;
+  readonly sent: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly valid: number;
+  readonly seconds: number;
+  readonly latencyMicros: { p50: number; p90: number; p99: number; max: number; samples: number };
+  readonly clientCpuSeconds: number;
+  readonly error?: string;
+}
+
+function runClient(jobFile: string): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLIENT, jobFile], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -73,9 +87,10 @@ function runClient(jobFile: string): Promise<Record<string, any>> {
     child.on("error", reject);
     child.on("close", (code) => {
       try {
-        const res = JSON.parse(out.trim().split("\n").pop() ?? "{}") as Record<string, any>;
-        if (code !== 0 || res["error"] !== undefined) reject(new Error(`http client failed (exit ${code}): ${String(res["error"] ?? "")} ${err}`));
-        else resolve(res);
+        const res = JSON.parse(out.trim().split("\n").pop() ?? "{}") as Partial<ClientResult>;
+        if (code !== 0 || res.error !== undefined) reject(new Error(`http client failed (exit ${code}): ${String(res.error ?? "")} ${err}`));
+        else if (typeof res.seconds !== "number" || res.latencyMicros === undefined) reject(new Error(`http client printed an incomplete result: ${out.trim()}`));
+        else resolve(res as ClientResult);
       } catch {
         reject(new Error(`http client printed no result (exit ${code}): ${err}`));
       }
@@ -132,17 +147,17 @@ export async function measureHttp(options: {
         const u1 = await ask<Usage>(server, "usage", "cpu");
         serverMaxRssBytes = Math.max(serverMaxRssBytes, u1.maxRssBytes);
         const cpu = { user: u1.cpu.user - u0.cpu.user, system: u1.cpu.system - u0.cpu.system };
-        if (r["valid"] !== signed.length || r["non2xx"] !== 0 || r["errors"] !== 0) {
-          throw new Error(`http ${s.route} x${s.batch}: ${r["valid"]} of ${signed.length} verdicts valid, ${r["non2xx"]} non-2xx, ${r["errors"]} errors`);
+        if (r.valid !== signed.length || r.non2xx !== 0 || r.errors !== 0) {
+          throw new Error(`http ${s.route} x${s.batch}: ${r.valid} of ${signed.length} verdicts valid, ${r.non2xx} non-2xx, ${r.errors} errors`);
         }
-        const seconds = r["seconds"] as number;
+        const seconds = r.seconds;
         return {
           itemsPerSecond: signed.length / seconds,
           requestsPerSecond: bodies.length / seconds,
           items: signed.length,
           seconds,
-          latencyMicros: r["latencyMicros"],
-          clientCpuCores: (r["clientCpuSeconds"] as number) / seconds,
+          latencyMicros: r.latencyMicros,
+          clientCpuCores: r.clientCpuSeconds / seconds,
           serverCpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
         };
       };

@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const dir = positional[0] === undefined ? DEFAULT_EVIDENCE_DIR : path.resolve(process.env["INIT_CWD"] ?? process.cwd(), positional[0]);
 
   const artifact = await measureArtifact(() => measurePerf({ runs, scale, arrivals, latencyOnly, ...(latencySeconds !== undefined ? { latencySeconds } : {}), log: (l) => process.stdout.write(`${l}\n`) }));
-  const r = artifact.results as Awaited<ReturnType<typeof measurePerf>>["results"] & Record<string, any>;  
+  // measureArtifact copies `results` unchanged: read them back as measurePerf typed them
+  const r = artifact.results as Awaited<ReturnType<typeof measurePerf>>["results"];
   const lines: string[] = [];
   lines.push("");
   lines.push(`| path | threads | batching | verified/s (median of ${runs}) | × sodium-native (same threads) |`);

@@ -81,7 +81,8 @@ export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
   if (problem) throw new RangeError(problem);
   const stats: TrafficStats = { rounds: 0, signed: 0, valid: 0, rejected: 0, finalityChecks: 0, status: {}, transportErrors: 0, wrongVerdicts: 0, wrongSamples: [] };
   const timeout = o.requestTimeoutMs ?? 5_000;
-  const post = async (base: string, route: string, body?: unknown): Promise<{ status: number; json: any } | undefined> => {
+  // `json` is the node's answer as parsed; the verdict check below reads `valid` from it and nothing else
+  const post = async (base: string, route: string, body?: unknown): Promise<{ status: number; json: { valid?: unknown } | undefined } | undefined> => {
     try {
       const res = await fetch(new URL(route, base), {
         method: body === undefined ? "GET" : "POST",
@@ -90,7 +91,7 @@ export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
       });
       stats.status[res.status] = (stats.status[res.status] ?? 0) + 1;
       const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : undefined };
+      return { status: res.status, json: text ? (JSON.parse(text) as { valid?: unknown }) : undefined };
     } catch (err) {
       stats.transportErrors++;
       if (stats.wrongSamples.length < 3) stats.wrongSamples.push({ route, error: String((err as Error).cause ?? err) });
