@@ -169,7 +169,8 @@ export class EvidenceValidator extends pulumi.ComponentResource {
     const { data, binaryData } = evidenceConfigMapData(bundle);
     const cm = new k8s.core.v1.ConfigMap(
       `${name}-evidence`,
-      { metadata: { name: `${cfg.appName}-evidence`, namespace: args.namespace, labels: args.labels }, data, binaryData },
+      // no empty binaryData: the API server and the provider drop it, so an empty one would differ from what is stored
+      { metadata: { name: `${cfg.appName}-evidence`, namespace: args.namespace, labels: args.labels }, data, ...(Object.keys(binaryData).length > 0 ? { binaryData } : {}) },
       { parent: this },
     );
     const jobName = validatorJobName(cfg.appName, bundle);

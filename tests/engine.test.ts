@@ -30,6 +30,7 @@ import {
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import type { KubeObject } from "../scripts/lib/kube-kinds";
 import { REPO_ROOT, STACKS } from "../scripts/lib/stack-config";
+import { parseQuantity } from "../components/quantity";
 import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_FILE } from "../components/validator-set";
 import { operatorKeyOverride, testStackConfig } from "./support/stack";
 
@@ -72,6 +73,14 @@ function normalize(o: ManifestJson | KubeObject): ManifestJson {
   if (templateAnnotations?.[VALIDATOR_SET_DIGEST_ANNOTATION] !== undefined) {
     // a digest of that set, so it differs for the same reason
     templateAnnotations[VALIDATOR_SET_DIGEST_ANNOTATION] = "<of the validator set>";
+  }
+  if (c.kind === "HorizontalPodAutoscaler") {
+    // The provider writes quantities in Kubernetes' canonical form ("60000" -> "60k"): compare their values.
+    const hpa = c["spec"] as { metrics?: { pods?: { target?: { averageValue?: string } } }[] } | undefined;
+    for (const m of hpa?.metrics ?? []) {
+      const target = m.pods?.target;
+      if (target?.averageValue !== undefined) target.averageValue = String(parseQuantity(target.averageValue) ?? target.averageValue);
+    }
   }
   if (c.kind === "Secret") {
     for (const field of ["data", "stringData"] as const) {
