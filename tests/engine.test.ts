@@ -82,6 +82,11 @@ function normalize(o: ManifestJson | KubeObject): ManifestJson {
       if (target?.averageValue !== undefined) target.averageValue = String(parseQuantity(target.averageValue) ?? target.averageValue);
     }
   }
+  if (c.kind === "Secret" && c.stringData) {
+    // the provider renders stringData as (base64) data: compare the keys as data
+    c.data = { ...(c.data ?? {}), ...c.stringData };
+    delete c.stringData;
+  }
   if (c.kind === "Secret") {
     for (const field of ["data", "stringData"] as const) {
       const values = c[field];
