@@ -1,13 +1,14 @@
 /**
- * The PrometheusRule of the node: 12 alerts in 5 groups (ARCHITECTURE.md), every SLO threshold read from the
- * resolved SLO table. `alertRuleGroups` is pure; the component only registers what it returns.
+ * The PrometheusRule of the node: the 12 alerts in 5 groups of ARCHITECTURE.md plus `APIErrorRateHigh` (group
+ * `bizra_api_sla`), every SLO threshold read from the resolved SLO table. `alertRuleGroups` is pure; the component
+ * only registers what it returns.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { FAIL_REASON_LABEL, METRICS } from "@bizra/contract";
 import type { StackConfig } from "./config";
 import { MONITORING_API_VERSION, type AlertingRule, type PrometheusRule, type RuleGroup } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
-import { counterRate, histogramQuantile, poiSuccessRatio, promNumber, verificationsShedRate } from "./promql";
+import { apiErrorRatio, counterRate, histogramQuantile, poiSuccessRatio, promNumber, verificationsShedRate } from "./promql";
 import { cpuCores, memoryBytes } from "./quantity";
 import { comparisonSymbol, violationOperator, type Slo, type SloTable } from "./slo";
 import { componentType, withFormerTypes } from "./component";
@@ -43,15 +44,25 @@ export function humanSlo(slo: Pick<Slo, "unit" | "value">): string {
 }
 
 /**
- * The alert on one SLO: `<measured> <violation operator> <SLO value>`, severity from the SLO entry; `guard`, when
- * given, must hold too (`... and on() <guard>`), e.g. "and requests are being shed".
+ * The alert on one SLO: `<measured> <violation operator> <SLO value>`, severity from the SLO entry unless given (an
+ * SLO whose table severity is not an alert severity, e.g. `canary`); `guard`, when given, must hold too
+ * (`... and on() <guard>`), e.g. "and requests are being shed".
  */
-function sloAlert(alert: string, slo: Slo, measured: string, forDuration: string, summary: string, runbooks: string, guard?: string): AlertingRule {
+function sloAlert(
+  alert: string,
+  slo: Slo,
+  measured: string,
+  forDuration: string,
+  summary: string,
+  runbooks: string,
+  guard?: string,
+  severity: string = slo.severity,
+): AlertingRule {
   return {
     alert,
     expr: `${measured} ${violationOperator(slo.comparison)} ${promNumber(slo.value)}${guard !== undefined ? ` and on() ${guard}` : ""}`,
     for: forDuration,
-    labels: { severity: slo.severity, slo: slo.id },
+    labels: { severity, slo: slo.id },
     annotations: {
       summary: `${summary} (SLO: ${comparisonSymbol(slo.comparison)} ${humanSlo(slo)})`,
       description: `${slo.description}: {{ $value }} ${slo.unit}; the SLO table (bizra:slo.${slo.id}) requires ${slo.comparison} ${slo.value} ${slo.unit}.`,
@@ -78,12 +89,24 @@ function plainAlert(
   };
 }
 
+/** Severity of `APIErrorRateHigh`: the SLO table marks apiErrorRate a canary check, the alert opens a ticket. */
+export const API_ERROR_ALERT_SEVERITY = "warning";
+
 /**
- * The 5 groups and 12 alerts of ARCHITECTURE.md. Pure. Every alert carries the node's `namespace` label, also those
- * whose expression aggregates it away: the Alertmanager routes of `components/alertmanager.ts` match on it.
+ * The 6 groups and 13 alerts. Pure. Every alert carries the node's `namespace` label, also those whose expression
+ * aggregates it away: the Alertmanager routes of `components/alertmanager.ts` match on it. With
+ * `bizra:alerts.forOverride` (drills on test stacks), every alert that has a `for` gets that one instead.
  */
 export function alertRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup[] {
-  return unlabelledRuleGroups(slos, cfg).map((g) => ({ ...g, rules: g.rules.map((r) => ({ ...r, labels: { ...r.labels, namespace: cfg.namespace } })) }));
+  const forOverride = cfg.alerts.forOverride;
+  return unlabelledRuleGroups(slos, cfg).map((g) => ({
+    ...g,
+    rules: g.rules.map((r) => ({
+      ...r,
+      ...(forOverride !== undefined && r.for !== undefined ? { for: forOverride } : {}),
+      labels: { ...r.labels, namespace: cfg.namespace },
+    })),
+  }));
 }
 
 function unlabelledRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup[] {
@@ -164,6 +187,22 @@ function unlabelledRuleGroups(slos: SloTable, cfg: AlertRuleConfig): RuleGroup[]
           "warning",
           `Scraping the node metrics endpoint takes longer than ${cfg.alerts.scrapeDurationSeconds}s`,
           rb,
+        ),
+      ],
+    },
+    {
+      name: "bizra_api_sla",
+      rules: [
+        // The node's API only (job: its Service): the signer's answers (e.g. 503 from the standby) are not the API's.
+        sloAlert(
+          "APIErrorRateHigh",
+          slos.apiErrorRate,
+          `(${apiErrorRatio(target, w)})`,
+          "5m",
+          "Share of node API requests answered 5xx above its SLO",
+          rb,
+          undefined,
+          API_ERROR_ALERT_SEVERITY,
         ),
       ],
     },

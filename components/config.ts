@@ -258,6 +258,11 @@ export const configSchema = z
         runbookBaseUrl: pattern(/^https?:\/\/\S+[^/]$/, "an http(s) URL without trailing '/'").default(
           "https://github.com/bizra/bizra-node0-infra/blob/main/docs/runbooks.md",
         ),
+        /**
+         * For drills and cluster tests only: one duration that replaces the `for` of every alert that has one, so a
+         * drill sees its alert fire within a test's minutes. Unset: each alert keeps its own. Refused on production.
+         */
+        forOverride: promDuration.optional(),
       })
       .default({
         memoryShareOfLimit: 0.9,
@@ -340,6 +345,10 @@ function crossKeyProblems(stack: string, input: Record<string, unknown>): Array<
   const fault = field("faultInjection");
   if (fault && fault.errorRate > 0 && stack === PRODUCTION_STACK) {
     problems.push({ path: ["faultInjection", "errorRate"], found: fault.errorRate, allowed: `0 on the ${PRODUCTION_STACK} stack (fault injection is for drills on other stacks)` });
+  }
+  const alerts = field("alerts");
+  if (alerts?.forOverride !== undefined && stack === PRODUCTION_STACK) {
+    problems.push({ path: ["alerts", "forOverride"], found: alerts.forOverride, allowed: `unset on the ${PRODUCTION_STACK} stack (each alert keeps its own \`for\`; the override is for drills on other stacks)` });
   }
   const slo = field("slo");
   if (slo) {

@@ -1,15 +1,17 @@
 /**
- * The ServiceMonitor of the node: Prometheus Operator scrapes the node Service's `metrics` port every 5 s and keeps
- * only the node's own series plus the process metrics the resource alerts read. Pure builder, thin component.
+ * The ServiceMonitors of the node and of its signer: Prometheus Operator scrapes each Service's `metrics` port every
+ * 5 s and keeps only the node's own series plus the process metrics the resource alerts read. The signer's is needed
+ * because PoI generation (`bizra_poi_generate_seconds`) happens only in the signer pods. Pure builders, thin component.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { METRICS_PATH } from "@bizra/contract";
 import { MONITORING_API_VERSION, type ServiceMonitor } from "./crds/monitoring";
 import { registerCustomResource } from "./crds/register";
-import { selectorLabels } from "./labels";
+import { selectorLabels, type NodeLabels } from "./labels";
 import type { NodeNamespace } from "./namespace";
 import { METRICS_PORT_NAME } from "./node";
 import { componentType, withFormerTypes } from "./component";
+import { signerLabels, signerSelector } from "./signer";
 
 export const SCRAPE_INTERVAL = "5s";
 /** Series the node exports that dashboards and alerts read. `up` and `scrape_*` are synthetic and never dropped. */
@@ -18,13 +20,20 @@ export const KEPT_NODE_SERIES = "bizra_(poi|finality|consensus|http)_.*";
 export const KEPT_PROCESS_SERIES = ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_start_time_seconds"] as const;
 export const KEEP_REGEX = `${KEPT_NODE_SERIES}|${KEPT_PROCESS_SERIES.join("|")}`;
 
-export function serviceMonitor(appName: string, namespace: string, labels: Record<string, string>): ServiceMonitor {
+/** Scrapes the Services whose labels are `selector` (the node's by default); `name` is also their `job` label. */
+export function serviceMonitor(
+  appName: string,
+  namespace: string,
+  labels: Record<string, string>,
+  selector: Record<string, string> = selectorLabels(appName),
+  name: string = appName,
+): ServiceMonitor {
   return {
     apiVersion: MONITORING_API_VERSION,
     kind: "ServiceMonitor",
-    metadata: { name: appName, namespace, labels },
+    metadata: { name, namespace, labels },
     spec: {
-      selector: { matchLabels: selectorLabels(appName) },
+      selector: { matchLabels: selector },
       namespaceSelector: { matchNames: [namespace] },
       endpoints: [
         {
@@ -40,13 +49,18 @@ export function serviceMonitor(appName: string, namespace: string, labels: Recor
   };
 }
 
+/** The signer's ServiceMonitor: its Service `<app>-signer` (job label `<app>-signer`). */
+export function signerServiceMonitor(appName: string, namespace: string, nodeLabels: NodeLabels): ServiceMonitor {
+  return serviceMonitor(appName, namespace, signerLabels(appName, nodeLabels), signerSelector(appName), `${appName}-signer`);
+}
+
 export interface NodeServiceMonitorArgs {
   /** The node's name (`bizra:appName`); names and selects its objects. */
   readonly appName: string;
-  /** The node's namespace: the object goes there, selects Services there, and is created after it. */
+  /** The node's namespace: the objects go there, select Services there, and are created after it. */
   readonly namespace: Pick<NodeNamespace, "name" | "configuredName">;
-  /** Labels of the node deployment (`nodeLabels`), put on every object. */
-  readonly labels: Record<string, string>;
+  /** Labels of the node deployment (`nodeLabels`), put on the node's ServiceMonitor; the signer's derive from them. */
+  readonly labels: NodeLabels;
 }
 
 export class NodeServiceMonitor extends pulumi.ComponentResource {
@@ -54,6 +68,8 @@ export class NodeServiceMonitor extends pulumi.ComponentResource {
     super(componentType("serviceMonitor", "NodeServiceMonitor"), name, {}, withFormerTypes(opts, "bizra:observability:NodeServiceMonitor"));
     const sm = serviceMonitor(args.appName, args.namespace.configuredName, args.labels);
     registerCustomResource(name, sm, { parent: this }, args.namespace.name);
-    this.registerOutputs({ interval: SCRAPE_INTERVAL, keep: KEEP_REGEX });
+    const signer = signerServiceMonitor(args.appName, args.namespace.configuredName, args.labels);
+    registerCustomResource(`${name}-signer`, signer, { parent: this }, args.namespace.name);
+    this.registerOutputs({ interval: SCRAPE_INTERVAL, keep: KEEP_REGEX, jobs: [sm.metadata.name, signer.metadata.name] });
   }
 }

@@ -5,13 +5,15 @@
  *
  * Objects: ServiceAccount (token mounted: the Lease is read and written through the API server), Role + RoleBinding
  * (that one Lease only), the signing-key Secret, the signer-token Secret (callers present it as a bearer token),
- * Deployment, Service (signer port only), PodDisruptionBudget.
+ * Deployment, Service (signer port, and the metrics port its ServiceMonitor scrapes: PoI generation is measured
+ * only here), PodDisruptionBudget.
  */
 import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, ROUTES } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
+import { METRICS_PORT_NAME } from "./node";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
 import { VALIDATOR_SET_DIGEST_ANNOTATION, VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "./validator-set";
 import { componentType, withFormerTypes } from "./component";
@@ -76,7 +78,7 @@ export function signerPodSpec(
         ports: [
           { name: SIGNER_PORT_NAME, containerPort: cfg.signer.port, protocol: "TCP" },
           { name: "http", containerPort: cfg.apiPort, protocol: "TCP" },
-          { name: "metrics", containerPort: cfg.metricsPort, protocol: "TCP" },
+          { name: METRICS_PORT_NAME, containerPort: cfg.metricsPort, protocol: "TCP" },
         ],
         env: [
           { name: ENV.host, value: "0.0.0.0" },
@@ -217,7 +219,10 @@ export class NodeSigner extends pulumi.ComponentResource {
         spec: {
           type: "ClusterIP",
           selector: signerSelector(cfg.appName),
-          ports: [{ name: SIGNER_PORT_NAME, port: cfg.signer.port, targetPort: SIGNER_PORT_NAME, protocol: "TCP" }],
+          ports: [
+            { name: SIGNER_PORT_NAME, port: cfg.signer.port, targetPort: SIGNER_PORT_NAME, protocol: "TCP" },
+            { name: METRICS_PORT_NAME, port: cfg.metricsPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" },
+          ],
         },
       },
       child,

@@ -103,6 +103,8 @@ export async function validate(args: ValidateArgs, opts: { key?: EvidenceKey; no
   const endSec = Math.floor(end.getTime() / 1000);
   const start = new Date((endSec - windowSeconds) * 1000);
   const selector = `namespace="${cfg.namespace}"`;
+  // the node's API: its Service is the scrape job (the signer's Service is another job)
+  const apiSelector = `${selector}, job="${cfg.appName}"`;
   const api = prometheusApi(prometheusUrl);
   const started = Date.now();
 
@@ -111,7 +113,7 @@ export async function validate(args: ValidateArgs, opts: { key?: EvidenceKey; no
   let reasons: string[];
   const charts: ChartData[] = [];
   try {
-    rows = await measureSlos(api, cfg.slos, selector, args.window, endSec);
+    rows = await measureSlos(api, cfg.slos, selector, args.window, endSec, apiSelector);
     ({ verdict, reasons } = overallVerdict(rows));
     const step = Math.max(5, Math.floor(windowSeconds / 120));
     for (const chart of reportCharts(cfg.slos, selector, cfg.appName, cfg.namespace, DASHBOARD_RATE_WINDOW)) {
@@ -139,7 +141,7 @@ export async function validate(args: ValidateArgs, opts: { key?: EvidenceKey; no
     title: `Post-deploy SLA validation of ${args.stack}`,
     method:
       `npm run validate -- ${args.stack} --window ${args.window}: one instant query per SLO of the stack's table to ${prometheusUrl} at the end ` +
-      `of the window (rates and quantiles over the whole window, selector ${selector}), judged against the table; charts from range queries.`,
+      `of the window (rates and quantiles over the whole window, selector ${selector}; the API SLOs ${apiSelector}), judged against the table; charts from range queries.`,
     createdAt: new Date().toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
     machine: machineInfo(),
@@ -152,6 +154,7 @@ export async function validate(args: ValidateArgs, opts: { key?: EvidenceKey; no
       reasons,
       prometheusUrl,
       selector,
+      apiSelector,
       window: args.window,
       windowSeconds,
       start: start.toISOString(),

@@ -14,7 +14,7 @@ import type { AlertmanagerConfig } from "../components/crds/monitoring";
 import { ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram } from "../scripts/lib/mock-runtime";
 import { ofKind, type KubeObject } from "../scripts/lib/kube-kinds";
-import { nth, single } from "./support/stack";
+import { nodeServiceMonitor, nth, single } from "./support/stack";
 import { offlineStackConfig } from "../scripts/lib/stack-config";
 import { ALERTMANAGER_BIN, operatorAlertmanagerConfig, startAlertmanager, type RunningAlertmanager } from "./support/alertmanager";
 import { loopbackNodeEnv, postJson, signAttestation, startNodeProcess, type NodeProcess, type VerifyAnswer } from "./support/node-app";
@@ -90,7 +90,7 @@ describe("alert routing end to end: Prometheus -> Alertmanager -> webhook, by se
 
   it("a replayed attestation's critical alert reaches the paging webhook, not the ticket webhook", async () => {
     am = await startAlertmanager(operatorAlertmanagerConfig(amc));
-    const sm = single(ofKind(objects, "ServiceMonitor"), "ServiceMonitor");
+    const sm = nodeServiceMonitor(ofKind(objects, "ServiceMonitor"));
     const rule = single(ofKind(objects, "PrometheusRule"), "PrometheusRule");
     const ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     node = await startNodeProcess(loopbackNodeEnv());

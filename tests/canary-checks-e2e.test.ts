@@ -28,7 +28,7 @@ import { REPO_ROOT } from "../scripts/lib/stack-config";
 import { startNodeProcess, type NodeProcess } from "./support/node-process";
 import { renderFlaggerQuery, requireBinary, scrapeConfigFor, startPrometheus, PROMETHEUS_BIN, type RunningPrometheus } from "./support/prometheus";
 import { sleep, stopChild, track, waitFor } from "./support/process";
-import { configOf, find, nth, single, testStackConfig } from "./support/stack";
+import { configOf, find, nodeServiceMonitor, nth, single, testStackConfig } from "./support/stack";
 import { ofKind, type KubeObject } from "../scripts/lib/kube-kinds";
 import type { Canary } from "../components/crds/flagger";
 import { publicKeyOfSeed } from "../components/validator-set";
@@ -97,7 +97,7 @@ describe("canary checks on real data: healthy, faulty and idle releases", functi
   this.timeout(600_000);
   let objs: KubeObject[];
   let canary: Canary;
-  const serviceMonitor = () => single(ofKind(objs, "ServiceMonitor"), "ServiceMonitor");
+  const serviceMonitor = () => nodeServiceMonitor(ofKind(objs, "ServiceMonitor"));
   const scrapeInterval = () => nth(serviceMonitor().spec.endpoints, 0, "ServiceMonitor endpoint").interval;
   let ns: string;
   let app: string;

@@ -3,6 +3,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { find, nth, single, testStackConfig } from "./support/stack";
 import { ConfigError, configSchema, parseStackConfig } from "../components/config";
+import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import { resolveSlos, SLO_DEFINITIONS, SLO_IDS, type SloTable } from "../components/slo";
 import { objectsOfKind, runProgram } from "../scripts/lib/mock-runtime";
 import { offlineStackConfig, STACKS } from "../scripts/lib/stack-config";
@@ -223,6 +224,26 @@ describe("operations keys: fault injection, alert routing, post-deploy report", 
       find(objectsOfKind(await runProgram("testnet", testStackConfig("testnet", overrides)), "ConfigMap"), (o) => o.metadata.name.endsWith("-flags"), "flags ConfigMap").data;
     assert.equal((await flags({ "bizra:faultInjection": { errorRate: 0.2 } })).BIZRA_FAULT_ERROR_RATE, "0.2");
     assert.equal((await flags({})).BIZRA_FAULT_ERROR_RATE, undefined);
+  });
+
+  it("alerts.forOverride (drills) replaces every alert's `for`, leaves an alert without one alone, and is refused on production", () => {
+    const rules = (overrides: Record<string, unknown>) => {
+      const cfg = parse("testnet", overrides);
+      return alertRuleGroups(cfg.slos, alertRuleConfig(cfg)).flatMap((g) => g.rules);
+    };
+    const own = rules({});
+    const drill = rules({ "bizra:alerts": { forOverride: "20s" } });
+    assert.deepEqual(drill.map((r) => r.alert), own.map((r) => r.alert));
+    for (const [i, r] of drill.entries()) {
+      assert.equal(r.for, own[i]!.for === undefined ? undefined : "20s", r.alert);
+      assert.equal(r.expr, own[i]!.expr, r.alert);
+    }
+    assert.ok(own.some((r) => r.for === undefined) && own.some((r) => r.for === "10m"), "the stack's own table has alerts with and without `for`");
+    assert.throws(
+      () => parse("production", { "bizra:alerts": { forOverride: "20s" } }),
+      (err: unknown) => err instanceof ConfigError && /bizra:alerts\.forOverride: found "20s"; allowed: unset on the production stack/.test(err.message),
+    );
+    assert.throws(() => parse("testnet", { "bizra:alerts": { forOverride: "soon" } }), /bizra:alerts\.forOverride: found "soon"; allowed: a duration such as 30s, 5m or 4h/);
   });
 
   it("alerting needs both webhook URLs and well-formed durations", () => {

@@ -10,7 +10,7 @@
  * alerts react within seconds); the scrape interval, timeout, path and keep-regex are the ServiceMonitor's own.
  * Every process started here is stopped in `after`, on every path; temp dirs are removed.
  */
-import { find, nth, single, testStackConfig } from "./support/stack";
+import { find, nodeServiceMonitor, nth, single, testStackConfig } from "./support/stack";
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -75,7 +75,7 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
   before(async function () {
     requireBinary(PROMETHEUS_BIN);
     run = await runProgram(STACK, testStackConfig(STACK));
-    const sm = single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor");
+    const sm = nodeServiceMonitor(objectsOfKind(run, "ServiceMonitor"));
     const rule = single(objectsOfKind(run, "PrometheusRule"), "PrometheusRule");
     ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     app = sm.metadata.name;
@@ -120,7 +120,7 @@ describe("monitoring end to end: node-app -> Prometheus -> dashboard, canary and
 
   it("drives the node: real signed attestations, 20 % with a bad signature, votes and finality checks", async () => {
     const n = node as NodeProcess;
-    const interval = nth(single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor").spec.endpoints, 0, "ServiceMonitor endpoint").interval;
+    const interval = nth(nodeServiceMonitor(objectsOfKind(run, "ServiceMonitor")).spec.endpoints, 0, "ServiceMonitor endpoint").interval;
     const scrapeSeconds = Number(/^(\d+)s$/.exec(interval ?? "")?.[1]);
     assert.ok(scrapeSeconds > 0, `scrape interval ${interval}`);
     const block = "ab".repeat(32);

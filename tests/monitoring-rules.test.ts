@@ -1,7 +1,7 @@
 /**
  * The alert rules the program renders, checked and unit-tested by Prometheus's own `promtool`:
  * - `promtool check rules` on the PrometheusRule spec of each stack (the plain rules file `npm run render` writes);
- * - `promtool test rules` with tests generated from the SLO table (tests/promtool/generate.ts): every one of the 12
+ * - `promtool test rules` with tests generated from the SLO table (tests/promtool/generate.ts): every one of the 13
  *   alerts fires just past its threshold after its `for`, with the expected labels and annotations, and stays quiet
  *   just inside it;
  * - and the checks can fail: a broken expression, a rule that ignores an SLO change, a wrong label all fail promtool.
@@ -84,7 +84,7 @@ describe("monitoring: promtool on the rendered alert rules", function () {
         groups = await renderedRuleGroups(stack);
       });
 
-      it("renders the rules of the pure builder, 12 alerts, each with a severity and a runbook anchor", () => {
+      it("renders the rules of the pure builder, 13 alerts, each with a severity and a runbook anchor", () => {
         assert.deepEqual(groups, alertRuleGroups(cfg.slos, alertRuleConfig(cfg)));
         const rules = groups.flatMap((g) => g.rules);
         assert.deepEqual(rules.map((r) => r.alert).sort(), [...ALERTS].sort());
@@ -110,10 +110,10 @@ describe("monitoring: promtool on the rendered alert rules", function () {
       it("promtool check rules accepts the rules file", () => {
         const r = promtoolCheck(groups);
         assert.equal(r.status, 0, r.output);
-        assert.match(r.output, /SUCCESS: 12 rules found/);
+        assert.match(r.output, /SUCCESS: 13 rules found/);
       });
 
-      it("promtool test rules: all 12 alerts fire just past their threshold and stay quiet just inside, on an idle node and under a polling client", () => {
+      it("promtool test rules: all 13 alerts fire just past their threshold and stay quiet just inside, on an idle node and under a polling client", () => {
         const cases = alertCases(cfg.slos, target);
         assert.deepEqual([...new Set(cases.map((c) => c.alert))].sort(), [...ALERTS].sort());
         for (const alert of ALERTS) {
@@ -156,6 +156,8 @@ describe("monitoring: promtool on the rendered alert rules", function () {
       ["a dropped shedding guard (pages on low demand)", "PoIThroughputDegraded", (r) => (r.expr = r.expr.replace(/ and on\(\) .*$/, ""))],
       ["a stall rule driven by client queries", "FinalityCheckStalled", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) == 0`)],
       ["a quorum rule driven by client queries", "ConsensusQuorumFailure", (r) => (r.expr = `sum(rate(bizra_finality_checks_total{namespace="${cfg.namespace}"}[5m])) > 0`)],
+      ["a dropped job selector (the signer's 503s count)", "APIErrorRateHigh", (r) => (r.expr = r.expr.replaceAll(`, job="${cfg.appName}"`, ""))],
+      ["a 5xx share counted as 4xx", "APIErrorRateHigh", (r) => (r.expr = r.expr.replace('status_code=~"5.."', 'status_code=~"4.."'))],
     ];
     for (const [what, alert, change] of mutations) {
       it(`promtool test rules fails on ${what} (${alert})`, () => {

@@ -16,6 +16,7 @@ const GROUPS: Record<string, [string, string[]]> = {
   bizra_poi_sla: ["poi", ["PoIGenerationP99Violation", "PoIVerificationP99Violation", "PoIThroughputDegraded", "PoISuccessRateCritical"]],
   bizra_resource_limits: ["resources", ["ProcessMemoryHigh", "ProcessCPUHigh"]],
   bizra_health_checks: ["health", ["MetricsEndpointDown", "PrometheusScrapeSlow"]],
+  bizra_api_sla: ["api", ["APIErrorRateHigh"]],
   bizra_consensus_security: ["consensus", ["ConsensusQuorumFailure", "ReplayAttackDetected"]],
 };
 
@@ -50,7 +51,7 @@ for (const stack of STACKS) {
     });
 
     it("ServiceMonitor scrapes the metrics port every 5 s and keeps the node and process series", () => {
-      const sm = single(byType(run, "ServiceMonitor"), "ServiceMonitor");
+      const sm = named(byType(run, "ServiceMonitor"), cfg.appName, "ServiceMonitor");
       assert.deepEqual(sm.spec.selector.matchLabels, { "app.kubernetes.io/name": cfg.appName });
       assert.equal(sm.metadata.namespace, cfg.namespace);
       const ep = single(sm.spec.endpoints, "ServiceMonitor endpoint");
@@ -64,13 +65,30 @@ for (const stack of STACKS) {
       for (const m of ["nodejs_heap_size_total_bytes", "process_open_fds"]) assert.ok(!keep.test(m), m);
     });
 
-    it("PrometheusRule has exactly the 12 alerts in the 5 groups", () => {
+    it("a second ServiceMonitor scrapes the signer Service's metrics port (PoI generation happens only there)", () => {
+      const sms = byType(run, "ServiceMonitor");
+      assert.deepEqual(sms.map((s) => s.metadata.name), [cfg.appName, `${cfg.appName}-signer`]);
+      const signerSm = named(sms, `${cfg.appName}-signer`, "ServiceMonitor");
+      const services = byType(run, "Service");
+      const signerSvc = named(services, `${cfg.appName}-signer`, "Service");
+      const nodeSvc = named(services, cfg.appName, "Service");
+      const selector = signerSm.spec.selector.matchLabels ?? {};
+      // the selector picks the signer Service and not the node's
+      for (const [k, v] of Object.entries(selector)) assert.equal(signerSvc.metadata.labels?.[k], v, k);
+      assert.ok(Object.entries(selector).some(([k, v]) => nodeSvc.metadata.labels?.[k] !== v), "the signer's ServiceMonitor does not select the node Service");
+      const endpoint = single(signerSm.spec.endpoints, "signer ServiceMonitor endpoint");
+      assert.equal(find(signerSvc.spec?.ports, (p) => p.name === endpoint.port, "signer Service port").port, cfg.metricsPort);
+      assert.deepEqual(signerSm.spec.endpoints, named(sms, cfg.appName, "ServiceMonitor").spec.endpoints, "same path, interval and keep-regex as the node's");
+      assert.equal(signerSm.metadata.labels?.["app.kubernetes.io/part-of"], "bizra", "a Prometheus selecting bizra's ServiceMonitors selects it");
+    });
+
+    it("PrometheusRule has exactly the 13 alerts in the 6 groups", () => {
       const groups = single(byType(run, "PrometheusRule"), "PrometheusRule").spec.groups;
       assert.deepEqual(
         groups.map((g) => [g.name, g.rules.map((r) => r.alert)]),
         Object.entries(GROUPS).map(([g, [, alerts]]) => [g, alerts]),
       );
-      assert.equal(groups.flatMap((g) => g.rules).length, 12);
+      assert.equal(groups.flatMap((g) => g.rules).length, 13);
     });
 
     it("SLO alerts take severity and threshold from the SLO table, with histogram and counter PromQL", () => {
@@ -89,6 +107,12 @@ for (const stack of STACKS) {
       assert.match(q("MetricsEndpointDown"), /up\{.*\} == 0 or absent\(up\{/);
       assert.match(q("PrometheusScrapeSlow"), /scrape_duration_seconds/);
       assert.match(q("ReplayAttackDetected"), /bizra_poi_verify_fail_total\{[^}]*reason="replayed"/);
+      // the node API's 5xx share against apiErrorRate, its Service's job only (not the signer's answers)
+      const apiErr = alertRule(run, "APIErrorRateHigh");
+      assert.equal(apiErr.labels?.slo, "apiErrorRate");
+      assert.equal(apiErr.labels?.severity, "warning");
+      assert.ok(apiErr.expr.endsWith(` > ${cfg.slos.apiErrorRate.value}`), apiErr.expr);
+      assert.match(apiErr.expr, new RegExp(`bizra_http_requests_total\\{namespace="${cfg.namespace}", job="${cfg.appName}", status_code=~"5\\.\\."\\}`));
       for (const r of alertRules(run)) assert.ok(r.annotations?.summary && r.annotations.runbook_url, r.alert);
     });
 

@@ -31,6 +31,17 @@ describe("post-deploy validation: judging the SLOs", () => {
     assert.equal(judgeSlo(slos.poiVerifyThroughput, probes.poiVerifyThroughput, [150_000], [3]).verdict, "pass");
   });
 
+  it("the API SLOs ask the node API's job; the PoI SLOs the whole namespace (the signer generates)", () => {
+    const split = sloProbes('namespace="ns"', "15m", 'namespace="ns", job="app"');
+    for (const id of ["apiP99Latency", "apiErrorRate"] as const) {
+      assert.ok(split[id].query.includes('{namespace="ns", job="app"'), `${id}: ${split[id].query}`);
+      assert.doesNotMatch(split[id].query, /\{namespace="ns"\}/, `${id} also asks the whole namespace`);
+    }
+    for (const id of ["poiGenerateP99", "poiVerifyP99", "poiVerifySuccessRate", "finalityCheckP99"] as const) {
+      assert.doesNotMatch(split[id].query, /job=/, `${id}: ${split[id].query}`);
+    }
+  });
+
   it("fast finality is judged on slots left without quorum; cache hit rate and economic finality are info only", () => {
     assert.equal(judgeSlo(slos.fastFinalityBp, probes.fastFinalityBp, [0]).verdict, "pass");
     assert.match(judgeSlo(slos.fastFinalityBp, probes.fastFinalityBp, [2]).reason, /^fastFinalityBp: 2 slot\(s\) closed without reaching 6700bp/);

@@ -52,7 +52,7 @@ describe("runbooks: every runbook_url resolves to a section of docs/runbooks.md"
     it(`stack ${stack}: each alert's runbook_url is docs/runbooks.md#<a heading> with meaning, first checks and mitigation`, async function () {
       this.timeout(60_000);
       const rules = (await renderedRuleGroups(stack)).flatMap((g) => g.rules);
-      assert.equal(rules.length, 12);
+      assert.equal(rules.length, 13);
       for (const r of rules) {
         const url = r.annotations?.runbook_url ?? "";
         const m = /^https?:\/\/\S+\/blob\/[^/]+\/(\S+)#(\S+)$/.exec(url);

@@ -17,7 +17,7 @@ import { stringify } from "yaml";
 import { ENV } from "@bizra/contract";
 import { verifyEvidence } from "@bizra/evidence";
 import { objectsOfKind, runProgram } from "../scripts/lib/mock-runtime";
-import { nth, single } from "./support/stack";
+import { nodeServiceMonitor, nth } from "./support/stack";
 import type { ServiceMonitor } from "../components/crds/monitoring";
 import { offlineStackConfig, REPO_ROOT } from "../scripts/lib/stack-config";
 import { REPORT_ARTIFACT, REPORT_HTML } from "../scripts/validate";
@@ -90,7 +90,7 @@ describe("npm run validate: post-deploy SLA validation against a real Prometheus
     requireBinary(PROMETHEUS_BIN);
     fs.writeFileSync(configFile, stringify({ config: { "bizra:slo": LOOPBACK_LATENCY_SLOS } }));
     const run = await runProgram(STACK, offlineStackConfig(STACK));
-    sm = single(objectsOfKind(run, "ServiceMonitor"), "ServiceMonitor");
+    sm = nodeServiceMonitor(objectsOfKind(run, "ServiceMonitor"));
     ns = sm.metadata.namespace ?? assert.fail("the ServiceMonitor has a namespace");
     app = sm.metadata.name;
   });

@@ -36,8 +36,12 @@ export interface SloProbe {
   readonly guard?: { readonly query: string; readonly holdsWhen: string; readonly passNote: string };
 }
 
-/** One probe per SLO of the table. `selector`: the node's series (`namespace="…"`); `window`: PromQL duration. */
-export function sloProbes(selector: string, window: string): Record<SloId, SloProbe> {
+/**
+ * One probe per SLO of the table. `selector`: the stack's series (`namespace="…"`: the node pods and the signer, where
+ * PoI generation happens); `apiSelector`: the node API's own series (`…, job="<app>"`: the API SLOs judge the node's
+ * API, not the signer's answers); `window`: PromQL duration.
+ */
+export function sloProbes(selector: string, window: string, apiSelector: string = selector): Record<SloId, SloProbe> {
   return {
     finalityCheckP99: { id: "finalityCheckP99", query: histogramQuantile(0.99, METRICS.finalityCheckSeconds, selector, window) },
     poiGenerateP99: { id: "poiGenerateP99", query: histogramQuantile(0.99, METRICS.poiGenerateSeconds, selector, window) },
@@ -53,8 +57,8 @@ export function sloProbes(selector: string, window: string): Record<SloId, SloPr
       },
     },
     poiVerifySuccessRate: { id: "poiVerifySuccessRate", query: poiSuccessRatio(selector, window) },
-    apiP99Latency: { id: "apiP99Latency", query: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, selector, window) },
-    apiErrorRate: { id: "apiErrorRate", query: apiErrorRatio(selector, window) },
+    apiP99Latency: { id: "apiP99Latency", query: histogramQuantile(0.99, METRICS.httpRequestDurationSeconds, apiSelector, window) },
+    apiErrorRate: { id: "apiErrorRate", query: apiErrorRatio(apiSelector, window) },
     cacheHitRate: {
       id: "cacheHitRate",
       query: `${counterRate(METRICS.poiCacheHitsTotal, selector, window)} / ${counterRate(METRICS.poiCacheLookupsTotal, selector, window)}`,
@@ -123,8 +127,8 @@ export function overallVerdict(rows: readonly SloRow[]): { verdict: OverallVerdi
 }
 
 /** Asks Prometheus every probe at `end` and judges each SLO. Throws PrometheusUnreachable / PrometheusQueryError. */
-export async function measureSlos(api: PrometheusApi, slos: SloTable, selector: string, window: string, end: number): Promise<SloRow[]> {
-  const probes = sloProbes(selector, window);
+export async function measureSlos(api: PrometheusApi, slos: SloTable, selector: string, window: string, end: number, apiSelector: string = selector): Promise<SloRow[]> {
+  const probes = sloProbes(selector, window, apiSelector);
   const rows: SloRow[] = [];
   for (const id of SLO_IDS) {
     const probe = probes[id];

@@ -1,5 +1,5 @@
 /**
- * Generates `promtool test rules` unit tests for the 12 alerts from the SLO table and the stack config.
+ * Generates `promtool test rules` unit tests for the 13 alerts from the SLO table and the stack config.
  *
  * For every alert there is a "violating" case (input series just past the threshold: the alert fires after its
  * `for` duration, with the expected labels and annotations) and "healthy" cases (series just inside the threshold,
@@ -33,8 +33,12 @@ export interface AlertTestTarget {
   readonly runbookBaseUrl: string;
 }
 
-/** Severity of the alerts that do not enforce an SLO (ARCHITECTURE.md / design table). */
+/**
+ * Severity of the alerts that do not take it from the SLO table (ARCHITECTURE.md / design table): those that enforce
+ * no SLO, and `APIErrorRateHigh`, whose SLO (apiErrorRate) the table marks a canary check.
+ */
 export const PLAIN_SEVERITY: Record<string, "critical" | "warning"> = {
+  APIErrorRateHigh: "warning",
   FinalityCheckStalled: "critical",
   ProcessMemoryHigh: "warning",
   ProcessCPUHigh: "warning",
@@ -58,6 +62,7 @@ export const FOR_MINUTES: Record<string, number> = {
   PrometheusScrapeSlow: 5,
   ConsensusQuorumFailure: 5,
   ReplayAttackDetected: 0,
+  APIErrorRateHigh: 5,
 };
 
 /** The SLO each SLO alert enforces. */
@@ -259,6 +264,25 @@ export function alertCases(slos: SloTable, t: AlertTestTarget): AlertCase[] {
         { series: at(METRICS.poiVerifyFailTotal, { [FAIL_REASON_LABEL]: "stale" }), values: counter(stale) },
       ], sloLabels(slo));
     }
+  }
+
+  // API error rate: the node API's 5xx share half-way past / inside the bound; 5xx of another job (the signer's
+  // standby answers 503) do not count
+  {
+    const alert = "APIErrorRateHigh";
+    const slo = slos.apiErrorRate;
+    const labels = { severity: PLAIN_SEVERITY[alert] as string, slo: slo.id };
+    const requests = (status: string, perMinute: number, job = t.job) => ({
+      series: `${METRICS.httpRequestsTotal}{${labelText({ ...target, job, route: "/v1/attestations/verify", method: "POST", status_code: status })}}`,
+      values: counter(perMinute),
+    });
+    const total = 60_000;
+    for (const violating of [true, false]) {
+      const share = violating ? slo.value * 1.5 : slo.value / 2;
+      const failed = Math.round(total * share);
+      add(alert, violating ? "5xx share past the SLO" : "5xx share inside the SLO", violating, [requests("500", failed), requests("200", total - failed)], labels);
+    }
+    add(alert, "5xx of another job only", false, [requests("200", total), requests("503", total, `${t.job}-signer`)], labels);
   }
 
   // finality stalled: votes arrive and the head moves on, the finalized slot does not; healthy: it follows the head

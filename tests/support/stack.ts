@@ -80,3 +80,8 @@ export function find<T>(items: readonly T[] | undefined, pred: (item: T) => bool
 export function named<K extends KubeKind>(objects: readonly (KubeObject & KubeKinds[K])[], name: string, kind: K): KubeObject & KubeKinds[K] {
   return single(objects.filter((o) => o.metadata.name === name), `${kind} ${name}`);
 }
+
+/** The node's ServiceMonitor among the program's two (the other is the signer's): the one of the `node` component. */
+export function nodeServiceMonitor<T extends { readonly metadata: { readonly labels?: Readonly<Record<string, string>> } }>(serviceMonitors: readonly T[]): T {
+  return single(serviceMonitors.filter((s) => s.metadata.labels?.["app.kubernetes.io/component"] === "node"), "ServiceMonitor of the node component");
+}
