@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Cached, idempotent builds of the progressive-delivery controllers from the Go module proxy:
 # Flagger (controller + load tester), the Kyverno CLI, the Prometheus Operator (operator + config
-# reloader), KEDA (operator + metrics adapter) and crane (loopback registry and image pushes for tests). Each tool is built from its own published module
-# (its own go.mod and go.sum), so the versions are exactly the upstream release's.
+# reloader), Prometheus itself (the server the operator runs in the cluster: Debian's package is built without
+# Kubernetes service discovery), KEDA (operator + metrics adapter) and crane (loopback registry and image pushes for
+# tests). Each tool is built from its own published module (its own go.mod and go.sum), so the versions are exactly
+# the upstream release's; Prometheus with its service-discovery plugin list cut to Kubernetes (see prepare_prometheus).
 #
 # Usage: scripts/delivery-toolchain.sh [build|paths|clean] [TOOL...] [--force]
 #   build (default)  build the named tools (default: all), then print KEY=path lines
 #   paths            print KEY=path lines; exit 3 if any named tool is not built yet
 #   clean            remove the named tools' .toolchain/<tool>-v<version> folders
-#   TOOL             flagger | kyverno | prometheus-operator | keda | crane
+#   TOOL             flagger | kyverno | prometheus-operator | prometheus | keda | crane
 #
 # Outputs: .toolchain/<tool>-v<version>/bin/<binary> (git-ignored), each with a .stamp; a machine-wide
 # copy in DELIVERY_TOOLCHAIN_CACHE (default ~/.cache/bizra-delivery-toolchain; "off" disables) lets a
@@ -25,10 +27,13 @@ SUPPORT="$HERE/delivery-toolchain"
 RECIPE=1
 
 versions_value() { sed -n "s/^$1=\\([^[:space:]#]*\\).*/\\1/p" "$SUPPORT/versions.env" | tail -n1; }
+# Prometheus publishes release X.Y.Z as Go module version 0.(X*100+Y).Z from 3.0 on (2.Y.Z as 0.Y.Z).
+prometheus_release() { local m=${1#0.}; m=${m%%.*}; if (( m >= 300 )); then echo "$((m / 100)).$((m % 100)).${1##*.}"; else echo "2.$m.${1##*.}"; fi; }
 declare -A VERSION=(
   [flagger]="$(versions_value FLAGGER_VERSION)"
   [kyverno]="$(versions_value KYVERNO_VERSION)"
   [prometheus-operator]="$(versions_value PROMETHEUS_OPERATOR_VERSION)"
+  [prometheus]="$(versions_value PROMETHEUS_VERSION)"
   [keda]="$(versions_value KEDA_VERSION)"
   [crane]="$(versions_value CRANE_VERSION)"
 )
@@ -36,6 +41,7 @@ declare -A MODULE=(
   [flagger]=github.com/fluxcd/flagger
   [kyverno]=github.com/kyverno/kyverno
   [prometheus-operator]=github.com/prometheus-operator/prometheus-operator
+  [prometheus]=github.com/prometheus/prometheus
   [keda]=github.com/kedacore/keda/v2
   [crane]=github.com/google/go-containerregistry
 )
@@ -44,6 +50,7 @@ declare -A BINARIES=(
   [flagger]="flagger=./cmd/flagger loadtester=./cmd/loadtester"
   [kyverno]="kyverno=./cmd/cli/kubectl-kyverno"
   [prometheus-operator]="operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader"
+  [prometheus]="prometheus=./cmd/prometheus"
   [keda]="keda-operator=./cmd/operator keda-adapter=./cmd/adapter"
   [crane]="crane=./cmd/crane"
 )
@@ -51,10 +58,11 @@ declare -A LDFLAGS=(
   [flagger]=""
   [kyverno]="-X github.com/kyverno/kyverno/pkg/version.BuildVersion=v${VERSION[kyverno]}"
   [prometheus-operator]="-X github.com/prometheus/common/version.Version=${VERSION[prometheus-operator]}"
+  [prometheus]="-X github.com/prometheus/common/version.Version=$(prometheus_release "${VERSION[prometheus]}") -X github.com/prometheus/common/version.Branch=release -X github.com/prometheus/common/version.Revision=module-v${VERSION[prometheus]}"
   [keda]="-X github.com/kedacore/keda/v2/version.Version=v${VERSION[keda]}"
   [crane]=""
 )
-ALL=(flagger kyverno prometheus-operator keda crane)
+ALL=(flagger kyverno prometheus-operator prometheus keda crane)
 
 TC="${DELIVERY_TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 CACHE="${DELIVERY_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bizra-delivery-toolchain}"
@@ -65,7 +73,7 @@ for arg in "$@"; do
   case "$arg" in
     build|paths|clean) cmd=$arg ;;
     --force) force=1 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ -n "${MODULE[$arg]:-}" ]] || { echo "delivery-toolchain: unknown tool '$arg' (allowed: ${ALL[*]})" >&2; exit 2; }
        tools+=("$arg") ;;
   esac
@@ -127,6 +135,19 @@ to_cache() { # TOOL
 
 gocmd() { nice -n "$NICE" go "$@"; }
 
+# Prometheus registers its service-discovery mechanisms in plugins/plugins.go, generated from plugins.yml by
+# `make plugins`; upstream's way to build a smaller server is that list cut down. Here: Kubernetes only (the file and
+# HTTP mechanisms are always in, plugins/minimum.go), which is what the Prometheus Operator's config uses.
+prepare_prometheus() { # SRC
+  local f="$1/plugins/plugins.go"
+  grep -q '"github.com/prometheus/prometheus/discovery/kubernetes"' "$f" ||
+    { echo "delivery-toolchain: $f does not register discovery/kubernetes" >&2; return 1; }
+  { sed -n '1,/^package plugins$/p' "$f"
+    printf '\nimport (\n\t// Register kubernetes plugin.\n\t_ "github.com/prometheus/prometheus/discovery/kubernetes"\n)\n'; } >"$f.new"
+  mv "$f.new" "$f"
+  log "  prometheus: plugins/plugins.go cut to the kubernetes service discovery (plugins.yml mechanism)"
+}
+
 build_tool() { # TOOL
   local t=$1 v=${VERSION[$1]} m=${MODULE[$1]} d src pair name pkg t_dl t_build
   d="$(dir_of "$t")"; src="$d/src"
@@ -144,6 +165,7 @@ build_tool() { # TOOL
     log "  replace $rep => $rep@v$v (nested module, not in the zip)"
     (cd "$src" && go mod edit -replace="$rep=$rep@v$v")
   done < <(cd "$src" && go mod edit -json | jq -r '.Replace[]? | select(.New.Path | startswith("./")) | .Old.Path')
+  if declare -F "prepare_${t//-/_}" >/dev/null; then "prepare_${t//-/_}" "$src"; fi
   (cd "$src" && gocmd mod download -x 2>/dev/null)
   t_dl=$((SECONDS - s)); s=$SECONDS
   local -a built=()

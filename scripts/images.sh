@@ -8,6 +8,9 @@
 #                             loopback registry, exported as an OCI archive for the cluster's containerd; prints the
 #                             reference the stack deploys: docker.io/local/bizra-node@sha256:<digest>
 #   scripts/images.sh all     the three, in that order (each is skipped when its inputs are unchanged)
+#   scripts/images.sh monitoring   the cluster's monitoring stack (docs/cluster-monitoring.md): Prometheus, the
+#                             Prometheus Operator and its config reloader, from the binaries scripts/delivery-toolchain.sh
+#                             built -> monitoring/<name>.oci.tar (+ .name), imported into the cluster on demand
 #   scripts/images.sh node-fresh   exit 0 and print node.ref when the node image matches node-app as it is now
 #
 # Outputs in .toolchain/images/ (git-ignored): pause.oci.tar, registry/ (the loopback registry's storage), and for
@@ -213,11 +216,54 @@ build_node() {
   cat "$IMG/node.ref"
 }
 
+# ----------------------------------------------------------------------------------------------- monitoring
+# Three images from scratch, each one static binary: Prometheus (Debian's package cannot be used: it is built without
+# Kubernetes service discovery, which the operator's config needs), the operator and its config reloader. The tags
+# are the versions, which the Prometheus object declares to the operator.
+MON="$IMG/monitoring"
+scratch_image() { # NAME:TAG STEM ENTRYPOINT BINARY -> $MON/STEM.oci.tar (+ .name)
+  local name=$1 stem=$2 entry=$3 bin=$4 c
+  c="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" copy "$c" "$bin" "$entry" >/dev/null
+  "${BUILDAH[@]}" config --entrypoint "[\"$entry\"]" --user 65534:65534 \
+    --label "org.opencontainers.image.version=${name##*:}" --label org.opencontainers.image.source=scripts/images.sh "$c"
+  rm -f "$MON/$stem.oci.tar.tmp"
+  "${BUILDAH[@]}" commit --quiet --rm --timestamp "$SOURCE_DATE_EPOCH" "$c" "oci-archive:$MON/$stem.oci.tar.tmp:$name" >/dev/null
+  mv -f "$MON/$stem.oci.tar.tmp" "$MON/$stem.oci.tar"
+  echo "$name" >"$MON/$stem.oci.tar.name"
+  log "monitoring: $name -> $MON/$stem.oci.tar"
+}
+build_monitoring() {
+  mkdir -p "$MON"
+  local paths prom_bin po_bin reloader_bin prom_version po_version stamp
+  paths="$(bash "$ROOT/scripts/delivery-toolchain.sh" paths prometheus-operator prometheus)" ||
+    die "the Prometheus Operator or Prometheus is not built: bash scripts/delivery-toolchain.sh build prometheus-operator prometheus"
+  po_bin="$(sed -n 's/^PROMETHEUS_OPERATOR_OPERATOR_BIN=//p' <<<"$paths")"
+  reloader_bin="$(sed -n 's/^PROMETHEUS_OPERATOR_PROMETHEUS_CONFIG_RELOADER_BIN=//p' <<<"$paths")"
+  prom_bin="$(sed -n 's/^PROMETHEUS_PROMETHEUS_BIN=//p' <<<"$paths")"
+  prom_version="v$("$prom_bin" --version 2>&1 | sed -n '1s/^prometheus, version \([0-9.]*\).*/\1/p')"
+  [[ "$prom_version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "cannot read the version of $prom_bin"
+  po_version="v$("$po_bin" --version 2>&1 | sed -n '1s/^prometheus-operator, version \([0-9.]*\).*/\1/p')"
+  [[ "$po_version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "cannot read the version of $po_bin"
+  stamp="$(sha256sum "$prom_bin" "$po_bin" "$reloader_bin" | sha256sum | cut -d' ' -f1) $prom_version $po_version"
+  if [[ "$(cat "$MON/stamp" 2>/dev/null)" == "$stamp" && -f "$MON/prometheus.oci.tar" && -f "$MON/prometheus-operator.oci.tar" && -f "$MON/prometheus-config-reloader.oci.tar" ]]; then
+    log "monitoring: cached (Prometheus $prom_version, operator $po_version)"
+  else
+    scratch_image "docker.io/local/prometheus:$prom_version" prometheus /bin/prometheus "$prom_bin"
+    scratch_image "docker.io/local/prometheus-operator:$po_version" prometheus-operator /bin/operator "$po_bin"
+    scratch_image "docker.io/local/prometheus-config-reloader:$po_version" prometheus-config-reloader /bin/prometheus-config-reloader "$reloader_bin"
+    echo "$stamp" >"$MON/stamp"
+  fi
+  local f
+  for f in "$MON"/*.oci.tar.name; do cat "$f"; done
+}
+
 case "${1:-}" in
   pause) build_pause ;;
   base) build_base ;;
   node) build_node ;;
   node-fresh) node_fresh && cat "$IMG/node.ref" ;;
   all) build_pause; build_base; build_node ;;
-  *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  monitoring) build_monitoring ;;
+  *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

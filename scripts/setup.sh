@@ -82,6 +82,12 @@ time bash toolchain/kubernetes.sh >/dev/null
 step "Images for the local cluster (scripts/images.sh all: pause, Node.js base from mmdebstrap, node-app/Dockerfile by buildah)"
 time bash scripts/images.sh all >/dev/null
 
+step "Monitoring stack of the local cluster: Prometheus Operator and Prometheus from the Go module proxy, their images (docs/cluster-monitoring.md)"
+# Cached by version under .toolchain/ and ~/.cache/bizra-delivery-toolchain: seconds when built; cold, about 230 CPU
+# seconds for the operator and its reloader (.toolchain/delivery-build-times.log has each build's figures).
+time bash scripts/delivery-toolchain.sh build prometheus-operator prometheus >/dev/null
+time bash scripts/images.sh monitoring >/dev/null
+
 step "Supply chain: buildah and docker-registry (Debian), cosign, syft and actionlint (toolchain/supply-chain.sh) for the release tests"
 # The release builds the node image with buildah (no Docker daemon) and pushes to a loopback docker-registry.
 if command -v buildah >/dev/null 2>&1 && command -v docker-registry >/dev/null 2>&1; then

@@ -3,9 +3,8 @@
  * and where a property's type, enum or required list changed. Used to say what the Flagger release the cluster
  * runs (built from the Go module proxy) accepts compared with the newer CRD copy in ../shared/crds.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
+import { goModuleDir, toolchainVersion } from "../../scripts/lib/go-module";
 import { loadCrdSchemas, type CrdVersionSchema } from "./crd-schema";
 import type { SchemaObject } from "ajv/dist/2020";
 
@@ -78,27 +77,8 @@ function collapse(paths: string[]): string[] {
   return out;
 }
 
-/** A version from scripts/delivery-toolchain/versions.env (`FLAGGER`, `KYVERNO`, `PROMETHEUS_OPERATOR`, `KEDA`). */
-export function toolchainVersion(key: string): string {
-  const env = fs.readFileSync(path.resolve(__dirname, "..", "..", "scripts", "delivery-toolchain", "versions.env"), "utf8");
-  const m = new RegExp(`^${key}_VERSION=([0-9.]+)`, "m").exec(env);
-  if (!m) throw new Error(`scripts/delivery-toolchain/versions.env has no ${key}_VERSION`);
-  return m[1] as string;
-}
-
 /** Flagger version the delivery toolchain builds. */
 export const flaggerVersion = (): string => toolchainVersion("FLAGGER");
-
-/** The module's folder in the Go module cache (downloaded from the proxy if missing). */
-export function goModuleDir(module: string, version: string): string {
-  const out = execFileSync("go", ["mod", "download", "-json", `${module}@v${version}`], {
-    encoding: "utf8",
-    env: { ...process.env, GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" },
-  });
-  const dir = (JSON.parse(out) as { Dir?: string; Error?: string }).Dir;
-  if (!dir) throw new Error(`go mod download ${module}@v${version}: ${out}`);
-  return dir;
-}
 
 /** `artifacts/flagger` of the Flagger module at that version. */
 export function flaggerCrdDir(version = flaggerVersion()): string {
@@ -116,4 +96,4 @@ export function controllerCrdDirs(): { group: string; release: string; dir: stri
   ];
 }
 
-export { loadCrdSchemas };
+export { goModuleDir, loadCrdSchemas, toolchainVersion };

@@ -1,0 +1,93 @@
+/**
+ * A client of a node deployment, run inside the cluster's network namespace (Service addresses exist only there):
+ * each round asks the signer Service to sign a fresh attestation (next slot, bearer token), has the node Service verify
+ * it once, and asks the finality of a block, as a client polls it. Stops when <stop-file> exists or <max-seconds>
+ * have passed, then writes a JSON summary to <out-file>:
+ *   { rounds, seconds, status: { "<route> <status or transport error> [<error code>]": n }, signed, verifiedValid, wrongVerdicts }
+ * The signer Service also reaches the standby signer, which answers 503 not_signer: that round retries the sign.
+ *
+ *   ts-node --transpile-only tests/support/cluster-client.ts <node-url> <signer-url> <token-file> <stop-file> <max-seconds> <out-file>
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { ROUTES } from "@bizra/contract";
+
+const REQUEST_TIMEOUT_MS = 5000;
+const SIGN_ATTEMPTS = 8;
+const PAUSE_MS = 10;
+
+interface Answer {
+  readonly status: number | string;
+  readonly body?: any;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Answer> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    return { status: res.status, body };
+  } catch (err) {
+    const e = err as { cause?: { code?: string }; name?: string };
+    return { status: e.cause?.code ?? e.name ?? "error" };
+  }
+}
+
+async function main(): Promise<void> {
+  const [nodeUrl, signerUrl, tokenFile, stopFile, maxSecondsText, outFile] = process.argv.slice(2);
+  const maxSeconds = Number(maxSecondsText);
+  if (!nodeUrl || !signerUrl || !tokenFile || !stopFile || !outFile || !Number.isFinite(maxSeconds) || maxSeconds <= 0) {
+    console.error("usage: cluster-client.ts <node-url> <signer-url> <token-file> <stop-file> <max-seconds> <out-file>");
+    process.exit(2);
+  }
+  const token = fs.readFileSync(tokenFile, "utf8").trim();
+  const t0 = Date.now();
+  const status: Record<string, number> = {};
+  // an error answer is counted with its error code (`sign 503 not_signer`, `verify 500 fault_injected`)
+  const count = (route: string, a: Answer) => {
+    const key = `${route} ${a.status}${typeof a.status === "number" && a.status >= 400 && typeof a.body?.error === "string" ? ` ${a.body.error}` : ""}`;
+    status[key] = (status[key] ?? 0) + 1;
+  };
+  let rounds = 0;
+  let signed = 0;
+  let verifiedValid = 0;
+  let wrongVerdicts = 0;
+  // slots only grow: the signer's high-water mark survives this client (it lives in the Lease)
+  let slot = Date.now();
+  const json = { "content-type": "application/json" };
+  while (!fs.existsSync(stopFile) && Date.now() - t0 < maxSeconds * 1000) {
+    rounds++;
+    let sig: Answer | undefined;
+    for (let attempt = 0; attempt < SIGN_ATTEMPTS; attempt++) {
+      sig = await call(`${signerUrl}${ROUTES.attestationsSign}`, {
+        method: "POST",
+        headers: { ...json, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ epoch: 1, slot: slot++, payload: randomBytes(16).toString("hex") }),
+      });
+      count("sign", sig);
+      if (sig.status !== 503) break;
+    }
+    if (sig?.status === 201) {
+      signed++;
+      const v = await call(`${nodeUrl}${ROUTES.attestationsVerify}`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ encoding: sig.body.encoding, signature: sig.body.signature }),
+      });
+      count("verify", v);
+      if (v.status === 200 && v.body?.valid === true) verifiedValid++;
+      else if (v.status === 200) wrongVerdicts++;
+    }
+    const f = await call(`${nodeUrl}${ROUTES.finality.replace(":blockHash", randomBytes(32).toString("hex"))}`);
+    count("finality", f);
+    await new Promise((r) => setTimeout(r, PAUSE_MS));
+  }
+  fs.writeFileSync(outFile, JSON.stringify({ rounds, seconds: (Date.now() - t0) / 1000, status, signed, verifiedValid, wrongVerdicts }));
+}
+
+void main();
