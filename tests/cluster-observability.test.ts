@@ -22,6 +22,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { METRICS } from "@bizra/contract";
 import { verifyEvidence } from "@bizra/evidence";
 import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import { parseStackConfig } from "../components/config";
@@ -293,9 +294,11 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
       if (groups.length === expected.length) break;
       await sleep(2000);
     }
-    assert.deepEqual(groups.map((g) => g.name), expected.map((g) => g.name), "rule groups loaded from the PrometheusRule");
-    const loaded = groups.flatMap((g) => g.rules);
-    const wanted = expected.flatMap((g) => g.rules);
+    // Prometheus lists the groups of a file by name
+    const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(byName(groups).map((g) => g.name), byName(expected).map((g) => g.name), "rule groups loaded from the PrometheusRule");
+    const loaded = byName(groups).flatMap((g) => g.rules);
+    const wanted = byName(expected).flatMap((g) => g.rules);
     assert.deepEqual(loaded.map((r) => r.name), wanted.map((r) => r.alert));
     for (const [i, r] of loaded.entries()) {
       assert.equal(r.duration, wanted[i]!.for === undefined ? 0 : 15, `${r.name}: for`);
@@ -310,10 +313,18 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     tokenFile = path.join(tmp, "signer-token");
     fs.writeFileSync(tokenFile, Buffer.from(secret.data.token, "base64").toString("utf8"), { mode: 0o600 });
 
+    // One signer holds the Lease (bizra_poi_signer_active; the other answers 503 not_signer)
+    const signerActive = `sum(${METRICS.poiSignerActive}{namespace="${namespace}"})`;
+    const t0s = Date.now();
+    while (Date.now() - t0s < 120_000 && Number(prom(`/api/v1/query?query=${encodeURIComponent(signerActive)}`).result[0]?.value[1] ?? 0) !== 1) await sleep(2000);
+    measured.push(`an active signer seen in Prometheus ${seconds(t0s)} s after the targets and rules check`);
+
     const client = startClient("healthy", 600);
     await sleep(HEALTHY_TRAFFIC_MS);
     const summary = await client.stop();
     measured.push(`healthy client: ${summary.rounds} rounds in ${summary.seconds.toFixed(1)} s, ${summary.verifiedValid} verified valid; ${JSON.stringify(summary.status)}`);
+    const activeShare = prom(`/api/v1/query?query=${encodeURIComponent(`avg_over_time(${signerActive}[${Math.ceil(summary.seconds)}s:5s])`)}`).result[0]?.value[1];
+    measured.push(`share of the healthy traffic's scrapes with an active signer: ${activeShare ?? "no data"}`);
     assert.ok(summary.verifiedValid > 10, `the client verified ${summary.verifiedValid} attestations: ${JSON.stringify(summary)}`);
     assert.equal(summary.wrongVerdicts, 0);
     await sleep(6000); // one more scrape after the last request

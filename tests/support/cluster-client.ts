@@ -4,7 +4,8 @@
  * it once, and asks the finality of a block, as a client polls it. Stops when <stop-file> exists or <max-seconds>
  * have passed, then writes a JSON summary to <out-file>:
  *   { rounds, seconds, status: { "<route> <status or transport error> [<error code>]": n }, signed, verifiedValid, wrongVerdicts }
- * The signer Service also reaches the standby signer, which answers 503 not_signer: that round retries the sign.
+ * The signer Service also reaches the standby signer, which answers 503 not_signer (as does every signer while none
+ * holds the Lease): that round retries the sign for up to 10 s.
  *
  *   ts-node --transpile-only tests/support/cluster-client.ts <node-url> <signer-url> <token-file> <stop-file> <max-seconds> <out-file>
  */
@@ -13,7 +14,9 @@ import * as fs from "node:fs";
 import { ROUTES } from "@bizra/contract";
 
 const REQUEST_TIMEOUT_MS = 5000;
-const SIGN_ATTEMPTS = 8;
+/** A 503 from the signer Service (the standby, or no signer elected for a moment): retry this long, in steps. */
+const SIGN_RETRY_MS = 10_000;
+const SIGN_RETRY_STEP_MS = 200;
 const PAUSE_MS = 10;
 
 interface Answer {
@@ -63,14 +66,15 @@ async function main(): Promise<void> {
   while (!fs.existsSync(stopFile) && Date.now() - t0 < maxSeconds * 1000) {
     rounds++;
     let sig: Answer | undefined;
-    for (let attempt = 0; attempt < SIGN_ATTEMPTS; attempt++) {
+    const signUntil = Date.now() + SIGN_RETRY_MS;
+    for (let first = true; first || (sig?.status === 503 && Date.now() < signUntil); first = false) {
+      if (!first) await new Promise((r) => setTimeout(r, SIGN_RETRY_STEP_MS));
       sig = await call(`${signerUrl}${ROUTES.attestationsSign}`, {
         method: "POST",
         headers: { ...json, authorization: `Bearer ${token}` },
         body: JSON.stringify({ epoch: 1, slot: slot++, payload: randomBytes(16).toString("hex") }),
       });
       count("sign", sig);
-      if (sig.status !== 503) break;
     }
     if (sig?.status === 201) {
       signed++;
