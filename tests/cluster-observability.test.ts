@@ -30,6 +30,7 @@ import { clusterEnv, clusterRunning, clusterStackSettings, CLUSTER_SCRIPT, kubec
 import {
   deployMonitoring,
   promApi,
+  PROMETHEUS_NAME,
   removeMonitoring,
   waitForPrometheus,
   type DeployedMonitoring,
@@ -239,7 +240,12 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     up("first, both policy packs");
     const t0 = Date.now();
     promUrl = await waitForPrometheus(cluster, monitoring!.namespace);
-    measured.push(`Prometheus ready: ${seconds(monitoringApplied)} s after the apply (${seconds(t0)} s after up returned); ${promUrl}`);
+    const promObject = kubectlGet(cluster, ["prometheus", PROMETHEUS_NAME, "-n", monitoring!.namespace]);
+    const reconciled = (promObject.status?.conditions ?? []).find((c: any) => c.type === "Reconciled");
+    assert.equal(reconciled?.status, "True", `the operator reconciled the Prometheus object: ${JSON.stringify(promObject.status)}`);
+    const promPod = kubectlGet(cluster, ["pods", "-n", monitoring!.namespace, "-l", `operator.prometheus.io/name=${PROMETHEUS_NAME}`]).items[0];
+    const readyAt = Date.parse(promPod.status.conditions.find((c: any) => c.type === "Ready").lastTransitionTime);
+    measured.push(`Prometheus pod ${promPod.metadata.name} Ready ${((readyAt - monitoringApplied) / 1000).toFixed(0)} s after the apply (condition time, 1 s resolution); answering at ${promUrl} ${seconds(t0)} s after up returned`);
 
     const svc = (name: string) => kubectlGet(cluster, ["service", name, "-n", namespace]);
     const cfg = parseStackConfig(STACK, offlineStackConfig(STACK, { "bizra:slo": LATENCY_SLOS, "bizra:alerts": { forOverride: ALERT_FOR } }).values, ["bizra:signingKey"]);
