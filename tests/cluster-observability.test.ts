@@ -27,6 +27,7 @@ import { verifyEvidence } from "@bizra/evidence";
 import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import { parseStackConfig } from "../components/config";
 import { clusterEnv, clusterRunning, clusterStackSettings, CLUSTER_SCRIPT, kubectlGet, type ClusterEnv } from "../scripts/lib/cluster";
+import { find, single } from "./support/stack";
 import {
   deployMonitoring,
   promApi,
@@ -39,6 +40,20 @@ import { ensureNodeImage, prepareCluster } from "../scripts/engine-cluster";
 import { engineEnv, ensurePackDeps, evidenceProblems, policyPackArgs, pulumi, toolchainBuilt, toolchainEnv, writeStackConfigFile, type PulumiRun } from "../scripts/lib/engine";
 import { offlineStackConfig, readStackFile, REPO_ROOT } from "../scripts/lib/stack-config";
 import { REPORT_ARTIFACT } from "../scripts/validate";
+import type { SloRow } from "../scripts/lib/post-deploy";
+import * as k8s from "@pulumi/kubernetes";
+
+import K8s = k8s.types.output;
+type List<T> = { items: T[] };
+/** The answers of the Prometheus HTTP API endpoints this test reads (their `data`). */
+type PromAlert = { labels: Record<string, string>; state: string; activeAt: string };
+type PromTarget = { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string };
+type PromRuleGroup = { name: string; file: string; rules: { name: string; type: string; query: string; duration: number; health: string }[] };
+type PromVector = { result: { metric: Record<string, string>; value: [number, string] }[] };
+/** The Prometheus object's status, as the operator writes it. */
+type PrometheusStatus = { status?: { conditions?: { type: string; status: string }[] } };
+/** The signed report's artifact, the fields read here. */
+type ReportArtifact = { results: { verdict: string; prometheusUrl: string; slos: SloRow[] } };
 
 const STACK = "testnet";
 const AWAIT_TIMEOUT_S = 600;
@@ -129,7 +144,9 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     assert.equal(r.status, 0, `pulumi up (${what}) failed (exit ${r.status}):\n${failureLines(r.output)}`);
     measured.push(`pulumi up (${what}): ${seconds(t0)} s`);
   };
-  const prom = (q: string) => promApi(cluster, promUrl, q);
+  const prom = <T>(q: string): T => promApi<T>(cluster, promUrl, q);
+  /** A live object or list, read as the provider's output type of its kind; fails naming the query when absent. */
+  const live = <T>(args: string[]): T => kubectlGet<T>(cluster, args) ?? assert.fail(`kubectl get ${args.join(" ")}: not found`);
 
   /** The client inside the namespace, until `stop()`; resolves to its summary. */
   const startClient = (name: string, maxSeconds: number): { stop: () => Promise<ClientSummary> } => {
@@ -165,8 +182,8 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
   };
 
-  const firing = (): { labels: Record<string, string>; state: string; activeAt: string }[] =>
-    (prom("/api/v1/alerts").alerts as { labels: Record<string, string>; state: string; activeAt: string }[]).filter((a) => a.labels["namespace"] === namespace);
+  const firing = (): PromAlert[] =>
+    prom<{ alerts: PromAlert[] }>("/api/v1/alerts").alerts.filter((a) => a.labels["namespace"] === namespace);
 
   before(async function () {
     const missing = missingToolchain();
@@ -240,14 +257,14 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     up("first, both policy packs");
     const t0 = Date.now();
     promUrl = await waitForPrometheus(cluster, monitoring!.namespace);
-    const promObject = kubectlGet(cluster, ["prometheus", PROMETHEUS_NAME, "-n", monitoring!.namespace]);
-    const reconciled = (promObject.status?.conditions ?? []).find((c: any) => c.type === "Reconciled");
+    const promObject = live<PrometheusStatus>(["prometheus", PROMETHEUS_NAME, "-n", monitoring!.namespace]);
+    const reconciled = (promObject.status?.conditions ?? []).find((c) => c.type === "Reconciled");
     assert.equal(reconciled?.status, "True", `the operator reconciled the Prometheus object: ${JSON.stringify(promObject.status)}`);
-    const promPod = kubectlGet(cluster, ["pods", "-n", monitoring!.namespace, "-l", `operator.prometheus.io/name=${PROMETHEUS_NAME}`]).items[0];
-    const readyAt = Date.parse(promPod.status.conditions.find((c: any) => c.type === "Ready").lastTransitionTime);
+    const promPod = single(live<List<K8s.core.v1.Pod>>(["pods", "-n", monitoring!.namespace, "-l", `operator.prometheus.io/name=${PROMETHEUS_NAME}`]).items, "Prometheus pod");
+    const readyAt = Date.parse(find(promPod.status.conditions, (c) => c.type === "Ready", "Ready condition").lastTransitionTime);
     measured.push(`Prometheus pod ${promPod.metadata.name} Ready ${((readyAt - monitoringApplied) / 1000).toFixed(0)} s after the apply (condition time, 1 s resolution); answering at ${promUrl} ${seconds(t0)} s after up returned`);
 
-    const svc = (name: string) => kubectlGet(cluster, ["service", name, "-n", namespace]);
+    const svc = (name: string) => live<K8s.core.v1.Service>(["service", name, "-n", namespace]);
     const cfg = parseStackConfig(STACK, offlineStackConfig(STACK, { "bizra:slo": LATENCY_SLOS, "bizra:alerts": { forOverride: ALERT_FOR } }).values, ["bizra:signingKey"]);
     const nodeSvc = svc(appName);
     const signerSvc = svc(`${appName}-signer`);
@@ -255,14 +272,14 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     signerUrl = `http://${signerSvc.spec.clusterIP}:${cfg.signer.port}`;
 
     // The scrape config is the operator's, generated from the ServiceMonitors (one job per ServiceMonitor endpoint).
-    const config = prom("/api/v1/status/config").yaml as string;
+    const config = prom<{ yaml: string }>("/api/v1/status/config").yaml;
     for (const job of [appName, `${appName}-signer`]) assert.ok(config.includes(`job_name: serviceMonitor/${namespace}/${job}/0`), `no operator job for ServiceMonitor ${namespace}/${job}:\n${config.slice(0, 3000)}`);
     assert.match(config, /kubernetes_sd_configs:/);
 
     // Targets: exactly the Ready node pods on the metrics port, and the signer pods; all up.
     const podsOf = (selector: Record<string, string>) =>
-      (kubectlGet(cluster, ["pods", "-n", namespace, "-l", Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")]).items as any[])
-        .filter((p) => p.metadata.deletionTimestamp === undefined && p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+      live<List<K8s.core.v1.Pod>>(["pods", "-n", namespace, "-l", Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")])
+        .items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
     const nodePods = podsOf(nodeSvc.spec.selector);
     const signerPods = podsOf(signerSvc.spec.selector);
     assert.equal(nodePods.length, cfg.replicas, `Ready node pods: ${nodePods.length}`);
@@ -270,7 +287,7 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     let targets: { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }[] = [];
     const upFor = (job: string) => targets.filter((t) => t.labels["job"] === job && t.labels["namespace"] === namespace && t.health === "up");
     while (Date.now() - t1 < 120_000) {
-      targets = prom("/api/v1/targets?state=active").activeTargets;
+      targets = prom<{ activeTargets: PromTarget[] }>("/api/v1/targets?state=active").activeTargets;
       if (upFor(appName).length === nodePods.length && upFor(`${appName}-signer`).length === signerPods.length) break;
       await sleep(2000);
     }
@@ -281,7 +298,7 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
       `node targets up: ${JSON.stringify(targets.filter((t) => t.labels["namespace"] === namespace).map((t) => [t.labels["pod"], t.health, t.lastError]))}`,
     );
     for (const t of nodeTargets) {
-      const pod = nodePods.find((p) => p.metadata.name === t.labels["pod"]);
+      const pod = find(nodePods, (p) => p.metadata.name === t.labels["pod"], `node pod ${t.labels["pod"]}`);
       assert.equal(t.scrapeUrl, `http://${pod.status.podIP}:${cfg.metricsPort}/metrics`, "scraped at the pod's address on the metrics port");
       assert.equal(t.labels["endpoint"], "metrics");
       assert.equal(t.labels["service"], appName);
@@ -290,13 +307,13 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     measured.push(`targets up ${seconds(t1)} s after Prometheus was ready: ${nodeTargets.map((t) => t.scrapeUrl).join(", ")} (job ${appName}); ${signerPods.length} signer pods (job ${appName}-signer)`);
 
     // Rules: the PrometheusRule read back from the API server, loaded as the operator's rule file.
-    const rule = kubectlGet(cluster, ["prometheusrule", appName, "-n", namespace]);
+    const rule = live<{ spec: { groups: unknown } }>(["prometheusrule", appName, "-n", namespace]);
     const expected = alertRuleGroups(cfg.slos, alertRuleConfig(cfg));
     assert.deepEqual(rule.spec.groups, JSON.parse(JSON.stringify(expected)), "the PrometheusRule in the cluster is the one the program renders for this config");
     const t2 = Date.now();
     let groups: { name: string; file: string; rules: { name: string; type: string; query: string; duration: number; health: string }[] }[] = [];
     while (Date.now() - t2 < 120_000) {
-      groups = (prom("/api/v1/rules?type=alert").groups as typeof groups).filter((g) => g.file.includes(`${namespace}-${appName}`));
+      groups = prom<{ groups: PromRuleGroup[] }>("/api/v1/rules?type=alert").groups.filter((g) => g.file.includes(`${namespace}-${appName}`));
       if (groups.length === expected.length) break;
       await sleep(2000);
     }
@@ -315,21 +332,21 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
 
   it("b. under healthy traffic from inside the namespace, `npm run validate -- testnet --prometheus <url>` prints GO with the report path; no alert fires", async function () {
     assert.ok(promUrl, "Prometheus is up (test a)");
-    const secret = kubectlGet(cluster, ["secret", `${appName}-signer-token`, "-n", namespace]);
+    const secret = live<K8s.core.v1.Secret>(["secret", `${appName}-signer-token`, "-n", namespace]);
     tokenFile = path.join(tmp, "signer-token");
-    fs.writeFileSync(tokenFile, Buffer.from(secret.data.token, "base64").toString("utf8"), { mode: 0o600 });
+    fs.writeFileSync(tokenFile, Buffer.from(secret.data["token"] ?? assert.fail("the signer token Secret has no key token"), "base64").toString("utf8"), { mode: 0o600 });
 
     // One signer holds the Lease (bizra_poi_signer_active; the other answers 503 not_signer)
     const signerActive = `sum(${METRICS.poiSignerActive}{namespace="${namespace}"})`;
     const t0s = Date.now();
-    while (Date.now() - t0s < 120_000 && Number(prom(`/api/v1/query?query=${encodeURIComponent(signerActive)}`).result[0]?.value[1] ?? 0) !== 1) await sleep(2000);
+    while (Date.now() - t0s < 120_000 && Number(prom<PromVector>(`/api/v1/query?query=${encodeURIComponent(signerActive)}`).result[0]?.value[1] ?? 0) !== 1) await sleep(2000);
     measured.push(`an active signer seen in Prometheus ${seconds(t0s)} s after the targets and rules check`);
 
     const client = startClient("healthy", 600);
     await sleep(HEALTHY_TRAFFIC_MS);
     const summary = await client.stop();
     measured.push(`healthy client: ${summary.rounds} rounds in ${summary.seconds.toFixed(1)} s, ${summary.verifiedValid} verified valid; ${JSON.stringify(summary.status)}`);
-    const activeShare = prom(`/api/v1/query?query=${encodeURIComponent(`avg_over_time(${signerActive}[${Math.ceil(summary.seconds)}s:5s])`)}`).result[0]?.value[1];
+    const activeShare = prom<PromVector>(`/api/v1/query?query=${encodeURIComponent(`avg_over_time(${signerActive}[${Math.ceil(summary.seconds)}s:5s])`)}`).result[0]?.value[1];
     measured.push(`share of the healthy traffic's scrapes with an active signer: ${activeShare ?? "no data"}`);
     assert.ok(summary.verifiedValid > 10, `the client verified ${summary.verifiedValid} attestations: ${JSON.stringify(summary)}`);
     assert.equal(summary.wrongVerdicts, 0);
@@ -343,13 +360,13 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     assert.match(r.output, /^GO: testnet$/m);
     const report = /^report: (\S+)$/m.exec(r.output)?.[1];
     assert.ok(report && fs.existsSync(report) && report.startsWith(dir), `the report path is printed and the page exists:\n${r.output}`);
-    const artifact = JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8"));
+    const artifact = JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8")) as ReportArtifact;
     assert.equal(artifact.results.verdict, "go");
     assert.equal(artifact.results.prometheusUrl, promUrl);
-    assert.ok(artifact.results.slos.every((s: any) => s.verdict === "pass" || s.verdict === "info"), JSON.stringify(artifact.results.slos));
+    assert.ok(artifact.results.slos.every((s) => s.verdict === "pass" || s.verdict === "info"), JSON.stringify(artifact.results.slos));
     assert.deepEqual(verifyEvidence(dir, { trustedKeys: "any" }).problems, [], "the report bundle verifies (signature, digests)");
     measured.push(
-      `GO report ${report}: ${artifact.results.slos.map((s: any) => `${s.id} ${s.measured === undefined ? "-" : Number(s.measured).toPrecision(3)}`).join(", ")}`,
+      `GO report ${report}: ${artifact.results.slos.map((s) => `${s.id} ${s.measured === undefined ? "-" : Number(s.measured).toPrecision(3)}`).join(", ")}`,
     );
 
     // The committed table (production-grade latency bounds) on this machine: printed, not asserted.
@@ -365,7 +382,7 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     assert.ok(tokenFile, "the healthy phase ran (test b)");
     writeConfig({ "bizra:faultInjection": { errorRate: FAULT_ERROR_RATE } });
     up("fault injection on: the flags ConfigMap changes, the node pods roll");
-    const flags = kubectlGet(cluster, ["configmap", `${appName}-flags`, "-n", namespace]);
+    const flags = live<K8s.core.v1.ConfigMap>(["configmap", `${appName}-flags`, "-n", namespace]);
     assert.equal(flags.data.BIZRA_FAULT_ERROR_RATE, String(FAULT_ERROR_RATE));
 
     const t0 = Date.now();
@@ -404,7 +421,7 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     assert.match(r.output, /^NO-GO: testnet$/m);
     assert.match(r.output, /^ {2}- apiErrorRate: measured [0-9.]+%, the SLO requires <= 1%$/m);
     assert.match(r.output, /^report: \S+$/m);
-    const artifact = JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8"));
-    assert.deepEqual(artifact.results.slos.filter((s: any) => s.verdict === "fail").map((s: any) => s.id), ["apiErrorRate"], "only the API error rate fails");
+    const artifact = JSON.parse(fs.readFileSync(path.join(dir, REPORT_ARTIFACT), "utf8")) as ReportArtifact;
+    assert.deepEqual(artifact.results.slos.filter((s) => s.verdict === "fail").map((s) => s.id), ["apiErrorRate"], "only the API error rate fails");
   });
 });

@@ -83,7 +83,9 @@ export function monitoringNamespace(stack = "testnet"): string {
   return String((readStackFile(stack)["bizra:monitoringNamespace"] as string | undefined) ?? "monitoring");
 }
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+/** The fields of the release's operator Deployment that are replaced here. */
+type OperatorDeployment = K8sObject & { spec: { template: { spec: { containers: { image?: string; imagePullPolicy?: string; args?: string[] }[] } } } };
 
 /** The upstream release's example manifests (one folder of example/rbac/). */
 function upstreamManifests(moduleDir: string, folder: string): K8sObject[] {
@@ -121,9 +123,9 @@ export function monitoringObjects(input: MonitoringObjectsInput): K8sObject[] {
     // the release's own Service and ServiceMonitor scrape the operator itself: not needed here
     .filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"].includes(o.kind))
     .map(placed);
-  const deployment = operator.find((o) => o.kind === "Deployment") as any;
-  if (!deployment) throw new Error(`no operator Deployment in ${input.moduleDir}/example/rbac/prometheus-operator`);
-  const container = deployment.spec.template.spec.containers[0];
+  const deployment = operator.find((o) => o.kind === "Deployment") as OperatorDeployment | undefined;
+  const container = deployment?.spec.template.spec.containers[0];
+  if (!container) throw new Error(`no operator Deployment in ${input.moduleDir}/example/rbac/prometheus-operator`);
   container.image = input.images.operator;
   container.imagePullPolicy = "IfNotPresent";
   container.args = [
@@ -210,7 +212,7 @@ export function deployMonitoring(cluster: ClusterEnv, opts: { namespace?: string
 
 /** `http://<ClusterIP>:9090`: reachable inside the cluster's network namespace (kube-proxy's rules). */
 export function prometheusUrl(cluster: ClusterEnv, namespace = monitoringNamespace()): string {
-  const svc = kubectlGet(cluster, ["service", PROMETHEUS_SERVICE, "-n", namespace]);
+  const svc = kubectlGet<{ spec?: { clusterIP?: string } }>(cluster, ["service", PROMETHEUS_SERVICE, "-n", namespace]);
   if (!svc?.spec?.clusterIP) throw new Error(`no Service ${namespace}/${PROMETHEUS_SERVICE}: deploy the monitoring stack first (npm run cluster:monitoring -- up)`);
   return `http://${svc.spec.clusterIP}:${PROMETHEUS_PORT}`;
 }
@@ -221,11 +223,14 @@ export function getInNs(cluster: ClusterEnv, url: string, timeoutS = 10): string
   return r.status === 0 ? r.stdout : undefined;
 }
 
-/** A Prometheus HTTP API call inside the namespace; throws when it does not answer `success`. */
-export function promApi(cluster: ClusterEnv, base: string, pathAndQuery: string): any {
+/**
+ * A Prometheus HTTP API call inside the namespace: its `data`, typed by the caller as the endpoint's answer; throws
+ * when it does not answer `success`.
+ */
+export function promApi<T>(cluster: ClusterEnv, base: string, pathAndQuery: string): T {
   const body = getInNs(cluster, `${base}${pathAndQuery}`);
   if (body === undefined) throw new Error(`${base}${pathAndQuery}: no answer`);
-  const parsed = JSON.parse(body) as { status: string; data: unknown; error?: string };
+  const parsed = JSON.parse(body) as { status: string; data: T; error?: string };
   if (parsed.status !== "success") throw new Error(`${pathAndQuery}: ${parsed.error}`);
   return parsed.data;
 }

@@ -19,20 +19,28 @@ const SIGN_RETRY_MS = 10_000;
 const SIGN_RETRY_STEP_MS = 200;
 const PAUSE_MS = 10;
 
+/** The fields of the node's and the signer's JSON answers read here (sign: encoding, signature; verify: valid; errors: error). */
+interface AnswerBody {
+  readonly error?: unknown;
+  readonly encoding?: string;
+  readonly signature?: string;
+  readonly valid?: boolean;
+}
+
 interface Answer {
   readonly status: number | string;
-  readonly body?: any;
+  readonly body?: AnswerBody;
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<Answer> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const text = await res.text();
-    let body: unknown;
+    let body: AnswerBody | undefined;
     try {
-      body = text ? JSON.parse(text) : undefined;
+      body = text ? (JSON.parse(text) as AnswerBody) : undefined;
     } catch {
-      body = text;
+      body = { error: text };
     }
     return { status: res.status, body };
   } catch (err) {
@@ -81,7 +89,7 @@ async function main(): Promise<void> {
       const v = await call(`${nodeUrl}${ROUTES.attestationsVerify}`, {
         method: "POST",
         headers: json,
-        body: JSON.stringify({ encoding: sig.body.encoding, signature: sig.body.signature }),
+        body: JSON.stringify({ encoding: sig.body?.encoding, signature: sig.body?.signature }),
       });
       count("verify", v);
       if (v.status === 200 && v.body?.valid === true) verifiedValid++;
