@@ -4,13 +4,15 @@
  * it once, and asks the finality of a block, as a client polls it. Stops when <stop-file> exists or <max-seconds>
  * have passed, then writes a JSON summary to <out-file>:
  *   { rounds, seconds, status: { "<route> <status or transport error> [<error code>]": n }, signed, verifiedValid, wrongVerdicts }
- * The signer Service also reaches the standby signer, which answers 503 not_signer (as does every signer while none
- * holds the Lease): that round retries the sign for up to 10 s.
+ * Every request opens a connection of its own, so the Services spread them over their pods. The signer Service also
+ * reaches the standby signer, which answers 503 not_signer (as does every signer while none holds the Lease): that
+ * round retries the sign, on a new connection, for up to 10 s.
  *
  *   ts-node --transpile-only tests/support/cluster-client.ts <node-url> <signer-url> <token-file> <stop-file> <max-seconds> <out-file>
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import { ROUTES } from "@bizra/contract";
 
 const REQUEST_TIMEOUT_MS = 5000;
@@ -32,21 +34,32 @@ interface Answer {
   readonly body?: AnswerBody;
 }
 
-async function call(url: string, init: RequestInit = {}): Promise<Answer> {
-  try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const text = await res.text();
-    let body: AnswerBody | undefined;
-    try {
-      body = text ? (JSON.parse(text) as AnswerBody) : undefined;
-    } catch {
-      body = { error: text };
-    }
-    return { status: res.status, body };
-  } catch (err) {
-    const e = err as { cause?: { code?: string }; name?: string };
-    return { status: e.cause?.code ?? e.name ?? "error" };
-  }
+/**
+ * One request on a connection of its own (no keep-alive): the Service picks an endpoint per connection, so requests
+ * spread over the replicas, and a retry after the standby signer's 503 can reach the active one. (A kept-alive
+ * connection to the standby would get 503 for as long as it lives.)
+ */
+function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: init.method ?? "GET", headers: init.headers ?? {}, agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        let body: AnswerBody | undefined;
+        try {
+          body = text ? (JSON.parse(text) as AnswerBody) : undefined;
+        } catch {
+          body = { error: text };
+        }
+        resolve({ status: res.statusCode ?? "no-status", body });
+      });
+      res.on("error", (e: NodeJS.ErrnoException) => resolve({ status: e.code ?? e.message }));
+    });
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
+    req.on("error", (e: NodeJS.ErrnoException) => resolve({ status: e.code ?? e.message }));
+    req.end(init.body);
+  });
 }
 
 async function main(): Promise<void> {
