@@ -16,9 +16,12 @@ import * as http from "node:http";
 import { ROUTES } from "@bizra/contract";
 
 const REQUEST_TIMEOUT_MS = 5000;
-/** A 503 from the signer Service (the standby, or no signer elected for a moment): retry this long, in steps. */
+/**
+ * A 503 from the signer Service (the standby, or no signer elected for a moment): retry this long, at once at first
+ * (a new connection may reach the active signer), then waiting longer each time, up to the last step.
+ */
 const SIGN_RETRY_MS = 10_000;
-const SIGN_RETRY_STEP_MS = 200;
+const SIGN_RETRY_STEPS_MS = [0, 0, 20, 50, 100, 200];
 const PAUSE_MS = 10;
 
 /** The fields of the node's and the signer's JSON answers read here (sign: encoding, signature; verify: valid; errors: error). */
@@ -88,8 +91,9 @@ async function main(): Promise<void> {
     rounds++;
     let sig: Answer | undefined;
     const signUntil = Date.now() + SIGN_RETRY_MS;
-    for (let first = true; first || (sig?.status === 503 && Date.now() < signUntil); first = false) {
-      if (!first) await new Promise((r) => setTimeout(r, SIGN_RETRY_STEP_MS));
+    for (let attempt = 0; attempt === 0 || (sig?.status === 503 && Date.now() < signUntil); attempt++) {
+      const wait = attempt === 0 ? 0 : (SIGN_RETRY_STEPS_MS[Math.min(attempt - 1, SIGN_RETRY_STEPS_MS.length - 1)] ?? 0);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       sig = await call(`${signerUrl}${ROUTES.attestationsSign}`, {
         method: "POST",
         headers: { ...json, authorization: `Bearer ${token}` },
