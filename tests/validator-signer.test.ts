@@ -110,7 +110,8 @@ for (const stack of STACKS) {
       const apex = one("Service", app);
       assert.ok(!apex.spec.ports.some((p) => p.port === 8081 || p.name === "signer"));
       const signerSvc = one("Service", `${app}-signer`);
-      assert.deepEqual(signerSvc.spec.ports.map((p) => p.name), ["signer"]);
+      // the signer port, and the metrics port its ServiceMonitor scrapes (PoI generation is measured only there)
+      assert.deepEqual(signerSvc.spec.ports.map((p) => p.name), ["signer", "metrics"]);
       assert.ok(!Object.entries(componentLabels()).every(([k, val]) => one("Deployment", `${app}-signer`).spec.template.metadata.labels[k] === val), "verifier selectors do not match the signer");
     });
 
