@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Cached, idempotent builds of the progressive-delivery controllers from the Go module proxy:
 # Flagger (controller + load tester), the Kyverno CLI, the Prometheus Operator (operator + config
-# reloader), KEDA (operator + metrics adapter) and crane (loopback registry and image pushes for tests). Each tool is built from its own published module
+# reloader) and KEDA (operator + metrics adapter). cosign comes from toolchain/supply-chain.sh (one version); the
+# tests' loopback registry is Debian's docker-registry with buildah pushes. Each tool is built from its own published module
 # (its own go.mod and go.sum), so the versions are exactly the upstream release's.
 #
 # Usage: scripts/delivery-toolchain.sh [build|paths|clean] [TOOL...] [--force]
 #   build (default)  build the named tools (default: all), then print KEY=path lines
 #   paths            print KEY=path lines; exit 3 if any named tool is not built yet
 #   clean            remove the named tools' .toolchain/<tool>-v<version> folders
-#   TOOL             flagger | kyverno | prometheus-operator | keda | crane
+#   TOOL             flagger | kyverno | prometheus-operator | keda
 #
 # Outputs: .toolchain/<tool>-v<version>/bin/<binary> (git-ignored), each with a .stamp; a machine-wide
 # copy in DELIVERY_TOOLCHAIN_CACHE (default ~/.cache/bizra-delivery-toolchain; "off" disables) lets a
@@ -30,14 +31,12 @@ declare -A VERSION=(
   [kyverno]="$(versions_value KYVERNO_VERSION)"
   [prometheus-operator]="$(versions_value PROMETHEUS_OPERATOR_VERSION)"
   [keda]="$(versions_value KEDA_VERSION)"
-  [crane]="$(versions_value CRANE_VERSION)"
 )
 declare -A MODULE=(
   [flagger]=github.com/fluxcd/flagger
   [kyverno]=github.com/kyverno/kyverno
   [prometheus-operator]=github.com/prometheus-operator/prometheus-operator
   [keda]=github.com/kedacore/keda/v2
-  [crane]=github.com/google/go-containerregistry
 )
 # binary=package (relative to the module root)
 declare -A BINARIES=(
@@ -45,16 +44,14 @@ declare -A BINARIES=(
   [kyverno]="kyverno=./cmd/cli/kubectl-kyverno"
   [prometheus-operator]="operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader"
   [keda]="keda-operator=./cmd/operator keda-adapter=./cmd/adapter"
-  [crane]="crane=./cmd/crane"
 )
 declare -A LDFLAGS=(
   [flagger]=""
   [kyverno]="-X github.com/kyverno/kyverno/pkg/version.BuildVersion=v${VERSION[kyverno]}"
   [prometheus-operator]="-X github.com/prometheus/common/version.Version=${VERSION[prometheus-operator]}"
   [keda]="-X github.com/kedacore/keda/v2/version.Version=v${VERSION[keda]}"
-  [crane]=""
 )
-ALL=(flagger kyverno prometheus-operator keda crane)
+ALL=(flagger kyverno prometheus-operator keda)
 
 TC="${DELIVERY_TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 CACHE="${DELIVERY_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bizra-delivery-toolchain}"
