@@ -69,8 +69,18 @@ function copy(src: string, dst: string): Promise<void> {
 export async function freshWorktree(dir: string): Promise<Worktree> {
   const t0 = Date.now();
   sh("git", ["worktree", "add", "--detach", dir, "HEAD"]);
+  const remove = () => {
+    spawnSync("git", ["worktree", "remove", "--force", dir], { cwd: REPO_ROOT });
+    fs.rmSync(dir, { recursive: true, force: true });
+    spawnSync("git", ["worktree", "prune"], { cwd: REPO_ROOT });
+  };
   const copied = copiedPaths();
-  await Promise.all(copied.map((p) => copy(path.join(REPO_ROOT, p), path.join(dir, p))));
+  const copies = await Promise.allSettled(copied.map((p) => copy(path.join(REPO_ROOT, p), path.join(dir, p))));
+  const failed = copies.find((c): c is PromiseRejectedResult => c.status === "rejected");
+  if (failed) {
+    remove();
+    throw failed.reason as Error;
+  }
   // A checkout gives its lock files a new mtime; trees installed from identical lock files are current (npm ci would
   // otherwise run again in the worktree: ensureNpmDeps compares the two times).
   for (const tree of INSTALLED.filter((p) => p.endsWith("node_modules") && copied.includes(p))) {
@@ -85,11 +95,7 @@ export async function freshWorktree(dir: string): Promise<Worktree> {
     dir,
     copied,
     seconds: (Date.now() - t0) / 1000,
-    remove: () => {
-      spawnSync("git", ["worktree", "remove", "--force", dir], { cwd: REPO_ROOT });
-      fs.rmSync(dir, { recursive: true, force: true });
-      spawnSync("git", ["worktree", "prune"], { cwd: REPO_ROOT });
-    },
+    remove,
   };
 }
 
