@@ -62,7 +62,7 @@ function copy(src: string, dst: string): Promise<void> {
     const child = spawn("cp", ["-a", src, dst], { stdio: ["ignore", "ignore", "pipe"] });
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cp -a ${src} ${dst} exited ${code}: ${err}`))));
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cp -a ${src} ${dst} exited ${code}: ${err.trim().split("\n").slice(-3).join("\n")}`))));
   });
 }
 
