@@ -2,15 +2,16 @@
 # Cached, idempotent builds of the progressive-delivery controllers from the Go module proxy:
 # Flagger (controller + load tester), the Kyverno CLI, the Prometheus Operator (operator + config
 # reloader), Prometheus itself (the server the operator runs in the cluster: Debian's package is built without
-# Kubernetes service discovery), KEDA (operator + metrics adapter) and crane (loopback registry and image pushes for
-# tests). Each tool is built from its own published module (its own go.mod and go.sum), so the versions are exactly
-# the upstream release's; Prometheus with its service-discovery plugin list cut to Kubernetes (see prepare_prometheus).
+# Kubernetes service discovery) and KEDA (operator + metrics adapter). cosign comes from toolchain/supply-chain.sh
+# (one version); the tests' loopback registry is Debian's docker-registry with buildah pushes. Each tool is built from
+# its own published module (its own go.mod and go.sum), so the versions are exactly the upstream release's; Prometheus
+# with its service-discovery plugin list cut to Kubernetes (see prepare_prometheus).
 #
 # Usage: scripts/delivery-toolchain.sh [build|paths|clean] [TOOL...] [--force]
 #   build (default)  build the named tools (default: all), then print KEY=path lines
 #   paths            print KEY=path lines; exit 3 if any named tool is not built yet
 #   clean            remove the named tools' .toolchain/<tool>-v<version> folders
-#   TOOL             flagger | kyverno | prometheus-operator | prometheus | keda | crane
+#   TOOL             flagger | kyverno | prometheus-operator | prometheus | keda
 #
 # Outputs: .toolchain/<tool>-v<version>/bin/<binary> (git-ignored), each with a .stamp; a machine-wide
 # copy in DELIVERY_TOOLCHAIN_CACHE (default ~/.cache/bizra-delivery-toolchain; "off" disables) lets a
@@ -35,7 +36,6 @@ declare -A VERSION=(
   [prometheus-operator]="$(versions_value PROMETHEUS_OPERATOR_VERSION)"
   [prometheus]="$(versions_value PROMETHEUS_VERSION)"
   [keda]="$(versions_value KEDA_VERSION)"
-  [crane]="$(versions_value CRANE_VERSION)"
 )
 declare -A MODULE=(
   [flagger]=github.com/fluxcd/flagger
@@ -43,7 +43,6 @@ declare -A MODULE=(
   [prometheus-operator]=github.com/prometheus-operator/prometheus-operator
   [prometheus]=github.com/prometheus/prometheus
   [keda]=github.com/kedacore/keda/v2
-  [crane]=github.com/google/go-containerregistry
 )
 # binary=package (relative to the module root)
 declare -A BINARIES=(
@@ -52,7 +51,6 @@ declare -A BINARIES=(
   [prometheus-operator]="operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader"
   [prometheus]="prometheus=./cmd/prometheus"
   [keda]="keda-operator=./cmd/operator keda-adapter=./cmd/adapter"
-  [crane]="crane=./cmd/crane"
 )
 declare -A LDFLAGS=(
   [flagger]=""
@@ -60,9 +58,8 @@ declare -A LDFLAGS=(
   [prometheus-operator]="-X github.com/prometheus/common/version.Version=${VERSION[prometheus-operator]}"
   [prometheus]="-X github.com/prometheus/common/version.Version=$(prometheus_release "${VERSION[prometheus]}") -X github.com/prometheus/common/version.Branch=release -X github.com/prometheus/common/version.Revision=module-v${VERSION[prometheus]}"
   [keda]="-X github.com/kedacore/keda/v2/version.Version=v${VERSION[keda]}"
-  [crane]=""
 )
-ALL=(flagger kyverno prometheus-operator prometheus keda crane)
+ALL=(flagger kyverno prometheus-operator prometheus keda)
 
 TC="${DELIVERY_TOOLCHAIN_DIR:-$ROOT/.toolchain}"
 CACHE="${DELIVERY_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bizra-delivery-toolchain}"

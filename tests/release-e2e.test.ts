@@ -1,65 +1,70 @@
 /**
- * The release end to end, as CI's main job runs it: in a fresh git worktree of HEAD (dependencies and built tools
- * linked from this checkout, so `npm run setup` is not repeated), the `up-testnet` job of .github/workflows/main.yml
- * runs step by step: `npm run release -- testnet` (buildah image, loopback docker-registry, syft SBOMs, cosign sign and
- * attest with the worktree's generated key, evidence, render, signed manifest, `pulumi config set bizra:image`), then
- * `npm run up:local -- testnet` and `npm run gates:summary -- testnet`. Then `release:verify` passes, and each
- * tampering case is refused with its reason: an edited manifest, a swapped SBOM, a signature by another key, a
- * re-tagged image.
+ * The release end to end, as CI's main job runs it: in a fresh git worktree of HEAD that shares nothing writable with
+ * this checkout (tests/support/worktree.ts copies the installed dependencies and built tools into it), the
+ * `up-testnet` job of .github/workflows/main.yml runs step by step: `npm run release -- testnet` (the node image of
+ * `scripts/images.sh node` on the digest-pinned base, a loopback docker-registry on a free port, syft SBOMs, cosign
+ * sign and attest with the worktree's generated key, evidence, render, signed manifest, `pulumi config set
+ * bizra:image`), then `npm run up:local -- testnet` and `npm run gates:summary -- testnet`. Then `release:use` points
+ * the stack at the bundle and `npm run cluster:image -- testnet --export` writes the archive `up:cluster` would import
+ * (its digest is the release's), `release:verify` passes, each tampering case is refused with its reason (an edited
+ * manifest, a swapped SBOM, a signature by another key, a re-tagged image), and this checkout is left as it was.
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parse, parseDocument } from "yaml";
 import { planJob, readWorkflow, runPlan } from "../scripts/ci-local";
 import { toolchainBuilt } from "../scripts/lib/engine";
 import { REPO_ROOT } from "../scripts/lib/stack-config";
 import { ensureLocalCosignKey } from "../scripts/release/cosign-key";
-import { buildahStoreArgs, BUILDAH_ROOT } from "../scripts/release/image";
 import { releaseBundles, type ReleaseManifest } from "../scripts/release/manifest";
 import { stopLoopbackRegistry } from "../scripts/release/registry";
 import { cosignEnv, run, supplyChainTools, type ToolPaths } from "../scripts/release/tools";
 import { cosignRegistryFlags, verifyRelease } from "../scripts/release/verify";
 import { loadEvidenceKey } from "@bizra/evidence";
-
-/** Ignored paths of this checkout the worktree links to instead of installing or building them again. */
-const LINKED = [
-  "node_modules",
-  "node-app/node_modules",
-  "policies/quality-gates/node_modules",
-  "policies/k8s-hardening/node_modules",
-  "node-app/native/bizra_native.node",
-  ".toolchain",
-  ".evidence-key",
-];
+import { freePort } from "./support/process";
+import { pushImage } from "./support/registry";
+import { checkoutSnapshot, copiedPaths, freshWorktree, INSTALLED, snapshotChanges, type Worktree } from "./support/worktree";
 
 function missingPrerequisites(): string[] {
   const missing: string[] = [];
-  for (const bin of ["buildah", "docker-registry"]) if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) missing.push(bin);
+  for (const bin of ["buildah", "docker-registry", "skopeo", "jq"]) if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) missing.push(bin);
   try {
     supplyChainTools({ build: false, tools: ["cosign", "syft"] });
   } catch {
     missing.push("cosign/syft (bash toolchain/supply-chain.sh)");
   }
   if (!toolchainBuilt()) missing.push("the Pulumi toolchain (toolchain/pulumi.sh)");
-  for (const l of LINKED.slice(0, 5)) if (!fs.existsSync(path.join(REPO_ROOT, l))) missing.push(l);
+  for (const l of INSTALLED.slice(0, 5)) if (!fs.existsSync(path.join(REPO_ROOT, l))) missing.push(l);
   return missing;
 }
 
-describe("release end to end: main job in a fresh worktree, verify, tampering", function () {
+/** The digest of the one image in an OCI archive (its index.json). */
+function archiveDigest(archive: string): string {
+  const index = JSON.parse(run("tar", ["-xOf", archive, "index.json"]).stdout) as { manifests: { digest: string }[] };
+  assert.equal(index.manifests.length, 1, `${archive} holds ${index.manifests.length} images`);
+  return index.manifests[0]!.digest;
+}
+
+describe("release end to end: main job in a fresh worktree, release:use, verify, tampering", function () {
   this.timeout(3_600_000);
   let tmp: string;
+  let worktree: Worktree | undefined;
   let wt: string;
+  let registryHost: string;
   let tools: ToolPaths;
   let manifest: ReleaseManifest;
   let bundle: string;
   let cosignPub: string;
   let trusted: string[];
+  let checkoutBefore: Map<string, string>;
+  let statusBefore: string;
   const jobLog: string[] = [];
+  const gitStatus = () => run("git", ["status", "--porcelain", "--untracked-files=normal"]).stdout;
 
-  before(function () {
+  before(async function () {
     const missing = missingPrerequisites();
     if (missing.length > 0) {
       if (process.env["BIZRA_REQUIRE_ENGINE"] === "1") throw new Error(`scripts/setup.sh should have installed: ${missing.join(", ")}`);
@@ -67,18 +72,36 @@ describe("release end to end: main job in a fresh worktree, verify, tampering", 
       this.skip();
     }
     tools = supplyChainTools({ build: false });
-    fs.mkdirSync(path.join(REPO_ROOT, ".evidence-key"), { recursive: true });
-    loadEvidenceKey(); // the worktree signs with this checkout's evidence key (linked)
+    loadEvidenceKey(); // created here when missing; the worktree gets a copy and signs with this checkout's key
+    checkoutBefore = checkoutSnapshot(copiedPaths());
+    statusBefore = gitStatus();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-release-e2e-"));
     wt = path.join(tmp, "wt");
-    run("git", ["worktree", "add", "--detach", wt, "HEAD"]);
-    for (const l of LINKED) if (fs.existsSync(path.join(REPO_ROOT, l))) fs.symlinkSync(path.join(REPO_ROOT, l), path.join(wt, l));
-    if (fs.existsSync(path.join(REPO_ROOT, "evidence"))) fs.cpSync(path.join(REPO_ROOT, "evidence"), path.join(wt, "evidence"), { recursive: true });
+    worktree = await freshWorktree(wt);
+    console.log(`      worktree with its own copies of ${worktree.copied.length} installed paths: ${worktree.seconds.toFixed(1)} s`);
+    // The copied binaries are current (their stamps match), so this only links the provider into the worktree's own
+    // PULUMI_HOME; a stale copy would start an hour-long build instead, which the time bound turns into a failure.
+    const env = spawnSync("bash", [path.join(wt, "toolchain", "pulumi.sh"), "--env"], { cwd: wt, encoding: "utf8", timeout: 300_000 });
+    assert.equal(env.status, 0, `the worktree's copy of the Pulumi toolchain is not usable as is (toolchain/pulumi.sh --env):\n${env.stderr}`);
 
+    // The job's release registry on a free loopback port instead of 127.0.0.1:5000 (a registry of this checkout, or of
+    // another, may run there): the worktree's stack file (deploy-time config, outside the release's clean-tree check).
+    registryHost = `127.0.0.1:${await freePort()}`;
+    const stackFile = path.join(wt, "Pulumi.testnet.yaml");
+    const doc = parseDocument(fs.readFileSync(stackFile, "utf8"));
+    const repo = String(doc.getIn(["config", "bizra:releaseRepository"]));
+    const host = repo.split("/")[0]!;
+    doc.setIn(["config", "bizra:releaseRepository"], repo.replace(host, registryHost));
+    const allowed = (doc.getIn(["config", "bizra:allowedRegistries"]) as { toJSON(): string[] }).toJSON();
+    doc.setIn(["config", "bizra:allowedRegistries"], allowed.map((r) => r.replace(host, registryHost)));
+    fs.writeFileSync(stackFile, doc.toString());
+
+    const t0 = Date.now();
     const job = readWorkflow(path.join(wt, ".github", "workflows", "main.yml")).jobs["up-testnet"]!;
     const r = runPlan(planJob(job, {}, ["npm run setup"]), { cwd: wt, log: (s) => jobLog.push(s) });
     assert.equal(r.status, 0, jobLog.join("\n"));
     assert.deepEqual(r.ran, ["npm run release -- testnet", "npm run up:local -- testnet", "npm run gates:summary -- testnet"]);
+    console.log(`      up-testnet job (release, up:local, gates:summary): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     const file = releaseBundles("testnet", path.join(wt, "releases"))[0]!;
     bundle = path.dirname(file);
     manifest = JSON.parse(fs.readFileSync(file, "utf8")) as ReleaseManifest;
@@ -87,9 +110,9 @@ describe("release end to end: main job in a fresh worktree, verify, tampering", 
   });
 
   after(() => {
-    if (!wt) return;
-    stopLoopbackRegistry("127.0.0.1:5000", path.join(wt, ".registry"));
-    spawnSync("git", ["worktree", "remove", "--force", wt], { cwd: REPO_ROOT });
+    if (!worktree) return;
+    if (registryHost) stopLoopbackRegistry(registryHost, path.join(wt, ".registry"));
+    worktree.remove();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -102,24 +125,56 @@ describe("release end to end: main job in a fresh worktree, verify, tampering", 
   const verify = (target: string, pem = cosignPub) => verifyRelease(target, { cosignBin: tools.cosign, trustedKeys: trusted, stack: "testnet", cosignPublicKey: pem });
   const codes = (r: { problems: readonly { code: string }[] }) => [...new Set(r.problems.map((p) => p.code))].sort();
 
-  it("the manifest names the pushed digest, the commit's labels and build args, and the stack now deploys that digest", () => {
+  it("the manifest names the pushed digest of the node image (node-app/Dockerfile on the pinned base), the commit's labels and build args; the stack deploys that digest", () => {
     const head = run("git", ["rev-parse", "HEAD"], { cwd: wt }).stdout.trim();
     assert.equal(manifest.commit, head);
-    assert.match(manifest.image.reference, /^127\.0\.0\.1:5000\/bizra\/bizra-apex@sha256:[0-9a-f]{64}$/);
+    assert.equal(manifest.image.reference, `${registryHost}/bizra/bizra-apex@${manifest.image.digest}`);
+    assert.match(manifest.image.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(manifest.image.labels["org.opencontainers.image.revision"], head);
     assert.equal(manifest.image.buildArgs.GIT_COMMIT, head);
     const created = run("git", ["show", "-s", "--format=%ct", "HEAD"], { cwd: wt }).stdout.trim();
     assert.equal(Date.parse(manifest.image.labels["org.opencontainers.image.created"]!) / 1000, Number(created));
+    assert.equal(manifest.image.base, fs.readFileSync(path.join(wt, ".toolchain", "images", "base.ref"), "utf8").trim());
+    // What the registry serves: the Dockerfile's runtime stage on that base.
+    const raw = JSON.parse(run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${manifest.image.reference}`]).stdout) as { annotations?: Record<string, string> };
+    assert.equal(raw.annotations?.["org.opencontainers.image.base.digest"], manifest.image.base.split("@")[1]);
+    const config = JSON.parse(run("skopeo", ["inspect", "--config", "--tls-verify=false", `docker://${manifest.image.reference}`]).stdout) as { config: { Entrypoint: string[]; User: string; Env: string[] } };
+    assert.deepEqual(config.config.Entrypoint, ["node", "dist/main.js"]);
+    assert.equal(config.config.User, "10001:10001");
+    assert.ok(config.config.Env.includes(`GIT_COMMIT=${head}`), config.config.Env.join(" "));
     const stackFile = parse(fs.readFileSync(path.join(wt, "Pulumi.testnet.yaml"), "utf8")) as { config: Record<string, { reference?: string }> };
     assert.equal(stackFile.config["bizra:image"]?.reference, manifest.image.reference);
     const deployments = fs.readdirSync(path.join(wt, "rendered", "testnet", "1-manifest")).map((f) => fs.readFileSync(path.join(wt, "rendered", "testnet", "1-manifest", f), "utf8"));
     assert.ok(deployments.some((d) => d.includes("kind: Deployment") && d.includes(manifest.image.reference)), "up:local rendered a Deployment of the released digest");
   });
 
+  it("release:use sets the bundle's digest, and the image up:cluster would import is that digest", () => {
+    const stackFile = path.join(wt, "Pulumi.testnet.yaml");
+    const doc = parseDocument(fs.readFileSync(stackFile, "utf8"));
+    doc.setIn(["config", "bizra:image", "reference"], `ghcr.io/bizra/node0@sha256:${"0".repeat(64)}`);
+    fs.writeFileSync(stackFile, doc.toString());
+    const unreleased = spawnSync("npm", ["run", "--silent", "cluster:image", "--", "testnet"], { cwd: wt, encoding: "utf8" });
+    assert.equal(unreleased.status, 0, unreleased.stderr);
+    assert.match(unreleased.stdout, /^local /);
+
+    const use = spawnSync("npm", ["run", "--silent", "release:use", "--", "testnet", bundle], { cwd: wt, encoding: "utf8" });
+    assert.equal(use.status, 0, `${use.stdout}\n${use.stderr}`);
+    const after = parse(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, { reference?: string }> };
+    assert.equal(after.config["bizra:image"]?.reference, manifest.image.reference);
+
+    const r = spawnSync("npm", ["run", "--silent", "cluster:image", "--", "testnet", "--export"], { cwd: wt, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const [source, reference, archive] = r.stdout.trim().split(/\s+/);
+    assert.equal(source, "release");
+    assert.equal(reference, manifest.image.reference);
+    assert.equal(archiveDigest(archive!), manifest.image.digest, "the archive holds the released manifest, unchanged");
+    assert.equal(fs.readFileSync(`${archive}.name`, "utf8").trim(), `${manifest.image.repository}:${manifest.image.tag}`);
+  });
+
   it("release:verify passes (registry, cosign verify and verify-attestation, evidence, every digest)", () => {
     const r = spawnSync("npm", ["run", "--silent", "release:verify", "--", path.join(bundle, "release.json")], { cwd: wt, encoding: "utf8" });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /^release:verify OK: 127\.0\.0\.1:5000\/bizra\/bizra-apex@sha256:/);
+    assert.ok(r.stdout.startsWith(`release:verify OK: ${manifest.image.reference}`), r.stdout);
   });
 
   it("an edited manifest is refused: bad signature", async () => {
@@ -147,17 +202,7 @@ describe("release end to end: main job in a fresh worktree, verify, tampering", 
   });
 
   it("a re-tagged image is refused: the release tag points at another digest", async () => {
-    const store = buildahStoreArgs(BUILDAH_ROOT);
-    const ctr = run("buildah", [...store, "from", "scratch"]).stdout.trim();
-    try {
-      fs.writeFileSync(path.join(tmp, "impostor.txt"), "not the release\n");
-      run("buildah", [...store, "copy", ctr, path.join(tmp, "impostor.txt"), "/impostor.txt"]);
-      run("buildah", [...store, "commit", "--format", "oci", ctr, "bizra-e2e-impostor"]);
-    } finally {
-      spawnSync("buildah", [...store, "rm", ctr]);
-    }
-    run("buildah", [...store, "push", "--tls-verify=false", "bizra-e2e-impostor", `docker://${manifest.image.repository}:${manifest.image.tag}`]);
-    spawnSync("buildah", [...store, "rmi", "bizra-e2e-impostor"]);
+    pushImage(`${manifest.image.repository}:${manifest.image.tag}`, "not the release\n");
     const r = await verify(bundle);
     assert.deepEqual(codes(r), ["retagged-image"]);
     assert.match(r.problems[0]!.message, new RegExp(`tag ${manifest.image.repository.replace(/\./g, "\\.")}:${manifest.image.tag} now points at sha256:[0-9a-f]{64}, but the release is ${manifest.image.digest}`));
@@ -172,5 +217,10 @@ describe("release end to end: main job in a fresh worktree, verify, tampering", 
     const r = await verify(bundle);
     assert.ok(codes(r).includes("image-signature"), JSON.stringify(r.problems));
     assert.match(r.problems.find((p) => p.code === "image-signature")!.message, /cosign verify .* failed/);
+  });
+
+  it("left this checkout as it was: its installed trees and tools, and git status", () => {
+    assert.deepEqual(snapshotChanges(checkoutBefore, checkoutSnapshot(copiedPaths())), []);
+    assert.equal(gitStatus(), statusBefore);
   });
 });

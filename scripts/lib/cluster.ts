@@ -5,7 +5,10 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { readStackFile, REPO_ROOT } from "./stack-config";
+import { parseStackConfig } from "../../components/config";
+import { parseTrustedKeys, TRUSTED_KEYS_ENV, trustedKeysOrLocal } from "@bizra/evidence";
+import { checkReleaseBundle, releaseBundles, RELEASES_DIR } from "../release/manifest";
+import { offlineStackConfig, readStackFile, REPO_ROOT } from "./stack-config";
 
 export const CLUSTER_SCRIPT = path.join(REPO_ROOT, "scripts", "cluster.sh");
 export const IMAGES_SCRIPT = path.join(REPO_ROOT, "scripts", "images.sh");
@@ -100,9 +103,67 @@ export function builtNodeImage(): string | undefined {
   return /^[a-z0-9./-]+@sha256:[0-9a-f]{64}$/.test(ref) ? ref : undefined;
 }
 
+/** The digest of the committed stack files' `bizra:image.reference` before anything was released (all zeros). */
+export const UNRELEASED_DIGEST = `sha256:${"0".repeat(64)}`;
+
+/** What `up:cluster` deploys: a release the stack names, or the image scripts/images.sh built here. */
+export type ClusterImageChoice =
+  | {
+      readonly source: "release";
+      /** `<repository>@sha256:<digest>`, exactly the stack's `bizra:image.reference`. */
+      readonly reference: string;
+      readonly repository: string;
+      /** The tag the release pushed beside the digest (the commit): the name the cluster's containerd gets. */
+      readonly tag: string;
+      /** The release.json that names the digest and verified. */
+      readonly bundle: string;
+    }
+  | { readonly source: "local"; readonly why: string };
+
 /**
- * Stack config for a deployment to the local cluster: the cluster's kubeconfig, the image built here (exactly that
- * digest) and its registry as the allowed one. Everything else comes from Pulumi.<stack>.yaml.
+ * The image a deployment of `stack` to the local cluster runs. While the stack file names the unreleased placeholder
+ * digest: the image built here (`source: "local"`). Once `npm run release -- <stack>` or `npm run release:use -- <stack>`
+ * set `bizra:image.reference`: exactly that digest, and only when a bundle in releases/<stack>/ names it and verifies
+ * offline (signature by a trusted key, every file digest, the stack's cosign key); otherwise an error that says so.
+ */
+export function clusterImageChoice(
+  stack: string,
+  opts: { reference?: string; releasesDir?: string; trustedKeys?: string[]; cosignPublicKey?: string } = {},
+): ClusterImageChoice {
+  let reference = opts.reference;
+  if (reference === undefined) {
+    const image = readStackFile(stack)["bizra:image"] as { reference?: unknown } | undefined;
+    if (typeof image?.reference !== "string") throw new Error(`Pulumi.${stack}.yaml has no bizra:image.reference`);
+    reference = image.reference;
+  }
+  if (reference.endsWith(`@${UNRELEASED_DIGEST}`)) {
+    return { source: "local", why: `Pulumi.${stack}.yaml names no release (bizra:image.reference is the placeholder ${reference})` };
+  }
+  const root = opts.releasesDir ?? RELEASES_DIR;
+  const trustedKeys = opts.trustedKeys ?? trustedKeysOrLocal(parseTrustedKeys(process.env[TRUSTED_KEYS_ENV]));
+  let cosignPublicKey = opts.cosignPublicKey;
+  if (cosignPublicKey === undefined) {
+    const raw = offlineStackConfig(stack);
+    cosignPublicKey = parseStackConfig(stack, raw.values, raw.secretKeys).kyverno.cosignPublicKey;
+  }
+  const problems: string[] = [];
+  for (const file of releaseBundles(stack, root)) {
+    const report = checkReleaseBundle(file, { trustedKeys, stack, imageReference: reference, cosignPublicKey });
+    if (report.ok && report.manifest) {
+      return { source: "release", reference, repository: report.manifest.image.repository, tag: report.manifest.image.tag, bundle: file };
+    }
+    if (!report.problems.some((p) => p.code === "wrong-image")) problems.push(`${path.relative(REPO_ROOT, file)}: ${report.problems.map((p) => `[${p.code}] ${p.message}`).join("; ")}`);
+  }
+  throw new Error(
+    `Pulumi.${stack}.yaml deploys ${reference}, but no release bundle in ${path.join(root, stack)} names that digest and verifies` +
+      (problems.length > 0 ? `:\n  ${problems.join("\n  ")}` : "") +
+      `\nSet a verified release with \`npm run release:use -- ${stack} [bundle]\`, or restore the committed placeholder (\`git checkout Pulumi.${stack}.yaml\`) to deploy the image built here.`,
+  );
+}
+
+/**
+ * Stack config for a deployment to the local cluster: the cluster's kubeconfig, the image (built here, or a release:
+ * exactly that digest) and the allowed registries. Everything else comes from Pulumi.<stack>.yaml.
  */
 export function clusterStackSettings(env: ClusterEnv, image: string, stack: string): Record<string, unknown> {
   // The stack's own registries stay allowed (its release repository must be under one of them); the local one is added.

@@ -49,6 +49,8 @@ export const releaseManifestSchema = z.strictObject({
     tag: z.string().min(1),
     buildArgs: z.strictObject({ BIZRA_USE_RUST: z.enum(["true", "false"]), GIT_COMMIT: z.string().regex(COMMIT) }),
     labels: z.record(z.string(), z.string()),
+    /** The base image the build started from, pinned by digest (`bizra/node-base@sha256:...`, scripts/images.sh). */
+    base: z.string().regex(/^[a-z0-9._/-]+@sha256:[0-9a-f]{64}$/),
     builder: z.string().min(1),
   }),
   /** CycloneDX JSON SBOMs: `image` (syft over the pushed digest) and `npm` (the npm dependency trees). */

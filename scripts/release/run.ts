@@ -2,7 +2,8 @@
  * `npm run release -- <stack> [options]`: from a clean tree at a commit to a signed, SBOM-attested image digest that
  * the stack deploys (docs/release.md).
  *
- *   1. build the node image with buildah (build args BIZRA_USE_RUST, GIT_COMMIT; OCI labels from the commit time)
+ *   1. build the node image: `scripts/images.sh node` (node-app/Dockerfile by buildah on the digest-pinned Node.js
+ *      base; build args BIZRA_USE_RUST, GIT_COMMIT; OCI labels and every timestamp from the commit time)
  *   2. push it to the stack's `bizra:releaseRepository` as `:<commit>` (a loopback registry is started if needed)
  *   3. syft: CycloneDX JSON SBOMs of the pushed digest and of the npm dependency trees
  *   4. cosign sign + attest (CycloneDX predicate) with the stack's key (.cosign-key/ locally, the operator's in prod)
@@ -28,7 +29,7 @@ import { EVIDENCE_DIR } from "../lib/engine";
 import { offlineStackConfig, STACKS } from "../lib/stack-config";
 import { renderStack } from "../render";
 import { operatorKeyRequired, releaseCosignKey } from "./cosign-key";
-import { buildahVersion, buildNodeImage, pushImage } from "./image";
+import { buildahVersion, buildNodeImage } from "./image";
 import { cosignKeyFingerprint, fileEntryOf, RELEASES_DIR, writeReleaseManifest, type ReleaseManifest } from "./manifest";
 import { ensureLoopbackRegistry, loopbackHost } from "./registry";
 import { setImageReference } from "./use";
@@ -48,8 +49,6 @@ export interface ReleaseResult {
   readonly manifest: ReleaseManifest;
   readonly file: string;
 }
-
-const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { repository: { url: string } };
 
 function stackConfig(stack: string): Omit<StackConfig, "signingKey"> {
   const raw = offlineStackConfig(stack);
@@ -108,12 +107,11 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
     step(`registry http://${host}/v2/ ${reg.pid ? `started (pid ${reg.pid}, storage ${path.relative(REPO_ROOT, reg.dir)})` : "already running"}`);
   }
 
-  step(`build: buildah, BIZRA_USE_RUST=${cfg.runtimeFlags.BIZRA_USE_RUST} GIT_COMMIT=${git.commit}, created=${commitTime}`);
+  step(`build: scripts/images.sh node, BIZRA_USE_RUST=${cfg.runtimeFlags.BIZRA_USE_RUST} GIT_COMMIT=${git.commit}, created=${commitTime}`);
   const tag = git.commit;
-  const image = buildNodeImage({ commit: git.commit, commitTime, source: PKG.repository.url, useRust: cfg.runtimeFlags.BIZRA_USE_RUST, name: `${repository}:${tag}` });
-  const digest = pushImage(image.name, `${repository}:${tag}`, { insecure: host !== undefined });
-  const reference = `${repository}@${digest}`;
-  step(`pushed ${reference} (image id ${image.id.slice(0, 12)})`);
+  const image = buildNodeImage({ commit: git.commit, useRust: cfg.runtimeFlags.BIZRA_USE_RUST, destination: `${repository}:${tag}` });
+  const { digest, reference } = image;
+  step(`pushed ${reference} (base ${image.base})`);
 
   const bundle = ensureDir(path.join(opts.releasesDir ?? RELEASES_DIR, stack, `${git.commit.slice(0, 12)}-${digest.slice(7, 19)}`));
   for (const entry of fs.readdirSync(bundle)) fs.rmSync(path.join(bundle, entry), { recursive: true, force: true });
@@ -166,8 +164,8 @@ export async function release(opts: ReleaseOptions): Promise<ReleaseResult> {
       stack,
       commit: git.commit,
       commitTime,
-      source: PKG.repository.url,
-      image: { repository, digest, reference, tag, buildArgs: image.buildArgs, labels: image.labels, builder: image.builder },
+      source: image.labels["org.opencontainers.image.source"] ?? "",
+      image: { repository, digest, reference, tag, buildArgs: image.buildArgs, labels: image.labels, base: image.base, builder: image.builder },
       sboms: { image: fileEntryOf(bundle, "sbom-image.cdx.json"), npm: fileEntryOf(bundle, "sbom-npm.cdx.json") },
       cosign: { publicKey: key.publicKeyPem, publicKeySha256: cosignKeyFingerprint(key.publicKeyPem), signatureRef, attestationRef, predicateType: SBOM_PREDICATE_TYPE },
       evidence: {

@@ -5,8 +5,8 @@
  *   test; the stack's `bizra:kyverno.cosignPublicKey` is set to its public half);
  * - unsigned, signed by another key, referenced by tag only, and from another registry (the seeds' `nginx`) are
  *   refused: `fail` in Enforce; in Audit (`--audit-warn`, as the admission controller reports and admits) `warn`.
- * Tools: kyverno and crane from scripts/delivery-toolchain.sh, cosign from the release tooling
- * (`toolchain/supply-chain.sh paths cosign`).
+ * Tools: kyverno from scripts/delivery-toolchain.sh, cosign from the release tooling (`toolchain/supply-chain.sh
+ * paths cosign`), the loopback registry (Debian's docker-registry) and buildah pushes of tests/support/registry.ts.
  * What the CLI does not show: the admission webhook itself answering the API server (the cluster scenarios).
  */
 import { strict as assert } from "node:assert";
@@ -59,16 +59,15 @@ describe("Kyverno CLI applies require-signed-images with real image verification
 
   before(async () => {
     kyverno = deliveryTool("kyverno", "kyverno");
-    const crane = deliveryTool("crane", "crane");
     const paths = spawnSync("bash", [path.join(REPO_ROOT, "toolchain", "supply-chain.sh"), "paths", "cosign"], { encoding: "utf8" });
     cosign = /^COSIGN_BIN=(.+)$/m.exec(paths.stdout ?? "")?.[1] ?? "";
     assert.ok(paths.status === 0 && cosign !== "", `cosign is not built: run \`bash toolchain/supply-chain.sh build cosign\` (release tooling): ${paths.stderr ?? ""}`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-kyverno-"));
-    registry = await startRegistry(crane);
+    registry = await startRegistry();
     const repo = `${registry.host}/bizra`;
-    images.signed = pushImage(crane, `${repo}/node:signed`, "signed by the stack key");
-    images.unsigned = pushImage(crane, `${repo}/node:unsigned`, "never signed");
-    images["other-key"] = pushImage(crane, `${repo}/node:other-key`, "signed by another key");
+    images.signed = pushImage(`${repo}/node:signed`, "signed by the stack key");
+    images.unsigned = pushImage(`${repo}/node:unsigned`, "never signed");
+    images["other-key"] = pushImage(`${repo}/node:other-key`, "signed by another key");
     images["tag-only"] = `${repo}/node:signed`;
     images["other-registry"] = "docker.io/library/nginx:1.27";
 

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { REPO_ROOT } from "../../scripts/lib/stack-config";
 
-export type DeliveryTool = "flagger" | "kyverno" | "prometheus-operator" | "keda" | "crane";
+export type DeliveryTool = "flagger" | "kyverno" | "prometheus-operator" | "keda";
 
 /** KEY=path lines of `scripts/delivery-toolchain.sh paths TOOL`, e.g. `KYVERNO_KYVERNO_BIN`. */
 export function deliveryToolPaths(tool: DeliveryTool): Record<string, string> {

@@ -1,14 +1,15 @@
 /**
- * A loopback OCI registry for tests (`crane registry serve`, go-containerregistry's registry, in memory) and
- * images pushed to it without a container engine (`crane append`: one layer on an empty base). Addresses on
- * 127.0.0.1 are spoken to over plain HTTP by crane, cosign and Kyverno alike (go-containerregistry's rule for
- * loopback registries).
+ * A loopback OCI registry for tests (Debian's docker-registry, started by the release's own code on a free port with
+ * its storage in a temporary folder) and small images pushed to it with buildah (a private vfs store per push).
+ * Addresses on 127.0.0.1 are spoken to over plain HTTP by buildah (--tls-verify=false), cosign and Kyverno alike
+ * (go-containerregistry's rule for loopback registries).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort, stopChild, track, waitFor } from "./process";
+import { ensureLoopbackRegistry, stopLoopbackRegistry } from "../../scripts/release/registry";
+import { freePort, sleep } from "./process";
 
 export interface RunningRegistry {
   /** `127.0.0.1:<port>` */
@@ -16,44 +17,51 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(crane: string): Promise<RunningRegistry> {
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  let log = "";
-  const child = track(spawn(crane, ["registry", "serve", "--address", host], { stdio: ["ignore", "pipe", "pipe"] }));
-  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
-  try {
-    await waitFor(
-      `registry on ${host}`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`crane registry exited ${child.exitCode}: ${log}`);
-        const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2_000) });
-        return res.status === 200 ? true : undefined;
-      },
-      30_000,
-      200,
-    );
-  } catch (err) {
-    await stopChild(child);
-    throw err;
+export async function startRegistry(): Promise<RunningRegistry> {
+  const host = `127.0.0.1:${await freePort()}`;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-registry-"));
+  const handle = await ensureLoopbackRegistry(host, root);
+  if (handle.pid === undefined) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw new Error(`another registry answered on ${host} before this one started`);
   }
-  return { host, stop: () => stopChild(child) };
+  const pid = handle.pid;
+  return {
+    host,
+    stop: async () => {
+      stopLoopbackRegistry(host, root);
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await sleep(100);
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
 
-/** Pushes a one-layer image holding `content` as /content.txt to `ref` (a tag); returns `repo@sha256:...`. */
-export function pushImage(crane: string, ref: string, content: string): string {
+function buildah(store: string[], args: string[]): string {
+  const r = spawnSync("buildah", [...store, ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`buildah ${args.slice(0, 2).join(" ")} exited ${r.status}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Pushes a one-layer image holding `content` as /content.txt to `ref` (a tag, plain http); returns `repo@sha256:...`. */
+export function pushImage(ref: string, content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-img-"));
+  const store = ["--root", path.join(dir, "storage"), "--runroot", path.join(dir, "run"), "--storage-driver", "vfs"];
   try {
     fs.writeFileSync(path.join(dir, "content.txt"), content);
-    const tar = path.join(dir, "layer.tar");
-    const t = spawnSync("tar", ["-C", dir, "-cf", tar, "content.txt"], { encoding: "utf8" });
-    if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
-    const r = spawnSync(crane, ["append", "--new_layer", tar, "--new_tag", ref], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`crane append ${ref}: ${r.stderr}`);
-    const digest = spawnSync(crane, ["digest", ref], { encoding: "utf8" });
-    if (digest.status !== 0 || !/^sha256:[0-9a-f]{64}$/.test(digest.stdout.trim())) throw new Error(`crane digest ${ref}: ${digest.stderr}`);
-    return `${ref.replace(/:[^:/]+$/, "")}@${digest.stdout.trim()}`;
+    const ctr = buildah(store, ["from", "scratch"]);
+    buildah(store, ["copy", ctr, path.join(dir, "content.txt"), "/content.txt"]);
+    buildah(store, ["commit", "--quiet", "--rm", "--format", "oci", ctr, "localhost/bizra-test-image"]);
+    buildah(store, ["push", "--quiet", "--tls-verify=false", "--digestfile", path.join(dir, "digest"), "localhost/bizra-test-image", `docker://${ref}`]);
+    const digest = fs.readFileSync(path.join(dir, "digest"), "utf8").trim();
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`buildah push ${ref} wrote no digest (${JSON.stringify(digest)})`);
+    return `${ref.replace(/:[^:/]+$/, "")}@${digest}`;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -49,6 +49,7 @@ export function writeReleaseFixture(opts: { stack?: string; digest?: string; cos
         tag: FIXTURE_COMMIT,
         buildArgs: { BIZRA_USE_RUST: "true", GIT_COMMIT: FIXTURE_COMMIT },
         labels: { "org.opencontainers.image.revision": FIXTURE_COMMIT },
+        base: `bizra/node-base@sha256:${"cd".repeat(32)}`,
         builder: "fixture",
       },
       sboms: { image: fileEntryOf(bundle, "sbom-image.cdx.json"), npm: fileEntryOf(bundle, "sbom-npm.cdx.json") },
