@@ -7,7 +7,8 @@
  *   npm run destroy:cluster -- <stack>       remove the stack's objects from the cluster
  *
  * The node image is the one `scripts/images.sh node` built (docker.io/local/bizra-node@sha256:<digest>, imported into
- * the cluster's containerd); it is built and imported here when missing. The stack config is a generated copy of
+ * the cluster's containerd); it is built and imported here when missing. While `npm run admission:up` runs the
+ * registry inside the cluster's namespace, the same image from there, signed with the stack's key, is deployed instead. The stack config is a generated copy of
  * Pulumi.<stack>.yaml in .pulumi-local/cluster-config/ plus `kubernetes:kubeconfig`, `bizra:image.reference` = that
  * digest and `bizra:allowedRegistries: [docker.io/local]`; state lives in .pulumi-local/cluster-state (file://).
  * The engine runs inside the cluster's network namespace (the API server listens only there).
@@ -25,6 +26,7 @@ import {
   toolchainEnv,
   writeStackConfigFile,
 } from "./lib/engine";
+import { cosignBinary, publishedNodeImage, publishSignedNodeImage, runningPid, stackRegistry } from "./lib/admission";
 import { builtNodeImage, CRD_DIR, clusterEnv, clusterRunning, clusterStackSettings, IMAGES_SCRIPT, installCrds, kubectl, CLUSTER_SCRIPT, type ClusterEnv } from "./lib/cluster";
 import { readStackFile, REPO_ROOT, STACKS } from "./lib/stack-config";
 
@@ -58,6 +60,27 @@ export function ensureNodeImage(cluster: ClusterEnv, log: (s: string) => void = 
   return ref;
 }
 
+/**
+ * The image a deployment of `stack` uses: the node image built here; while the admission registry runs inside the
+ * cluster's namespace (`npm run admission:up`), that image from the registry, signed with the stack's key (pushed and
+ * signed again when the node image changed), so that Kyverno verifies what runs.
+ */
+export function deployedNodeImage(cluster: ClusterEnv, stack: string, log: (s: string) => void = say): string {
+  const local = ensureNodeImage(cluster, log);
+  if (runningPid(cluster, "registry") === undefined) return local;
+  try {
+    stackRegistry(stack);
+  } catch {
+    return local; // the stack's releases do not go to a loopback registry
+  }
+  const published = publishedNodeImage(cluster);
+  if (published) return published.reference;
+  const cosign = cosignBinary();
+  if ("missing" in cosign) throw new Error(cosign.missing);
+  log("the node image changed: pushing it to the admission registry and signing it (stack key)");
+  return publishSignedNodeImage(cluster, stack, cosign.cosign).reference;
+}
+
 /** CRDs and the namespaces the program expects to exist (it creates only its own; the dashboard goes to monitoring). */
 export function prepareCluster(cluster: ClusterEnv, stack: string): void {
   installCrds(cluster);
@@ -70,7 +93,7 @@ function run(mode: "up" | "destroy", stack: string): void {
   if (!clusterRunning()) fail("no local cluster runs: start it with `npm run cluster:up`");
   const cluster = clusterEnv();
   const env = engineEnv(toolchainEnv(), CLUSTER_BACKEND_DIR);
-  const image = ensureNodeImage(cluster);
+  const image = deployedNodeImage(cluster, stack);
   const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image, stack), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
   const ns = { netns: cluster.NETNS_FILE };
   const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });
