@@ -343,6 +343,9 @@ export async function startKyverno(cluster: ClusterEnv, binary: string): Promise
     KYVERNO_DEPLOYMENT: "kyverno-admission-controller",
     KYVERNO_SERVICEACCOUNT_NAME: "kyverno-admission-controller",
     KYVERNO_SVC: "kyverno-svc",
+    // ConfigMaps of Kyverno's configuration (the chart's names); absent, Kyverno runs on its defaults.
+    INIT_CONFIG: "kyverno",
+    METRICS_CONFIG: "kyverno-metrics",
   };
   const t1 = Date.now();
   const pid = startInNs(
@@ -359,7 +362,7 @@ export async function startKyverno(cluster: ClusterEnv, binary: string): Promise
       "--disableMetrics=true",
       "--controllerRuntimeMetricsAddress=0",
       "--admissionReports=true",
-      "--loggingFormat=text",
+      "--loggingFormat=json",
       "--v=2",
     ],
     env,
