@@ -228,8 +228,10 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
 
     ensurePackDeps(log);
     if (evidenceProblems().length > 0) {
+      const t2 = Date.now();
       const r = spawnSync("npm", ["run", "evidence"], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"], timeout: 15 * 60_000 });
       assert.equal(r.status, 0, "npm run evidence failed");
+      measured.push(`evidence for this commit (npm run evidence; once per commit, shared with the other engine tests): ${secondsSince(t2)} s`);
     }
     prepareCluster(cluster, STACK);
     configFile = path.join(tmp, `Pulumi.${STACK}.yaml`);
