@@ -55,13 +55,18 @@ async function up(stack: string): Promise<void> {
   } else {
     say(`Kyverno admission controller already runs (pid ${runningPid(cluster, "kyverno")})`);
   }
-  for (const h of kyvernoWebhooks(cluster)) say(`  ${h.kind.replace("webhookconfigurations", "")} ${h.name}: ${h.url} (${h.failurePolicy})`);
-  say(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s; \`npm run up:cluster -- ${stack}\` now deploys ${image.reference}`);
+  for (const h of kyvernoWebhooks(cluster))
+    say(`  ${h.kind.replace("webhookconfigurations", "")} ${h.name}: ${h.url} (${h.failurePolicy})`);
+  say(
+    `done in ${((Date.now() - t0) / 1000).toFixed(0)} s; \`npm run up:cluster -- ${stack}\` now deploys ${image.reference}`,
+  );
 }
 
 async function down(): Promise<void> {
   const cluster = clusterEnv();
-  const k = await stopKyverno(cluster).catch((err: Error) => (say(`webhook configurations not removed: ${err.message}`), false));
+  const k = await stopKyverno(cluster).catch(
+    (err: Error) => (say(`webhook configurations not removed: ${err.message}`), false),
+  );
   const r = await stopRegistry(cluster);
   say(`Kyverno ${k ? "stopped" : "was not running"}; registry ${r ? "stopped" : "was not running"}`);
 }
@@ -80,7 +85,10 @@ function status(): number {
 if (require.main === module) {
   const [cmd, stack = "testnet"] = process.argv.slice(2);
   if (!cmd || !["up", "down", "status"].includes(cmd) || !(STACKS as readonly string[]).includes(stack)) {
-    fail(`usage: npm run admission:up|admission:down|admission:status [-- <stack>]   (stack: ${STACKS.join(" | ")})`, 2);
+    fail(
+      `usage: npm run admission:up|admission:down|admission:status [-- <stack>]   (stack: ${STACKS.join(" | ")})`,
+      2,
+    );
   }
   const run = cmd === "up" ? up(stack) : cmd === "down" ? down() : Promise.resolve(process.exit(status()));
   run.catch((err: Error) => fail(err.message));

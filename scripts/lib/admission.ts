@@ -59,7 +59,9 @@ export function kyvernoBinaries(): { cli: string; admissionController: string } 
   const cli = /^KYVERNO_KYVERNO_BIN=(.+)$/m.exec(r.stdout ?? "")?.[1];
   const admissionController = /^KYVERNO_KYVERNO_ADMISSION_CONTROLLER_BIN=(.+)$/m.exec(r.stdout ?? "")?.[1];
   if (r.status !== 0 || !cli || !admissionController) {
-    return { missing: `Kyverno v${kyvernoVersion()} is not built (run \`bash scripts/delivery-toolchain.sh build kyverno\`; scripts/setup.sh does)` };
+    return {
+      missing: `Kyverno v${kyvernoVersion()} is not built (run \`bash scripts/delivery-toolchain.sh build kyverno\`; scripts/setup.sh does)`,
+    };
   }
   return { cli, admissionController };
 }
@@ -68,7 +70,10 @@ export function kyvernoBinaries(): { cli: string; admissionController: string } 
 export function stackRegistry(stack: string): { host: string; repository: string } {
   const repository = String(readStackFile(stack)["bizra:releaseRepository"] ?? "");
   const host = loopbackHost(repository);
-  if (!host) throw new Error(`bizra:releaseRepository of ${stack} (${JSON.stringify(repository)}) is not on a loopback registry (127.0.0.1:<port>/...): the cluster's registry runs on loopback inside its namespace`);
+  if (!host)
+    throw new Error(
+      `bizra:releaseRepository of ${stack} (${JSON.stringify(repository)}) is not on a loopback registry (127.0.0.1:<port>/...): the cluster's registry runs on loopback inside its namespace`,
+    );
   return { host, repository };
 }
 
@@ -92,14 +97,24 @@ export function runningPid(cluster: ClusterEnv, name: string): number | undefine
 }
 
 /** Starts `cmd` detached inside the namespace, output to `<logs>/<name>.log`, pid to `<admission>/<name>.pid`. */
-function startInNs(cluster: ClusterEnv, name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+function startInNs(
+  cluster: ClusterEnv,
+  name: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   fs.mkdirSync(admissionDir(cluster), { recursive: true });
   fs.mkdirSync(cluster.LOGS, { recursive: true });
   const logFile = path.join(cluster.LOGS, `${name}.log`);
   if (fs.existsSync(logFile)) fs.renameSync(logFile, `${logFile}.previous`);
   const log = fs.openSync(logFile, "a");
   // nsenter execs the command, so the pid is the command's own.
-  const child = spawn("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", cmd, ...args], { detached: true, stdio: ["ignore", log, log], env });
+  const child = spawn("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", cmd, ...args], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env,
+  });
   fs.closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error(`${name}: ${cmd} could not be started`);
@@ -130,7 +145,12 @@ async function stopByPid(cluster: ClusterEnv, name: string, graceMs = 10_000): P
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil<T>(what: string, timeoutMs: number, fn: () => T | undefined, died?: () => string | undefined): Promise<T> {
+async function waitUntil<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => T | undefined,
+  died?: () => string | undefined,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -147,7 +167,9 @@ function tail(file: string, lines = 30): string {
 }
 
 function nsCurl(cluster: ClusterEnv, args: string[]): { status: number | null; stdout: string } {
-  const r = inClusterNs(cluster, "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", ...args], { timeoutMs: 10_000 });
+  const r = inClusterNs(cluster, "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", ...args], {
+    timeoutMs: 10_000,
+  });
   return { status: r.status, stdout: r.stdout };
 }
 
@@ -164,7 +186,16 @@ export async function startRegistry(cluster: ClusterEnv, host: string): Promise<
   const config = path.join(dir, "config.yml");
   fs.writeFileSync(
     config,
-    ["version: 0.1", "log: { level: warn }", "storage:", `  filesystem: { rootdirectory: ${JSON.stringify(path.join(dir, "data"))} }`, "  delete: { enabled: true }", "http:", `  addr: ${host}`, ""].join("\n"),
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      "storage:",
+      `  filesystem: { rootdirectory: ${JSON.stringify(path.join(dir, "data"))} }`,
+      "  delete: { enabled: true }",
+      "http:",
+      `  addr: ${host}`,
+      "",
+    ].join("\n"),
   );
   startInNs(cluster, "registry", "docker-registry", ["serve", config]);
   const log = path.join(cluster.LOGS, "registry.log");
@@ -181,40 +212,94 @@ export async function stopRegistry(cluster: ClusterEnv): Promise<boolean> {
 }
 
 /** skopeo copy of an OCI archive to `ref` (a tag) inside the namespace; returns `repo@sha256:...`. */
-export function pushArchive(cluster: ClusterEnv, archive: string, ref: string, opts: { format?: "oci" | "v2s2" } = {}): string {
-  if (!fs.existsSync(archive)) throw new Error(`no image archive ${archive}: build it with \`bash scripts/images.sh all\``);
+export function pushArchive(
+  cluster: ClusterEnv,
+  archive: string,
+  ref: string,
+  opts: { format?: "oci" | "v2s2" } = {},
+): string {
+  if (!fs.existsSync(archive))
+    throw new Error(`no image archive ${archive}: build it with \`bash scripts/images.sh all\``);
   const digestFile = path.join(admissionDir(cluster), `digest-${process.pid}`);
-  const r = inClusterNs(cluster, "skopeo", ["copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digestFile, ...(opts.format ? ["--format", opts.format] : []), `oci-archive:${archive}`, `docker://${ref}`], { timeoutMs: 300_000 });
-  if (r.status !== 0) throw new Error(`skopeo copy ${archive} -> ${ref} failed: ${(r.stderr || String(r.error)).trim()}`);
+  const r = inClusterNs(
+    cluster,
+    "skopeo",
+    [
+      "copy",
+      "--quiet",
+      "--dest-tls-verify=false",
+      "--digestfile",
+      digestFile,
+      ...(opts.format ? ["--format", opts.format] : []),
+      `oci-archive:${archive}`,
+      `docker://${ref}`,
+    ],
+    { timeoutMs: 300_000 },
+  );
+  if (r.status !== 0)
+    throw new Error(`skopeo copy ${archive} -> ${ref} failed: ${(r.stderr || String(r.error)).trim()}`);
   const digest = fs.readFileSync(digestFile, "utf8").trim();
   fs.rmSync(digestFile, { force: true });
-  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`skopeo wrote no digest for ${ref} (got ${JSON.stringify(digest)})`);
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new Error(`skopeo wrote no digest for ${ref} (got ${JSON.stringify(digest)})`);
   return `${ref.replace(/:[^:/]+$/, "")}@${digest}`;
 }
 
 /** cosign sign of `ref` (by digest) inside the namespace, without a transparency log (none is reachable). */
-export function cosignSign(cluster: ClusterEnv, cosign: string, key: Pick<CosignKeyPair, "key" | "password">, ref: string): void {
-  if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`cosign sign: ${ref} is not a digest reference; only digests are signed`);
-  const r = spawnSync("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", cosign, "sign", "--key", key.key, "--tlog-upload=false", ...cosignRegistryFlags(ref), ref], {
-    encoding: "utf8",
-    env: cosignEnv(key.password),
-    timeout: 120_000,
-  });
-  if (r.status !== 0) throw new Error(`cosign sign ${ref} failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-5).join("\n")}`);
+export function cosignSign(
+  cluster: ClusterEnv,
+  cosign: string,
+  key: Pick<CosignKeyPair, "key" | "password">,
+  ref: string,
+): void {
+  if (!/@sha256:[0-9a-f]{64}$/.test(ref))
+    throw new Error(`cosign sign: ${ref} is not a digest reference; only digests are signed`);
+  const r = spawnSync(
+    "nsenter",
+    [
+      `--net=${cluster.NETNS_FILE}`,
+      "--",
+      cosign,
+      "sign",
+      "--key",
+      key.key,
+      "--tlog-upload=false",
+      ...cosignRegistryFlags(ref),
+      ref,
+    ],
+    {
+      encoding: "utf8",
+      env: cosignEnv(key.password),
+      timeout: 120_000,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `cosign sign ${ref} failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-5).join("\n")}`,
+    );
 }
 
 /** cosign from toolchain/supply-chain.sh (built by scripts/setup.sh), or the reason it is missing. */
 export function cosignBinary(): { cosign: string } | { missing: string } {
-  const r = spawnSync("bash", [path.join(REPO_ROOT, "toolchain", "supply-chain.sh"), "paths", "cosign"], { encoding: "utf8" });
+  const r = spawnSync("bash", [path.join(REPO_ROOT, "toolchain", "supply-chain.sh"), "paths", "cosign"], {
+    encoding: "utf8",
+  });
   const cosign = /^COSIGN_BIN=(.+)$/m.exec(r.stdout ?? "")?.[1];
-  return r.status === 0 && cosign ? { cosign } : { missing: "cosign is not built (run `bash toolchain/supply-chain.sh build cosign`; scripts/setup.sh does)" };
+  return r.status === 0 && cosign
+    ? { cosign }
+    : { missing: "cosign is not built (run `bash toolchain/supply-chain.sh build cosign`; scripts/setup.sh does)" };
 }
 
 /**
  * The node image of scripts/images.sh in the stack's registry inside the namespace, signed at its digest with the
  * stack's key (`.cosign-key/`, generated on first use). Returns the digest reference and the tag it was pushed as.
  */
-export function publishSignedNodeImage(cluster: ClusterEnv, stack: string, cosign: string, key: CosignKeyPair = ensureLocalCosignKey()): PublishedImage {
+export function publishSignedNodeImage(
+  cluster: ClusterEnv,
+  stack: string,
+  cosign: string,
+  key: CosignKeyPair = ensureLocalCosignKey(),
+): PublishedImage {
   const { repository } = stackRegistry(stack);
   const source = nodeImageName();
   const tagged = `${repository}:${source.slice(source.lastIndexOf(":") + 1)}`;
@@ -244,7 +329,12 @@ function nodeImageName(): string {
  */
 export function publishedNodeImage(cluster: ClusterEnv): PublishedImage | undefined {
   const f = path.join(admissionDir(cluster), "node.json");
-  if (runningPid(cluster, "registry") === undefined || !fs.existsSync(f) || !fs.existsSync(`${NODE_IMAGE_ARCHIVE}.name`)) return undefined;
+  if (
+    runningPid(cluster, "registry") === undefined ||
+    !fs.existsSync(f) ||
+    !fs.existsSync(`${NODE_IMAGE_ARCHIVE}.name`)
+  )
+    return undefined;
   const p = JSON.parse(fs.readFileSync(f, "utf8")) as PublishedImage;
   return p.source === nodeImageName() ? p : undefined;
 }
@@ -265,7 +355,10 @@ export function kyvernoCrdFiles(version = kyvernoVersion()): string[] {
   const dir = r.status === 0 ? (JSON.parse(r.stdout) as { Dir?: string }).Dir : undefined;
   if (!dir) throw new Error(`go mod download github.com/kyverno/kyverno@v${version} failed: ${r.stderr}`);
   const root = path.join(dir, "config", "crds");
-  const files = fs.readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".yaml")).map((f) => path.join(root, f));
+  const files = fs
+    .readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => path.join(root, f));
   if (files.length === 0) throw new Error(`no CRDs under ${root}`);
   return files.sort();
 }
@@ -281,15 +374,65 @@ function openssl(args: string[], cwd: string): void {
  */
 export function webhookPki(cluster: ClusterEnv, ip: string): { caCrt: string; crt: string; key: string } {
   const dir = path.join(admissionDir(cluster), "pki");
-  const files = { caCrt: path.join(dir, "ca.crt"), crt: path.join(dir, "webhook.crt"), key: path.join(dir, "webhook.key") };
-  if (Object.values(files).every((f) => fs.existsSync(f)) && fs.readFileSync(path.join(dir, "webhook.ip"), "utf8").trim() === ip) return files;
+  const files = {
+    caCrt: path.join(dir, "ca.crt"),
+    crt: path.join(dir, "webhook.crt"),
+    key: path.join(dir, "webhook.key"),
+  };
+  if (
+    Object.values(files).every((f) => fs.existsSync(f)) &&
+    fs.readFileSync(path.join(dir, "webhook.ip"), "utf8").trim() === ip
+  )
+    return files;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=bizra-kyverno-webhook-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  fs.writeFileSync(path.join(dir, "webhook.ext"), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${ip}\n`);
+  openssl(
+    [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=bizra-kyverno-webhook-ca",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+    dir,
+  );
+  fs.writeFileSync(
+    path.join(dir, "webhook.ext"),
+    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${ip}\n`,
+  );
   openssl(["req", "-new", ...ec, "-keyout", "webhook.key", "-out", "webhook.csr", "-subj", `/CN=${ip}`], dir);
-  openssl(["x509", "-req", "-in", "webhook.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "webhook.crt", "-days", "30", "-sha256", "-extfile", "webhook.ext"], dir);
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "webhook.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "webhook.crt",
+      "-days",
+      "30",
+      "-sha256",
+      "-extfile",
+      "webhook.ext",
+    ],
+    dir,
+  );
   for (const f of ["webhook.csr", "webhook.ext"]) fs.rmSync(path.join(dir, f));
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".key"))) fs.chmodSync(path.join(dir, f), 0o600);
   fs.writeFileSync(path.join(dir, "webhook.ip"), `${ip}\n`);
@@ -318,19 +461,40 @@ export interface StartedKyverno {
  */
 export async function startKyverno(cluster: ClusterEnv, binary: string): Promise<StartedKyverno> {
   const running = runningPid(cluster, "kyverno");
-  if (running !== undefined) throw new Error(`Kyverno already runs for this cluster (pid ${running}); stop it first (npm run admission:down)`);
+  if (running !== undefined)
+    throw new Error(`Kyverno already runs for this cluster (pid ${running}); stop it first (npm run admission:down)`);
   const t0 = Date.now();
-  kubectl(cluster, ["apply", "--server-side", "--force-conflicts", "-o", "name", ...kyvernoCrdFiles().flatMap((f) => ["-f", f])], { timeoutMs: 300_000 });
-  const crds = kubectl(cluster, ["get", "crd", "-o", "name"]).split("\n").filter((n) => /kyverno\.io|wgpolicyk8s\.io/.test(n));
+  kubectl(
+    cluster,
+    ["apply", "--server-side", "--force-conflicts", "-o", "name", ...kyvernoCrdFiles().flatMap((f) => ["-f", f])],
+    { timeoutMs: 300_000 },
+  );
+  const crds = kubectl(cluster, ["get", "crd", "-o", "name"])
+    .split("\n")
+    .filter((n) => /kyverno\.io|wgpolicyk8s\.io/.test(n));
   kubectl(cluster, ["wait", "--for=condition=Established", "--timeout=120s", ...crds], { timeoutMs: 180_000 });
   const pki = webhookPki(cluster, cluster.NODE_IP);
   const objects = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: KYVERNO_NAMESPACE } },
     // The CA secret holds the certificate only (the form Kyverno documents for a CA it did not make).
-    { apiVersion: "v1", kind: "Secret", metadata: { name: KYVERNO_CA_SECRET, namespace: KYVERNO_NAMESPACE }, type: "Opaque", data: { "rootCA.crt": b64(pki.caCrt) } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: KYVERNO_TLS_SECRET, namespace: KYVERNO_NAMESPACE }, type: "kubernetes.io/tls", data: { "tls.crt": b64(pki.crt), "tls.key": b64(pki.key) } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: KYVERNO_CA_SECRET, namespace: KYVERNO_NAMESPACE },
+      type: "Opaque",
+      data: { "rootCA.crt": b64(pki.caCrt) },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: KYVERNO_TLS_SECRET, namespace: KYVERNO_NAMESPACE },
+      type: "kubernetes.io/tls",
+      data: { "tls.crt": b64(pki.crt), "tls.key": b64(pki.key) },
+    },
   ];
-  kubectl(cluster, ["apply", "--server-side", "--force-conflicts", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }) });
+  kubectl(cluster, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
+    input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+  });
   const prepareSeconds = (Date.now() - t0) / 1000;
 
   const home = path.join(admissionDir(cluster), "kyverno-home");
@@ -371,19 +535,47 @@ export async function startKyverno(cluster: ClusterEnv, binary: string): Promise
   await waitUntil(
     `Kyverno's readiness on https://${webhookAddress(cluster)}/health/readiness`,
     180_000,
-    () => (nsCurl(cluster, ["--cacert", pki.caCrt, `https://${webhookAddress(cluster)}/health/readiness`]).stdout === "200" ? true : undefined),
-    () => (runningPid(cluster, "kyverno") === undefined ? `the Kyverno admission controller exited:\n${tail(log)}` : undefined),
+    () =>
+      nsCurl(cluster, ["--cacert", pki.caCrt, `https://${webhookAddress(cluster)}/health/readiness`]).stdout === "200"
+        ? true
+        : undefined,
+    () =>
+      runningPid(cluster, "kyverno") === undefined
+        ? `the Kyverno admission controller exited:\n${tail(log)}`
+        : undefined,
   );
   return { pid, log, readySeconds: (Date.now() - t1) / 1000, prepareSeconds };
 }
 
 /** The webhook configurations Kyverno registered: `kind/name url` per webhook. */
-export function kyvernoWebhooks(cluster: ClusterEnv): Array<{ kind: string; name: string; webhook: string; url?: string; caBundle?: string; failurePolicy?: string }> {
-  const out: Array<{ kind: string; name: string; webhook: string; url?: string; caBundle?: string; failurePolicy?: string }> = [];
+export function kyvernoWebhooks(
+  cluster: ClusterEnv,
+): Array<{ kind: string; name: string; webhook: string; url?: string; caBundle?: string; failurePolicy?: string }> {
+  const out: Array<{
+    kind: string;
+    name: string;
+    webhook: string;
+    url?: string;
+    caBundle?: string;
+    failurePolicy?: string;
+  }> = [];
   for (const kind of ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]) {
-    const list = kubectlGet(cluster, [kind, "-l", KYVERNO_WEBHOOK_LABEL]) as { items: Array<{ metadata: { name: string }; webhooks?: Array<{ name: string; failurePolicy?: string; clientConfig: { url?: string; caBundle?: string } }> }> };
+    const list = kubectlGet<{
+      items: Array<{
+        metadata: { name: string };
+        webhooks?: Array<{ name: string; failurePolicy?: string; clientConfig: { url?: string; caBundle?: string } }>;
+      }>;
+    }>(cluster, [kind, "-l", KYVERNO_WEBHOOK_LABEL]);
     for (const item of list?.items ?? []) {
-      for (const w of item.webhooks ?? []) out.push({ kind, name: item.metadata.name, webhook: w.name, url: w.clientConfig.url, caBundle: w.clientConfig.caBundle, failurePolicy: w.failurePolicy });
+      for (const w of item.webhooks ?? [])
+        out.push({
+          kind,
+          name: item.metadata.name,
+          webhook: w.name,
+          url: w.clientConfig.url,
+          caBundle: w.clientConfig.caBundle,
+          failurePolicy: w.failurePolicy,
+        });
     }
   }
   return out;
@@ -392,10 +584,21 @@ export function kyvernoWebhooks(cluster: ClusterEnv): Array<{ kind: string; name
 /** Waits until Kyverno reports the ClusterPolicy ready for admission (its `Ready` condition). */
 export async function waitPolicyReady(cluster: ClusterEnv, name: string, timeoutMs = 120_000): Promise<number> {
   const t0 = Date.now();
-  await waitUntil(`ClusterPolicy ${name} Ready`, timeoutMs, () => {
-    const p = kubectlGet(cluster, ["clusterpolicy", name]) as { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined;
-    return p?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
-  }, () => (runningPid(cluster, "kyverno") === undefined ? `the Kyverno admission controller exited:\n${tail(path.join(cluster.LOGS, "kyverno.log"))}` : undefined));
+  await waitUntil(
+    `ClusterPolicy ${name} Ready`,
+    timeoutMs,
+    () => {
+      const p = kubectlGet<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(cluster, [
+        "clusterpolicy",
+        name,
+      ]);
+      return p?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
+    },
+    () =>
+      runningPid(cluster, "kyverno") === undefined
+        ? `the Kyverno admission controller exited:\n${tail(path.join(cluster.LOGS, "kyverno.log"))}`
+        : undefined,
+  );
   return (Date.now() - t0) / 1000;
 }
 
@@ -406,7 +609,14 @@ export async function waitPolicyReady(cluster: ClusterEnv, name: string, timeout
 export async function stopKyverno(cluster: ClusterEnv): Promise<boolean> {
   const stopped = await stopByPid(cluster, "kyverno");
   if (fs.existsSync(cluster.NETNS_FILE)) {
-    kubectl(cluster, ["delete", "validatingwebhookconfigurations,mutatingwebhookconfigurations", "-l", KYVERNO_WEBHOOK_LABEL, "--ignore-not-found", "--wait=false"]);
+    kubectl(cluster, [
+      "delete",
+      "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+      "-l",
+      KYVERNO_WEBHOOK_LABEL,
+      "--ignore-not-found",
+      "--wait=false",
+    ]);
   }
   return stopped;
 }
