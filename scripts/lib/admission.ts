@@ -464,15 +464,25 @@ export async function startKyverno(cluster: ClusterEnv, binary: string): Promise
   if (running !== undefined)
     throw new Error(`Kyverno already runs for this cluster (pid ${running}); stop it first (npm run admission:down)`);
   const t0 = Date.now();
+  const crdFiles = kyvernoCrdFiles();
   kubectl(
     cluster,
-    ["apply", "--server-side", "--force-conflicts", "-o", "name", ...kyvernoCrdFiles().flatMap((f) => ["-f", f])],
-    { timeoutMs: 300_000 },
+    ["apply", "--server-side", "--force-conflicts", "-o", "name", ...crdFiles.flatMap((f) => ["-f", f])],
+    {
+      timeoutMs: 300_000,
+    },
   );
-  const crds = kubectl(cluster, ["get", "crd", "-o", "name"])
-    .split("\n")
-    .filter((n) => /kyverno\.io|wgpolicyk8s\.io/.test(n));
-  kubectl(cluster, ["wait", "--for=condition=Established", "--timeout=120s", ...crds], { timeoutMs: 180_000 });
+  // Polled: a `kubectl wait` right after the apply once failed on a freshly started cluster.
+  await waitUntil("Kyverno's CRDs Established", 120_000, () => {
+    const list = kubectlGet<{
+      items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>;
+    }>(cluster, ["crd"]);
+    const kyvernos = (list?.items ?? []).filter((c) => /kyverno\.io$|wgpolicyk8s\.io$/.test(c.metadata.name));
+    const pending = kyvernos.filter(
+      (c) => !c.status?.conditions?.some((k) => k.type === "Established" && k.status === "True"),
+    );
+    return kyvernos.length >= crdFiles.length && pending.length === 0 ? true : undefined;
+  });
   const pki = webhookPki(cluster, cluster.NODE_IP);
   const objects = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: KYVERNO_NAMESPACE } },
