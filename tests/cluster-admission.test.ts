@@ -69,7 +69,7 @@ import {
   type PulumiRun,
 } from "../scripts/lib/engine";
 import { readStackFile, REPO_ROOT } from "../scripts/lib/stack-config";
-import { generateCosignKeyPair } from "../scripts/release/cosign-key";
+import { ensureLocalCosignKey, generateCosignKeyPair } from "../scripts/release/cosign-key";
 
 /** The Kubernetes provider's object types, as live objects read back from the cluster. */
 import K8s = k8s.types.output;
@@ -422,6 +422,11 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     writeConfig("Audit");
     const seconds = up();
     assert.deepEqual(failureActions(), ["Audit"], "testnet's ClusterPolicy is in Audit");
+    // The key Kyverno verifies with is the public half of the stack's generated key pair (`cosignPublicKey: local`).
+    const keys = live<ClusterPolicy>(["clusterpolicy", SIGNED_IMAGES_POLICY]).spec.rules.flatMap((r) =>
+      (r.verifyImages ?? []).flatMap((v) => v.attestors.flatMap((a) => a.entries.map((e) => e.keys.publicKeys.trim()))),
+    );
+    assert.deepEqual(keys, [ensureLocalCosignKey().publicKeyPem.trim()], "the policy's key is .cosign-key/cosign.pub");
     const readyS = await waitPolicyReady(cluster, SIGNED_IMAGES_POLICY);
 
     // The webhooks point at the controller's address inside the namespace, trusted through the CA generated here.
