@@ -47,7 +47,7 @@ declare -A MODULE=(
 # binary=package (relative to the module root)
 declare -A BINARIES=(
   [flagger]="flagger=./cmd/flagger loadtester=./cmd/loadtester"
-  [kyverno]="kyverno=./cmd/cli/kubectl-kyverno"
+  [kyverno]="kyverno=./cmd/cli/kubectl-kyverno kyverno-admission-controller=./cmd/kyverno"
   [prometheus-operator]="operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader"
   [prometheus]="prometheus=./cmd/prometheus"
   [keda]="keda-operator=./cmd/operator keda-adapter=./cmd/adapter"

@@ -16,7 +16,8 @@
  *     copied by digest from the release registry (`scripts/images.sh export`) and imported into the cluster's
  *     containerd as <repository>:<commit> and <repository>@sha256:<digest>;
  *   - while the stack file names the unreleased placeholder digest: the image `scripts/images.sh node` built here
- *     (docker.io/local/bizra-node@sha256:<digest>), built and imported when missing.
+ *     (docker.io/local/bizra-node@sha256:<digest>), built and imported when missing; while `npm run admission:up`
+ *     runs the registry inside the cluster's namespace, the same image from there, signed with the stack's key.
  * The stack config is a generated copy of Pulumi.<stack>.yaml in .pulumi-local/cluster-config/ plus
  * `kubernetes:kubeconfig`, `bizra:image.reference` = that digest and `bizra:allowedRegistries` = the stack's own plus
  * docker.io/local; state lives in .pulumi-local/cluster-state (file://).
@@ -49,6 +50,7 @@ import {
   type ClusterEnv,
   type ClusterImageChoice,
 } from "./lib/cluster";
+import { cosignBinary, publishedNodeImage, publishSignedNodeImage, runningPid, stackRegistry } from "./lib/admission";
 import { readStackFile, REPO_ROOT, STACKS } from "./lib/stack-config";
 import { ensureLoopbackRegistry, loopbackHost } from "./release/registry";
 
@@ -117,6 +119,27 @@ export async function ensureReleaseImage(cluster: ClusterEnv, stack: string, rel
   return release.reference;
 }
 
+/**
+ * The image a deployment of `stack` uses: the node image built here; while the admission registry runs inside the
+ * cluster's namespace (`npm run admission:up`), that image from the registry, signed with the stack's key (pushed and
+ * signed again when the node image changed), so that Kyverno verifies what runs.
+ */
+export function deployedNodeImage(cluster: ClusterEnv, stack: string, log: (s: string) => void = say): string {
+  const local = ensureNodeImage(cluster, log);
+  if (runningPid(cluster, "registry") === undefined) return local;
+  try {
+    stackRegistry(stack);
+  } catch {
+    return local; // the stack's releases do not go to a loopback registry
+  }
+  const published = publishedNodeImage(cluster);
+  if (published) return published.reference;
+  const cosign = cosignBinary();
+  if ("missing" in cosign) throw new Error(cosign.missing);
+  log("the node image changed: pushing it to the admission registry and signing it (stack key)");
+  return publishSignedNodeImage(cluster, stack, cosign.cosign).reference;
+}
+
 /** CRDs and the namespaces the program expects to exist (it creates only its own; the dashboard goes to monitoring). */
 export function prepareCluster(cluster: ClusterEnv, stack: string): void {
   installCrds(cluster);
@@ -133,7 +156,7 @@ async function run(mode: "up" | "destroy", stack: string): Promise<void> {
   if (choice.source === "release") say(`image: the release ${choice.reference} (verified bundle ${path.relative(REPO_ROOT, choice.bundle)})`);
   else say(`image: the one built here (${choice.why})`);
   // destroy needs the reference in the config only; up needs the image in the cluster's containerd.
-  const image = choice.source === "release" ? (mode === "up" ? await ensureReleaseImage(cluster, stack, choice) : choice.reference) : ensureNodeImage(cluster);
+  const image = choice.source === "release" ? (mode === "up" ? await ensureReleaseImage(cluster, stack, choice) : choice.reference) : deployedNodeImage(cluster, stack);
   const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image, stack), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
   const ns = { netns: cluster.NETNS_FILE };
   const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });

@@ -99,3 +99,8 @@ else
 fi
 # Built from the Go module proxy, cached by version under .toolchain/ and ~/.cache/bizra-supply-chain.
 bash toolchain/supply-chain.sh >/dev/null
+
+step "Kyverno v1.19.1: the CLI and the admission controller (scripts/delivery-toolchain.sh build kyverno) for the admission tests"
+# One module and one Go build cache for both commands; cached under .toolchain/kyverno-v<version>/ and
+# ~/.cache/bizra-delivery-toolchain (a fresh clone on this machine copies them in seconds).
+time bash scripts/delivery-toolchain.sh build kyverno >/dev/null
