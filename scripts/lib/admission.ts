@@ -7,6 +7,9 @@
  *   The kubelet's containerd, Kyverno and cosign all run in that namespace and speak plain HTTP to a loopback registry.
  * - The node image (`scripts/images.sh`) is copied there by skopeo and signed by cosign at its digest with the stack's
  *   key (`.cosign-key/`, generated on first use; `bizra:kyverno.cosignPublicKey: local` is its public half).
+ * - A release (`npm run release`) is copied there from the release registry on the host's loopback, with its cosign
+ *   signature and SBOM attestation, every digest kept (`publishRelease`: cosign save, then cosign load inside the
+ *   namespace), so that Kyverno verifies the released digest itself.
  * - Kyverno v1.19.1's admission controller (`cmd/kyverno`, built by scripts/delivery-toolchain.sh) runs as a process
  *   in the namespace with the cluster's kubeconfig and `--serverIP <node IP>:<port>`: the webhook configurations it
  *   registers carry `clientConfig.url: https://<node IP>:<port>/...` and, as `caBundle`, a CA generated here (its
@@ -446,6 +449,12 @@ export async function publishRelease(
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The release `publishRelease` copied last into the registry inside the namespace, or undefined. */
+export function publishedRelease(cluster: ClusterEnv): PublishedRelease | undefined {
+  const f = path.join(admissionDir(cluster), "release.json");
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as PublishedRelease) : undefined;
 }
 
 // ------------------------------------------------------------------------------------------------ Kyverno
