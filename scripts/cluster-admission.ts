@@ -83,7 +83,8 @@ function status(): number {
   const published = publishedNodeImage(cluster);
   if (published) console.log(`signed node image: ${published.reference} (from ${published.source})`);
   const release = r ? publishedRelease(cluster) : undefined;
-  if (release) console.log(`release: ${release.reference} (signature ${release.signature}, attestation ${release.attestation})`);
+  if (release)
+    console.log(`release: ${release.reference} (signature ${release.signature}, attestation ${release.attestation})`);
   return k && r ? 0 : 3;
 }
 

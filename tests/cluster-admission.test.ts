@@ -96,7 +96,7 @@ type Case = "signed" | "node-signed" | "tampered" | "unsigned" | "other-key" | "
 const REFUSED = ["tampered", "unsigned", "other-key", "tag-only", "other-registry"] as const;
 /** What Kyverno says for each refused case: the rule, and its message (Kyverno's wording, v1.19.1). */
 const EXPECTED: Record<(typeof REFUSED)[number], { rule: string; message: RegExp }> = {
-  tampered: { rule: "verify-cosign-signature", message: /no matching signatures|invalid|digest/ },
+  tampered: { rule: "verify-cosign-signature", message: /no matching signatures: invalid or missing digest in claim/ },
   unsigned: { rule: "verify-cosign-signature", message: /no signatures found|no matching signatures/ },
   "other-key": { rule: "verify-cosign-signature", message: /no matching signatures|invalid signature/ },
   "tag-only": { rule: "verify-cosign-signature", message: /missing digest/ },
@@ -330,16 +330,46 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     const c = inClusterNs(
       cluster,
       "skopeo",
-      ["copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "--format", "v2s2", "--digestfile", digestFile, `docker://${releaseRef}`, `docker://${repository}:tampered`],
+      [
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        "--digestfile",
+        digestFile,
+        `docker://${releaseRef}`,
+        `docker://${repository}:tampered`,
+      ],
       { timeoutMs: 300_000 },
     );
     assert.equal(c.status, 0, `skopeo copy of the release to :tampered: ${c.stderr}`);
     const digest = fs.readFileSync(digestFile, "utf8").trim();
     const manifests = `http://${host}/v2/${repository.slice(host.length + 1)}/manifests`;
     const oci = "application/vnd.oci.image.manifest.v1+json";
-    const sig = inClusterNs(cluster, "curl", ["-sf", "-H", `Accept: ${oci}`, `${manifests}/${cosignTag(releaseRef.split("@")[1]!, "sig")}`]);
+    const sig = inClusterNs(cluster, "curl", [
+      "-sf",
+      "-H",
+      `Accept: ${oci}`,
+      `${manifests}/${cosignTag(releaseRef.split("@")[1]!, "sig")}`,
+    ]);
     assert.equal(sig.status, 0, `the release's signature manifest: ${sig.stderr}`);
-    const put = inClusterNs(cluster, "curl", ["-sf", "-X", "PUT", "-H", `Content-Type: ${oci}`, "--data-binary", "@-", `${manifests}/${cosignTag(digest, "sig")}`], { input: sig.stdout });
+    const put = inClusterNs(
+      cluster,
+      "curl",
+      [
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        `Content-Type: ${oci}`,
+        "--data-binary",
+        "@-",
+        `${manifests}/${cosignTag(digest, "sig")}`,
+      ],
+      { input: sig.stdout },
+    );
     assert.equal(put.status, 0, `PUT of the signature under the tampered digest: ${put.stderr}`);
     return `${repository}@${digest}`;
   };
@@ -386,7 +416,7 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     images["other-registry"] = "docker.io/library/nginx:1.27";
     assert.notEqual(
       images.unsigned.split("@")[1],
-      images.signed.split("@")[1],
+      images["node-signed"].split("@")[1],
       "the unsigned image must have a digest of its own",
     );
     measured.push(
@@ -425,7 +455,9 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     const released = await release({ stack: STACK, allowDirty: true, configSet: false, releasesDir, log });
     releaseFile = released.file;
     releaseManifest = released.manifest;
-    measured.push(`npm run release -- ${STACK} (image build and push, SBOMs, sign, attest, render, manifest, verify): ${secondsSince(t3)} s`);
+    measured.push(
+      `npm run release -- ${STACK} (image build and push, SBOMs, sign, attest, render, manifest, verify): ${secondsSince(t3)} s`,
+    );
 
     // What up:cluster does with a stack that names the release: the bundle verified, the image imported, and image,
     // signature and attestation copied into the registry inside the namespace.
@@ -435,9 +467,15 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     if (choice.source !== "release") return;
     images.signed = await deployedReleaseImage(cluster, STACK, choice, log);
     images["tag-only"] = `${choice.repository}:${choice.tag}`;
-    measured.push(`release into the cluster (bundle check, containerd import, cosign save + load of image, signature, attestation): ${secondsSince(t4)} s`);
+    measured.push(
+      `release into the cluster (bundle check, containerd import, cosign save + load of image, signature, attestation): ${secondsSince(t4)} s`,
+    );
     images.tampered = tamperedRelease(host, repository, images.signed);
-    assert.notEqual(images.tampered.split("@")[1], images.signed.split("@")[1], "the tampered image must have a digest of its own");
+    assert.notEqual(
+      images.tampered.split("@")[1],
+      images.signed.split("@")[1],
+      "the tampered image must have a digest of its own",
+    );
     for (const c of Object.keys(images) as Case[]) log(`${c}: ${images[c]}`);
     prepareCluster(cluster, STACK);
     configFile = path.join(tmp, `Pulumi.${STACK}.yaml`);
@@ -483,7 +521,10 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
   });
 
   it("the release verifies (npm run release:verify) and up:cluster refuses a bundle whose manifest was edited", function () {
-    const r = spawnSync("npm", ["run", "--silent", "release:verify", "--", releaseFile], { cwd: REPO_ROOT, encoding: "utf8" });
+    const r = spawnSync("npm", ["run", "--silent", "release:verify", "--", releaseFile], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.ok(r.stdout.startsWith(`release:verify OK: ${releaseManifest.image.reference}`), r.stdout);
     const edited = path.join(tmp, "edited", STACK, "bundle");
@@ -491,7 +532,11 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     const m = JSON.parse(fs.readFileSync(path.join(edited, "release.json"), "utf8")) as ReleaseManifest;
     fs.writeFileSync(path.join(edited, "release.json"), JSON.stringify({ ...m, commit: "0".repeat(40) }, null, 2));
     assert.throws(
-      () => clusterImageChoice(STACK, { reference: releaseManifest.image.reference, releasesDir: path.join(tmp, "edited") }),
+      () =>
+        clusterImageChoice(STACK, {
+          reference: releaseManifest.image.reference,
+          releasesDir: path.join(tmp, "edited"),
+        }),
       /no release bundle .* names that digest and verifies[\s\S]*\[bad-signature\]/,
     );
   });

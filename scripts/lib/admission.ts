@@ -367,14 +367,25 @@ export function savedRelease(dir: string): SavedRelease {
   const of = (kind: string, what: string): string => {
     const m = (index.manifests ?? []).filter((e) => e.annotations?.["kind"] === `dev.cosignproject.cosign/${kind}`);
     if (m.length !== 1)
-      throw new Error(`cosign save wrote ${m.length} ${what} manifests to ${dir}/index.json (expected 1): the release's ${what} is not in its registry`);
+      throw new Error(
+        `cosign save wrote ${m.length} ${what} manifests to ${dir}/index.json (expected 1): the release's ${what} is not in its registry`,
+      );
     return m[0]!.digest;
   };
-  return { image: of("image", "image"), signature: of("sigs", "signature"), attestation: of("atts", "SBOM attestation") };
+  return {
+    image: of("image", "image"),
+    signature: of("sigs", "signature"),
+    attestation: of("atts", "SBOM attestation"),
+  };
 }
 
 /** Digest the registry inside the namespace serves for `name` at `tagOrDigest` (HEAD), or undefined when absent. */
-export function nsManifestDigest(cluster: ClusterEnv, host: string, name: string, tagOrDigest: string): string | undefined {
+export function nsManifestDigest(
+  cluster: ClusterEnv,
+  host: string,
+  name: string,
+  tagOrDigest: string,
+): string | undefined {
   const r = inClusterNs(cluster, "curl", [
     "-s",
     "-I",
@@ -407,7 +418,9 @@ export async function publishRelease(
   const host = loopbackHost(release.repository);
   const digest = release.reference.slice(release.reference.lastIndexOf("@") + 1);
   if (!host || !/^sha256:[0-9a-f]{64}$/.test(digest) || release.reference !== `${release.repository}@${digest}`)
-    throw new Error(`release ${release.reference}: not <loopback host:port>/<name>@sha256:<digest> of repository ${release.repository}`);
+    throw new Error(
+      `release ${release.reference}: not <loopback host:port>/<name>@sha256:<digest> of repository ${release.repository}`,
+    );
   if (nsCurl(cluster, [`http://${host}/v2/`]).stdout !== "200")
     throw new Error(
       `no registry answers on http://${host}/v2/ inside ${cluster.NETNS}: the release's registry address must be the admission registry's (the host of the stack's bizra:releaseRepository; npm run admission:up starts it)`,
@@ -417,13 +430,19 @@ export async function publishRelease(
   fs.rmSync(dir, { recursive: true, force: true });
   const flags = cosignRegistryFlags(release.reference);
   const cosignRun = (netns: boolean, args: string[]): void => {
-    const r = spawnSync(netns ? "nsenter" : cosign, netns ? [`--net=${cluster.NETNS_FILE}`, "--", cosign, ...args] : args, {
-      encoding: "utf8",
-      env: cosignEnv(""),
-      timeout: 300_000,
-    });
+    const r = spawnSync(
+      netns ? "nsenter" : cosign,
+      netns ? [`--net=${cluster.NETNS_FILE}`, "--", cosign, ...args] : args,
+      {
+        encoding: "utf8",
+        env: cosignEnv(""),
+        timeout: 300_000,
+      },
+    );
     if (r.status !== 0)
-      throw new Error(`cosign ${args.slice(0, 1).join(" ")} ${netns ? `inside ${cluster.NETNS}` : "on the host"} failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-5).join("\n")}`);
+      throw new Error(
+        `cosign ${args.slice(0, 1).join(" ")} ${netns ? `inside ${cluster.NETNS}` : "on the host"} failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-5).join("\n")}`,
+      );
   };
   try {
     cosignRun(false, ["save", ...flags, "--dir", dir, release.reference]);
@@ -441,7 +460,9 @@ export async function publishRelease(
     const expected = { image: digest, tag: digest, signature: saved.signature, attestation: saved.attestation };
     for (const k of Object.keys(expected) as Array<keyof typeof expected>) {
       if (served[k] !== expected[k])
-        throw new Error(`after cosign load, the registry inside ${cluster.NETNS} serves ${k} ${served[k] ?? "nothing"} for ${release.reference}, expected ${expected[k]}`);
+        throw new Error(
+          `after cosign load, the registry inside ${cluster.NETNS} serves ${k} ${served[k] ?? "nothing"} for ${release.reference}, expected ${expected[k]}`,
+        );
     }
     const published: PublishedRelease = { reference: release.reference, tagged, ...saved };
     fs.writeFileSync(path.join(admissionDir(cluster), "release.json"), `${JSON.stringify(published, null, 2)}\n`);
