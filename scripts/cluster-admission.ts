@@ -7,7 +7,9 @@
  *   npm run admission:down                stop Kyverno (its webhook configurations removed) and the registry
  *   npm run admission:status              what runs
  *
- * While the registry runs, `npm run up:cluster -- <stack>` deploys the signed digest from it (scripts/engine-cluster.ts).
+ * While the registry runs, `npm run up:cluster -- <stack>` deploys the signed digest from it (scripts/engine-cluster.ts);
+ * when the stack names a release (`npm run release`, `npm run release:use`), `up:cluster` copies that release there
+ * first (image, signature and SBOM attestation, digests kept), so Kyverno verifies exactly the released digest.
  */
 import * as path from "node:path";
 import {
@@ -17,6 +19,7 @@ import {
   kyvernoWebhooks,
   publishSignedNodeImage,
   publishedNodeImage,
+  publishedRelease,
   runningPid,
   stackRegistry,
   startKyverno,
@@ -79,6 +82,9 @@ function status(): number {
   console.log(`registry: ${r ? `running (pid ${r})` : "not running"}`);
   const published = publishedNodeImage(cluster);
   if (published) console.log(`signed node image: ${published.reference} (from ${published.source})`);
+  const release = r ? publishedRelease(cluster) : undefined;
+  if (release)
+    console.log(`release: ${release.reference} (signature ${release.signature}, attestation ${release.attestation})`);
   return k && r ? 0 : 3;
 }
 

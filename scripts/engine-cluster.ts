@@ -14,7 +14,9 @@
  *   - a release: once `npm run release -- <stack>` or `npm run release:use -- <stack>` set the stack's
  *     `bizra:image.reference`, exactly that digest, if a bundle in releases/<stack>/ names it and verifies. It is
  *     copied by digest from the release registry (`scripts/images.sh export`) and imported into the cluster's
- *     containerd as <repository>:<commit> and <repository>@sha256:<digest>;
+ *     containerd as <repository>:<commit> and <repository>@sha256:<digest>; while `npm run admission:up` runs the
+ *     registry inside the cluster's namespace, also copied there with its cosign signature and SBOM attestation
+ *     (digests kept), where Kyverno verifies it;
  *   - while the stack file names the unreleased placeholder digest: the image `scripts/images.sh node` built here
  *     (docker.io/local/bizra-node@sha256:<digest>), built and imported when missing; while `npm run admission:up`
  *     runs the registry inside the cluster's namespace, the same image from there, signed with the stack's key.
@@ -50,7 +52,7 @@ import {
   type ClusterEnv,
   type ClusterImageChoice,
 } from "./lib/cluster";
-import { cosignBinary, publishedNodeImage, publishSignedNodeImage, runningPid, stackRegistry } from "./lib/admission";
+import { cosignBinary, publishedNodeImage, publishRelease, publishSignedNodeImage, runningPid, stackRegistry } from "./lib/admission";
 import { readStackFile, REPO_ROOT, STACKS } from "./lib/stack-config";
 import { ensureLoopbackRegistry, loopbackHost } from "./release/registry";
 
@@ -120,6 +122,24 @@ export async function ensureReleaseImage(cluster: ClusterEnv, stack: string, rel
 }
 
 /**
+ * The released image a deployment of `stack` uses: imported into the cluster's containerd by digest and, while the
+ * admission registry runs inside the cluster's namespace (`npm run admission:up`), copied there with its signature
+ * and SBOM attestation (`publishRelease`: digests kept), so that Kyverno verifies the release where its reference
+ * points. Returns the reference (exactly the release's).
+ */
+export async function deployedReleaseImage(cluster: ClusterEnv, stack: string, release: Extract<ClusterImageChoice, { source: "release" }>, log: (s: string) => void = say): Promise<string> {
+  await ensureReleaseImage(cluster, stack, release, log);
+  if (runningPid(cluster, "registry") !== undefined) {
+    const cosign = cosignBinary();
+    if ("missing" in cosign) throw new Error(cosign.missing);
+    log(`the admission registry runs: copying ${release.reference} with its signature and SBOM attestation into it (cosign save, cosign load inside ${cluster.NETNS})`);
+    const p = await publishRelease(cluster, cosign.cosign, release);
+    log(`served inside ${cluster.NETNS}: image ${p.image}, signature ${p.signature}, attestation ${p.attestation}`);
+  }
+  return release.reference;
+}
+
+/**
  * The image a deployment of `stack` uses: the node image built here; while the admission registry runs inside the
  * cluster's namespace (`npm run admission:up`), that image from the registry, signed with the stack's key (pushed and
  * signed again when the node image changed), so that Kyverno verifies what runs.
@@ -156,7 +176,7 @@ async function run(mode: "up" | "destroy", stack: string): Promise<void> {
   if (choice.source === "release") say(`image: the release ${choice.reference} (verified bundle ${path.relative(REPO_ROOT, choice.bundle)})`);
   else say(`image: the one built here (${choice.why})`);
   // destroy needs the reference in the config only; up needs the image in the cluster's containerd.
-  const image = choice.source === "release" ? (mode === "up" ? await ensureReleaseImage(cluster, stack, choice) : choice.reference) : deployedNodeImage(cluster, stack);
+  const image = choice.source === "release" ? (mode === "up" ? await deployedReleaseImage(cluster, stack, choice) : choice.reference) : deployedNodeImage(cluster, stack);
   const configFile = writeStackConfigFile(stack, clusterStackSettings(cluster, image, stack), path.join(LOCAL_DIR, "cluster-config", `Pulumi.${stack}.yaml`));
   const ns = { netns: cluster.NETNS_FILE };
   const login = pulumi(["login", env["PULUMI_BACKEND_URL"]!], env, { capture: true });

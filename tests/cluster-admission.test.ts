@@ -4,8 +4,17 @@
  * controller (Kyverno v1.19.1, `cmd/kyverno`) registered as the API server's webhooks, verifying cosign signatures
  * against the loopback registry inside the cluster's network namespace.
  *
+ * The release, as a user runs it: `npm run release -- testnet` (in-process `release()`: node image built and pushed to
+ * the release registry on the host's loopback, SBOMs, cosign sign + attest with the stack's key, evidence, signed
+ * manifest; the stack file untouched, the bundle in a temporary folder), then what `npm run up:cluster -- testnet` does
+ * with a stack that names it (`clusterImageChoice`, `deployedReleaseImage`): the bundle verified offline, the image
+ * imported into containerd, and image, signature and SBOM attestation copied by digest into the registry inside the
+ * namespace (cosign save / cosign load), where Kyverno looks for them. Both `up`s below deploy exactly that digest.
+ *
  * Images (all in the registry inside the namespace, except nginx):
- *   signed          the node image at its digest, signed by the stack's key (.cosign-key/, `cosignPublicKey: local`)
+ *   signed          the release: its image at its digest, signed by the stack's key (.cosign-key/, `cosignPublicKey: local`)
+ *   node-signed     the node image built here, pushed and signed by `npm run admission:up` (no release named)
+ *   tampered        the release converted to a Docker v2s2 manifest (another digest) carrying the release's signature
  *   unsigned        the node image converted to a Docker v2s2 manifest (another digest), never signed
  *   other-key       the pause image, signed by a key generated for the test
  *   tag-only        the signed image referenced by its tag
@@ -31,6 +40,7 @@ import { hardenedContainerSecurity, hardenedPod } from "../components/pod-securi
 import {
   cosignBinary,
   cosignSign,
+  cosignTag,
   kyvernoBinaries,
   kyvernoWebhooks,
   PAUSE_IMAGE_ARCHIVE,
@@ -48,6 +58,7 @@ import {
 } from "../scripts/lib/admission";
 import {
   clusterEnv,
+  clusterImageChoice,
   clusterRunning,
   clusterStackSettings,
   CLUSTER_SCRIPT,
@@ -56,7 +67,7 @@ import {
   kubectlGet,
   type ClusterEnv,
 } from "../scripts/lib/cluster";
-import { ensureNodeImage, prepareCluster } from "../scripts/engine-cluster";
+import { deployedReleaseImage, ensureNodeImage, prepareCluster } from "../scripts/engine-cluster";
 import {
   engineEnv,
   ensurePackDeps,
@@ -70,6 +81,9 @@ import {
 } from "../scripts/lib/engine";
 import { readStackFile, REPO_ROOT } from "../scripts/lib/stack-config";
 import { ensureLocalCosignKey, generateCosignKeyPair } from "../scripts/release/cosign-key";
+import type { ReleaseManifest } from "../scripts/release/manifest";
+import { ensureLoopbackRegistry, stopLoopbackRegistry } from "../scripts/release/registry";
+import { release } from "../scripts/release/run";
 
 /** The Kubernetes provider's object types, as live objects read back from the cluster. */
 import K8s = k8s.types.output;
@@ -78,10 +92,11 @@ type List<T> = { items: T[] };
 
 const STACK = "testnet";
 const AWAIT_TIMEOUT_S = 600;
-type Case = "signed" | "unsigned" | "other-key" | "tag-only" | "other-registry";
-const REFUSED = ["unsigned", "other-key", "tag-only", "other-registry"] as const;
+type Case = "signed" | "node-signed" | "tampered" | "unsigned" | "other-key" | "tag-only" | "other-registry";
+const REFUSED = ["tampered", "unsigned", "other-key", "tag-only", "other-registry"] as const;
 /** What Kyverno says for each refused case: the rule, and its message (Kyverno's wording, v1.19.1). */
 const EXPECTED: Record<(typeof REFUSED)[number], { rule: string; message: RegExp }> = {
+  tampered: { rule: "verify-cosign-signature", message: /no matching signatures: invalid or missing digest in claim/ },
   unsigned: { rule: "verify-cosign-signature", message: /no signatures found|no matching signatures/ },
   "other-key": { rule: "verify-cosign-signature", message: /no matching signatures|invalid signature/ },
   "tag-only": { rule: "verify-cosign-signature", message: /missing digest/ },
@@ -138,6 +153,10 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
   let configFile: string;
   let namespace: string;
   let appName: string;
+  let releaseFile: string;
+  let releaseManifest: ReleaseManifest;
+  let releasesDir: string;
+  let hostRegistryRoot: string | undefined;
   const images = {} as Record<Case, string>;
   const measured: string[] = [];
   /** A live object or list, read as the given type; fails naming the query when absent. */
@@ -301,6 +320,60 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     }
   };
 
+  /**
+   * The release converted to a Docker v2s2 manifest (same layers, another digest) under `:tampered`, with the
+   * release's signature manifest put under the tag cosign looks up for the new digest: a modified image that carries
+   * a genuine signature of the stack's key (over the release's digest).
+   */
+  const tamperedRelease = (host: string, repository: string, releaseRef: string): string => {
+    const digestFile = path.join(tmp, "tampered.digest");
+    const c = inClusterNs(
+      cluster,
+      "skopeo",
+      [
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        "--digestfile",
+        digestFile,
+        `docker://${releaseRef}`,
+        `docker://${repository}:tampered`,
+      ],
+      { timeoutMs: 300_000 },
+    );
+    assert.equal(c.status, 0, `skopeo copy of the release to :tampered: ${c.stderr}`);
+    const digest = fs.readFileSync(digestFile, "utf8").trim();
+    const manifests = `http://${host}/v2/${repository.slice(host.length + 1)}/manifests`;
+    const oci = "application/vnd.oci.image.manifest.v1+json";
+    const sig = inClusterNs(cluster, "curl", [
+      "-sf",
+      "-H",
+      `Accept: ${oci}`,
+      `${manifests}/${cosignTag(releaseRef.split("@")[1]!, "sig")}`,
+    ]);
+    assert.equal(sig.status, 0, `the release's signature manifest: ${sig.stderr}`);
+    const put = inClusterNs(
+      cluster,
+      "curl",
+      [
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        `Content-Type: ${oci}`,
+        "--data-binary",
+        "@-",
+        `${manifests}/${cosignTag(digest, "sig")}`,
+      ],
+      { input: sig.stdout },
+    );
+    assert.equal(put.status, 0, `PUT of the signature under the tampered digest: ${put.stderr}`);
+    return `${repository}@${digest}`;
+  };
+
   before(async function () {
     const missing = missingTools();
     if (missing) {
@@ -334,9 +407,7 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     const t1 = Date.now();
     await startRegistry(cluster, host);
     registryStarted = true;
-    const published = publishSignedNodeImage(cluster, STACK, cosign);
-    images.signed = published.reference;
-    images["tag-only"] = published.tagged;
+    images["node-signed"] = publishSignedNodeImage(cluster, STACK, cosign).reference;
     images.unsigned = pushArchive(cluster, NODE_IMAGE_ARCHIVE, `${repository}:unsigned`, { format: "v2s2" });
     images["other-key"] = pushArchive(cluster, PAUSE_IMAGE_ARCHIVE, `${repository}:other-key`);
     const other = generateCosignKeyPair("");
@@ -345,14 +416,12 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     images["other-registry"] = "docker.io/library/nginx:1.27";
     assert.notEqual(
       images.unsigned.split("@")[1],
-      images.signed.split("@")[1],
+      images["node-signed"].split("@")[1],
       "the unsigned image must have a digest of its own",
     );
     measured.push(
       `registry ${host} inside ${cluster.NETNS}, node image pushed and signed, unsigned/other-key pushed: ${secondsSince(t1)} s`,
     );
-    for (const c of Object.keys(images) as Case[]) log(`${c}: ${images[c]}`);
-
     // Kyverno's admission controller.
     const started = await startKyverno(
       cluster,
@@ -376,6 +445,38 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
         `evidence for this commit (npm run evidence; once per commit, shared with the other engine tests): ${secondsSince(t2)} s`,
       );
     }
+
+    // The release (npm run release -- testnet) to the release registry on the host's loopback: one started here on
+    // a temporary storage unless one answers there already (then the release goes to it, as `npm run release` does).
+    const t3 = Date.now();
+    const hostRegistry = await ensureLoopbackRegistry(host, path.join(tmp, "host-registry"));
+    if (hostRegistry.pid !== undefined) hostRegistryRoot = path.join(tmp, "host-registry");
+    releasesDir = path.join(tmp, "releases");
+    const released = await release({ stack: STACK, allowDirty: true, configSet: false, releasesDir, log });
+    releaseFile = released.file;
+    releaseManifest = released.manifest;
+    measured.push(
+      `npm run release -- ${STACK} (image build and push, SBOMs, sign, attest, render, manifest, verify): ${secondsSince(t3)} s`,
+    );
+
+    // What up:cluster does with a stack that names the release: the bundle verified, the image imported, and image,
+    // signature and attestation copied into the registry inside the namespace.
+    const t4 = Date.now();
+    const choice = clusterImageChoice(STACK, { reference: releaseManifest.image.reference, releasesDir });
+    assert.equal(choice.source, "release", JSON.stringify(choice));
+    if (choice.source !== "release") return;
+    images.signed = await deployedReleaseImage(cluster, STACK, choice, log);
+    images["tag-only"] = `${choice.repository}:${choice.tag}`;
+    measured.push(
+      `release into the cluster (bundle check, containerd import, cosign save + load of image, signature, attestation): ${secondsSince(t4)} s`,
+    );
+    images.tampered = tamperedRelease(host, repository, images.signed);
+    assert.notEqual(
+      images.tampered.split("@")[1],
+      images.signed.split("@")[1],
+      "the tampered image must have a digest of its own",
+    );
+    for (const c of Object.keys(images) as Case[]) log(`${c}: ${images[c]}`);
     prepareCluster(cluster, STACK);
     configFile = path.join(tmp, `Pulumi.${STACK}.yaml`);
     env = engineEnv(toolchainEnv(), path.join(tmp, "backend"));
@@ -398,6 +499,7 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     } finally {
       if (kyvernoStarted) await stopKyverno(cluster);
       if (registryStarted) await stopRegistry(cluster);
+      if (hostRegistryRoot) stopLoopbackRegistry(stackRegistry(STACK).host, hostRegistryRoot);
       if (startedHere) {
         const t0 = Date.now();
         const down = spawnSync("bash", [CLUSTER_SCRIPT, "down"], {
@@ -418,7 +520,28 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     }
   });
 
-  it("Audit (testnet as committed): up through the webhooks; the node pods run the signed digest, verified by Kyverno", async function () {
+  it("the release verifies (npm run release:verify) and up:cluster refuses a bundle whose manifest was edited", function () {
+    const r = spawnSync("npm", ["run", "--silent", "release:verify", "--", releaseFile], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.ok(r.stdout.startsWith(`release:verify OK: ${releaseManifest.image.reference}`), r.stdout);
+    const edited = path.join(tmp, "edited", STACK, "bundle");
+    fs.cpSync(path.dirname(releaseFile), edited, { recursive: true });
+    const m = JSON.parse(fs.readFileSync(path.join(edited, "release.json"), "utf8")) as ReleaseManifest;
+    fs.writeFileSync(path.join(edited, "release.json"), JSON.stringify({ ...m, commit: "0".repeat(40) }, null, 2));
+    assert.throws(
+      () =>
+        clusterImageChoice(STACK, {
+          reference: releaseManifest.image.reference,
+          releasesDir: path.join(tmp, "edited"),
+        }),
+      /no release bundle .* names that digest and verifies[\s\S]*\[bad-signature\]/,
+    );
+  });
+
+  it("Audit (testnet as committed): up through the webhooks; the node pods run the released digest, verified by Kyverno", async function () {
     writeConfig("Audit");
     const seconds = up();
     assert.deepEqual(failureActions(), ["Audit"], "testnet's ClusterPolicy is in Audit");
@@ -455,7 +578,7 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     );
   });
 
-  it("Audit: unsigned, other key, tag-only and another registry are admitted and reported (PolicyViolation events)", async function () {
+  it("Audit: tampered, unsigned, other key, tag-only and another registry are admitted and reported (PolicyViolation events)", async function () {
     const timings: string[] = [];
     for (const c of REFUSED) {
       const r = createPod(c);
@@ -485,12 +608,12 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     assert.deepEqual(policyViolations("admission-signed"), [], "the signed digest has no violation");
     for (const c of REFUSED) log(`audit ${c}: ${reported[c]![0]}`);
     measured.push(
-      `Audit: 4 pods admitted (create: ${timings.join(", ")}); their PolicyViolation events within ${secondsSince(t0)} s`,
+      `Audit: ${REFUSED.length} pods admitted (create: ${timings.join(", ")}); their PolicyViolation events within ${secondsSince(t0)} s`,
     );
     deleteTestPods();
   });
 
-  it("Enforce (bizra:kyverno.mode override): the signed digest is admitted; unsigned, other key, tag-only and another registry are refused", async function () {
+  it("Enforce (bizra:kyverno.mode override): the release and the signed node image are admitted; tampered, unsigned, other key, tag-only and another registry are refused", async function () {
     writeConfig("Enforce");
     const seconds = up();
     assert.deepEqual(failureActions(), ["Enforce"], "the override put the ClusterPolicy in Enforce");
@@ -524,7 +647,10 @@ describe("cluster admission: Kyverno's admission controller acts on require-sign
     }
     const signed = createPod("signed");
     assert.ok(signed.admitted, `signed: refused in Enforce: ${signed.message}`);
-    timings.push(`signed admitted in ${signed.seconds.toFixed(1)} s`);
+    timings.push(`signed (the release) admitted in ${signed.seconds.toFixed(1)} s`);
+    const nodeSigned = createPod("node-signed");
+    assert.ok(nodeSigned.admitted, `node-signed: refused in Enforce: ${nodeSigned.message}`);
+    timings.push(`node-signed admitted in ${nodeSigned.seconds.toFixed(1)} s`);
     const fresh = await replaceNodePod();
     assert.equal(fresh.image, images.signed);
     assert.equal(

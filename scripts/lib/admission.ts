@@ -7,6 +7,9 @@
  *   The kubelet's containerd, Kyverno and cosign all run in that namespace and speak plain HTTP to a loopback registry.
  * - The node image (`scripts/images.sh`) is copied there by skopeo and signed by cosign at its digest with the stack's
  *   key (`.cosign-key/`, generated on first use; `bizra:kyverno.cosignPublicKey: local` is its public half).
+ * - A release (`npm run release`) is copied there from the release registry on the host's loopback, with its cosign
+ *   signature and SBOM attestation, every digest kept (`publishRelease`: cosign save, then cosign load inside the
+ *   namespace), so that Kyverno verifies the released digest itself.
  * - Kyverno v1.19.1's admission controller (`cmd/kyverno`, built by scripts/delivery-toolchain.sh) runs as a process
  *   in the namespace with the cluster's kubeconfig and `--serverIP <node IP>:<port>`: the webhook configurations it
  *   registers carry `clientConfig.url: https://<node IP>:<port>/...` and, as `caBundle`, a CA generated here (its
@@ -22,7 +25,7 @@ import * as path from "node:path";
 import { inClusterNs, kubectl, kubectlGet, type ClusterEnv } from "./cluster";
 import { readStackFile, REPO_ROOT } from "./stack-config";
 import { ensureLocalCosignKey, type CosignKeyPair } from "../release/cosign-key";
-import { loopbackHost } from "../release/registry";
+import { ensureLoopbackRegistry, loopbackHost } from "../release/registry";
 import { cosignEnv } from "../release/tools";
 import { cosignRegistryFlags } from "../release/verify";
 
@@ -337,6 +340,142 @@ export function publishedNodeImage(cluster: ClusterEnv): PublishedImage | undefi
     return undefined;
   const p = JSON.parse(fs.readFileSync(f, "utf8")) as PublishedImage;
   return p.source === nodeImageName() ? p : undefined;
+}
+
+// ------------------------------------------------------------------------------------------------ releases
+
+/** What `cosign save` wrote for a release: the digests of its image, signature and attestation manifests. */
+export interface SavedRelease {
+  readonly image: string;
+  readonly signature: string;
+  readonly attestation: string;
+}
+
+/** A release copied into the registry inside the namespace, digests unchanged. */
+export interface PublishedRelease extends SavedRelease {
+  /** `<repository>@sha256:...`: the release's reference, now served inside the namespace too. */
+  readonly reference: string;
+  /** `<repository>:<tag>` (the release's commit tag) inside the namespace. */
+  readonly tagged: string;
+}
+
+/** The digests `cosign save` recorded in `<dir>/index.json`, by the kind cosign annotates each manifest with. */
+export function savedRelease(dir: string): SavedRelease {
+  const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as {
+    manifests?: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
+  const of = (kind: string, what: string): string => {
+    const m = (index.manifests ?? []).filter((e) => e.annotations?.["kind"] === `dev.cosignproject.cosign/${kind}`);
+    if (m.length !== 1)
+      throw new Error(
+        `cosign save wrote ${m.length} ${what} manifests to ${dir}/index.json (expected 1): the release's ${what} is not in its registry`,
+      );
+    return m[0]!.digest;
+  };
+  return {
+    image: of("image", "image"),
+    signature: of("sigs", "signature"),
+    attestation: of("atts", "SBOM attestation"),
+  };
+}
+
+/** Digest the registry inside the namespace serves for `name` at `tagOrDigest` (HEAD), or undefined when absent. */
+export function nsManifestDigest(
+  cluster: ClusterEnv,
+  host: string,
+  name: string,
+  tagOrDigest: string,
+): string | undefined {
+  const r = inClusterNs(cluster, "curl", [
+    "-s",
+    "-I",
+    "--max-time",
+    "10",
+    "-H",
+    "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+    `http://${host}/v2/${name}/manifests/${tagOrDigest}`,
+  ]);
+  if (!/^HTTP\/\S+ 200/m.test(r.stdout)) return undefined;
+  return /^docker-content-digest:\s*(\S+)/im.exec(r.stdout)?.[1];
+}
+
+/** cosign's tag for a digest's signature (`sig`) or attestation (`att`) manifest: `sha256-<hex>.<suffix>`. */
+export const cosignTag = (digest: string, suffix: "sig" | "att"): string => `${digest.replace(":", "-")}.${suffix}`;
+
+/**
+ * Copies a release (`npm run release`: its image, its cosign signature and its SBOM attestation) from the release
+ * registry on the host into the registry inside the namespace, which listens on the same loopback address, so that
+ * Kyverno finds the signature and attestation where the release's reference points. Both registries have one address,
+ * so no single process reaches both: `cosign save` on the host writes the three to an OCI layout under
+ * `<admission>/`, `cosign load` inside the namespace pushes them (manifests byte for byte: every digest is kept). The
+ * digests served inside the namespace are then checked against the saved ones.
+ */
+export async function publishRelease(
+  cluster: ClusterEnv,
+  cosign: string,
+  release: { readonly reference: string; readonly repository: string; readonly tag: string },
+): Promise<PublishedRelease> {
+  const host = loopbackHost(release.repository);
+  const digest = release.reference.slice(release.reference.lastIndexOf("@") + 1);
+  if (!host || !/^sha256:[0-9a-f]{64}$/.test(digest) || release.reference !== `${release.repository}@${digest}`)
+    throw new Error(
+      `release ${release.reference}: not <loopback host:port>/<name>@sha256:<digest> of repository ${release.repository}`,
+    );
+  if (nsCurl(cluster, [`http://${host}/v2/`]).stdout !== "200")
+    throw new Error(
+      `no registry answers on http://${host}/v2/ inside ${cluster.NETNS}: the release's registry address must be the admission registry's (the host of the stack's bizra:releaseRepository; npm run admission:up starts it)`,
+    );
+  await ensureLoopbackRegistry(host);
+  const dir = path.join(admissionDir(cluster), `release-${digest.slice(7, 19)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const flags = cosignRegistryFlags(release.reference);
+  const cosignRun = (netns: boolean, args: string[]): void => {
+    const r = spawnSync(
+      netns ? "nsenter" : cosign,
+      netns ? [`--net=${cluster.NETNS_FILE}`, "--", cosign, ...args] : args,
+      {
+        encoding: "utf8",
+        env: cosignEnv(""),
+        timeout: 300_000,
+      },
+    );
+    if (r.status !== 0)
+      throw new Error(
+        `cosign ${args.slice(0, 1).join(" ")} ${netns ? `inside ${cluster.NETNS}` : "on the host"} failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-5).join("\n")}`,
+      );
+  };
+  try {
+    cosignRun(false, ["save", ...flags, "--dir", dir, release.reference]);
+    const saved = savedRelease(dir);
+    if (saved.image !== digest) throw new Error(`cosign save wrote image ${saved.image}, the release is ${digest}`);
+    const tagged = `${release.repository}:${release.tag}`;
+    cosignRun(true, ["load", ...flags, "--dir", dir, tagged]);
+    const name = release.repository.slice(host.length + 1);
+    const served = {
+      image: nsManifestDigest(cluster, host, name, digest),
+      tag: nsManifestDigest(cluster, host, name, release.tag),
+      signature: nsManifestDigest(cluster, host, name, cosignTag(digest, "sig")),
+      attestation: nsManifestDigest(cluster, host, name, cosignTag(digest, "att")),
+    };
+    const expected = { image: digest, tag: digest, signature: saved.signature, attestation: saved.attestation };
+    for (const k of Object.keys(expected) as Array<keyof typeof expected>) {
+      if (served[k] !== expected[k])
+        throw new Error(
+          `after cosign load, the registry inside ${cluster.NETNS} serves ${k} ${served[k] ?? "nothing"} for ${release.reference}, expected ${expected[k]}`,
+        );
+    }
+    const published: PublishedRelease = { reference: release.reference, tagged, ...saved };
+    fs.writeFileSync(path.join(admissionDir(cluster), "release.json"), `${JSON.stringify(published, null, 2)}\n`);
+    return published;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The release `publishRelease` copied last into the registry inside the namespace, or undefined. */
+export function publishedRelease(cluster: ClusterEnv): PublishedRelease | undefined {
+  const f = path.join(admissionDir(cluster), "release.json");
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, "utf8")) as PublishedRelease) : undefined;
 }
 
 // ------------------------------------------------------------------------------------------------ Kyverno
