@@ -64,6 +64,7 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
 
   /** Waits (bounded) until the labelled pods are exactly `want`; fails with what it saw last. */
   async function untilLabelled(want: string[], what: string, ms = 20_000): Promise<void> {
+    const logs = () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? "running"}):\n${p.log.split("\n").filter((l) => /signer|error/i.test(l)).slice(-15).join("\n")}`).join("\n");
     const deadline = Date.now() + ms;
     let seen: string[] = [];
     while (Date.now() < deadline) {
@@ -71,7 +72,7 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
       if (JSON.stringify(seen) === JSON.stringify([...want].sort())) return;
       await sleep(100);
     }
-    assert.fail(`${what}: labelled pods ${JSON.stringify(seen)}, expected ${JSON.stringify([...want].sort())}`);
+    assert.fail(`${what}: labelled pods ${JSON.stringify(seen)}, expected ${JSON.stringify([...want].sort())}\n${logs()}`);
   }
 
   before(async function () {
@@ -204,6 +205,10 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
     }
     assert.ok(leader, "no signer elected");
     await untilLabelled([leader.name], "after the election");
+    // A standby's refusal closes a kept-alive connection, so the client's next request is routed afresh.
+    const standby = all.find((p) => p !== leader) ?? assert.fail("a standby");
+    const refusal = await keepAliveSign(standby.signerPort, { epoch: 1, slot: 1, payload: "aa" });
+    assert.deepEqual([refusal.status, refusal.error, refusal.connection], [503, "not_signer", "close"]);
 
     const signed = new Map<string, Set<string>>(); // "epoch/slot" -> payload digests signed
     const signatures = new Map<string, Set<string>>(); // "epoch/slot" -> signatures returned
@@ -289,6 +294,28 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
     assert.equal(patched.status, 200, `patch: ${patched.text}`);
   });
 });
+
+/** One sign request on a keep-alive agent; returns the status, the error code and the Connection header. */
+function keepAliveSign(port: number, body: unknown): Promise<{ status: number; error: string | undefined; connection: string | undefined }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require("node:http") as typeof import("node:http");
+  const agent = new http.Agent({ keepAlive: true });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path: ROUTES.attestationsSign, method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${"s".repeat(40)}` } },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => {
+          agent.destroy();
+          resolve({ status: res.statusCode ?? 0, error: (JSON.parse(text) as { error?: string }).error, connection: res.headers.connection });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 function kubeCall(api: ApiServer, method: string, urlPath: string, body: unknown, token = api.token): Promise<{ status: number; text: string }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
