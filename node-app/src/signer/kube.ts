@@ -21,6 +21,9 @@ export function kubeAccess(over: { server?: string | undefined; caFile?: string 
   return { server, caFile: over.caFile ?? `${SERVICE_ACCOUNT_DIR}/ca.crt`, tokenFile: over.tokenFile ?? `${SERVICE_ACCOUNT_DIR}/token` };
 }
 
+/** PATCH bodies are JSON merge patches (RFC 7386: null deletes a key); everything else is a whole object. */
+const contentType = (method: string) => (method === "PATCH" ? "application/merge-patch+json" : "application/json");
+
 export class KubeError extends Error {
   constructor(
     readonly status: number,
@@ -54,8 +57,7 @@ export class KubeClient {
           headers: {
             authorization: `Bearer ${token}`,
             accept: "application/json",
-            ...(payload !== undefined
-              ? { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json", "content-length": Buffer.byteLength(payload) } : {}),
+            ...(payload !== undefined ? { "content-type": contentType(method), "content-length": Buffer.byteLength(payload) } : {}),
           },
         },
         (res) => {
