@@ -175,12 +175,16 @@ export class LeaseStateStore implements SignerStateStore {
     if (this.podPath === undefined || this.labelWrite !== undefined || this.closed) return;
     const active = this.isActive();
     if (this.labelled === active) return;
-    this.labelWrite = this.writeRoleLabel(active)
-      .catch((err: Error) => this.options.onError?.(err))
-      .finally(() => {
+    this.labelWrite = this.writeRoleLabel(active).then(
+      () => {
         this.labelWrite = undefined;
         this.syncRoleLabel(); // the role may have changed while the write was under way
-      });
+      },
+      (err: Error) => {
+        this.labelWrite = undefined; // retried at the next round, not at once: a refused patch must not spin
+        this.options.onError?.(err);
+      },
+    );
   }
 
   /** Sets (active) or removes the role label with a JSON merge patch (null deletes a key); records the result. */
