@@ -11,7 +11,7 @@ import { selectorLabels, type NodeLabels } from "./labels";
 import type { NodeNamespace } from "./namespace";
 import { METRICS_PORT_NAME } from "./node";
 import { componentType, withFormerTypes } from "./component";
-import { signerLabels, signerSelector } from "./signer";
+import { SIGNER_METRICS_SERVICE_LABEL, SIGNER_NAME_LABEL, signerLabels, signerSelector } from "./signer";
 
 export const SCRAPE_INTERVAL = "5s";
 /** Series the node exports that dashboards and alerts read. `up` and `scrape_*` are synthetic and never dropped. */
@@ -49,9 +49,13 @@ export function serviceMonitor(
   };
 }
 
-/** The signer's ServiceMonitor: its Service `<app>-signer` (job label `<app>-signer`). */
+/**
+ * The signer's ServiceMonitor: its Service `<app>-signer-metrics` (every signer pod; the Service `<app>-signer` reaches
+ * the active one only). The job label stays `<app>-signer`: the operator reads it from the Service's `SIGNER_NAME_LABEL`.
+ */
 export function signerServiceMonitor(appName: string, namespace: string, nodeLabels: NodeLabels): ServiceMonitor {
-  return serviceMonitor(appName, namespace, signerLabels(appName, nodeLabels), signerSelector(appName), `${appName}-signer`);
+  const sm = serviceMonitor(appName, namespace, signerLabels(appName, nodeLabels), { ...signerSelector(appName), ...SIGNER_METRICS_SERVICE_LABEL }, `${appName}-signer`);
+  return { ...sm, spec: { ...sm.spec, jobLabel: SIGNER_NAME_LABEL } };
 }
 
 export interface NodeServiceMonitorArgs {

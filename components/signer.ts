@@ -4,14 +4,16 @@
  * mark (node-app/src/signer/lease-store.ts; docs/signing.md). The verifier Deployment (HPA, canary) mounts no key.
  *
  * Objects: ServiceAccount (token mounted: the Lease is read and written through the API server), Role + RoleBinding
- * (that one Lease only), the signing-key Secret, the signer-token Secret (callers present it as a bearer token),
- * Deployment, Service (signer port, and the metrics port its ServiceMonitor scrapes: PoI generation is measured
- * only here), PodDisruptionBudget.
+ * (that one Lease, and the label of its own pod), the signing-key Secret, the signer-token Secret (callers present it
+ * as a bearer token), Deployment, Service `<app>-signer` (the signer port of the active signer only: it selects the
+ * pod label `SIGNER_ROLE_LABEL=active` that the Lease holder puts on its own pod), Service `<app>-signer-metrics`
+ * (the metrics port of every signer pod, which its ServiceMonitor scrapes: PoI generation is measured only here),
+ * PodDisruptionBudget.
  */
 import { createHmac } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, ROUTES } from "@bizra/contract";
+import { ENV, ROUTES, SIGNER_ROLE_ACTIVE, SIGNER_ROLE_LABEL } from "@bizra/contract";
 import { awaitTimeoutMetadata, type StackConfig } from "./config";
 import { METRICS_PORT_NAME } from "./node";
 import { hardenedContainerSecurity, hardenedPod, httpProbes, IMAGE_PULL_POLICY, TMP_MOUNT, tmpVolume } from "./pod-security";
@@ -36,10 +38,30 @@ export function signerComponentLabels(): Record<string, string> {
 export function signerLabels(appName: string, nodeLabels: NodeLabels): Record<string, string> {
   return { ...nodeLabels, ...signerSelector(appName), ...signerComponentLabels() };
 }
-export const signerSelector = (appName: string) => ({ "app.kubernetes.io/name": `${appName}-signer` });
+/** The label whose value names the signer (`<app>-signer`); its ServiceMonitor takes the `job` label from it. */
+export const SIGNER_NAME_LABEL = "app.kubernetes.io/name";
+export const signerSelector = (appName: string) => ({ [SIGNER_NAME_LABEL]: `${appName}-signer` });
+/** Selects the active signer only: the Lease holder labels its own pod (node-app/src/signer/lease-store.ts). */
+export const activeSignerSelector = (appName: string) => ({ ...signerSelector(appName), [SIGNER_ROLE_LABEL]: SIGNER_ROLE_ACTIVE });
+/** Marks the Service that exposes every signer pod's metrics port (its ServiceMonitor selects it by this label). */
+export const SIGNER_METRICS_SERVICE_LABEL = { "bizra.io/signer-service": "metrics" } as const;
 
 /** The Lease that elects the active signer of this validator and holds its high-water mark. */
 export const signerLeaseName = (appName: string) => `${appName}-signer`;
+
+/**
+ * The signer's API access. Lease: `create` cannot be limited to a name; `get`/`update` are limited to this validator's
+ * Lease. Pods: `patch` only, for the role label on its own pod; it cannot be limited by name (the Deployment's pods
+ * have generated names, and RBAC has no "own pod" rule), so any pod in the namespace could be patched with this
+ * token: the namespace holds this validator's pods only.
+ */
+export function signerRoleRules(appName: string): k8s.types.input.rbac.v1.PolicyRule[] {
+  return [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [signerLeaseName(appName)], verbs: ["get", "update"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["patch"] },
+  ];
+}
 
 /**
  * The bearer token of the signer, derived from the signing key (HMAC-SHA256 under a fixed label), so it needs no
@@ -94,6 +116,7 @@ export function signerPodSpec(
           { name: ENV.signerLease, value: signerLeaseName(cfg.appName) },
           { name: ENV.signerLeaseSeconds, value: String(cfg.signer.leaseSeconds) },
           { name: ENV.signerIdentity, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+          { name: ENV.signerPodName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
           { name: "NODE_ENV", value: "production" },
         ],
         resources: { requests: { ...cfg.resources.requests }, limits: { ...cfg.resources.limits } },
@@ -138,6 +161,7 @@ export interface NodeSignerArgs {
 export class NodeSigner extends pulumi.ComponentResource {
   public readonly deploymentName: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  public readonly metricsServiceName: pulumi.Output<string>;
   public readonly tokenSecretName: pulumi.Output<string>;
   public readonly leaseName: string;
   public readonly labels: Record<string, string>;
@@ -157,11 +181,7 @@ export class NodeSigner extends pulumi.ComponentResource {
       name,
       {
         metadata: metadata(),
-        rules: [
-          // create cannot be limited to a name; get/update are limited to this validator's Lease
-          { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-          { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [signerLeaseName(cfg.appName)], verbs: ["get", "update"] },
-        ],
+        rules: signerRoleRules(cfg.appName),
       },
       child,
     );
@@ -212,17 +232,29 @@ export class NodeSigner extends pulumi.ComponentResource {
       },
       child,
     );
+    // Sign requests: the active signer only (both pods stay Ready, so the Deployment's rollout and availability are
+    // unchanged). Pulumi awaits an endpoint, i.e. an elected signer that labelled its pod.
     const service = new k8s.core.v1.Service(
       name,
       {
         metadata: metadata(),
         spec: {
           type: "ClusterIP",
+          selector: activeSignerSelector(cfg.appName),
+          ports: [{ name: SIGNER_PORT_NAME, port: cfg.signer.port, targetPort: SIGNER_PORT_NAME, protocol: "TCP" }],
+        },
+      },
+      child,
+    );
+    // Metrics: every signer pod, standby included (bizra_poi_signer_active sums to 1 over them).
+    const metricsService = new k8s.core.v1.Service(
+      `${name}-metrics`,
+      {
+        metadata: { ...metadata("-metrics"), labels: { ...labels, ...SIGNER_METRICS_SERVICE_LABEL } },
+        spec: {
+          type: "ClusterIP",
           selector: signerSelector(cfg.appName),
-          ports: [
-            { name: SIGNER_PORT_NAME, port: cfg.signer.port, targetPort: SIGNER_PORT_NAME, protocol: "TCP" },
-            { name: METRICS_PORT_NAME, port: cfg.metricsPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" },
-          ],
+          ports: [{ name: METRICS_PORT_NAME, port: cfg.metricsPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" }],
         },
       },
       child,
@@ -233,7 +265,8 @@ export class NodeSigner extends pulumi.ComponentResource {
     this.leaseName = signerLeaseName(cfg.appName);
     this.deploymentName = deployment.metadata.name;
     this.serviceName = service.metadata.name;
+    this.metricsServiceName = metricsService.metadata.name;
     this.tokenSecretName = token.metadata.name;
-    this.registerOutputs({ deploymentName: this.deploymentName, serviceName: this.serviceName, tokenSecretName: this.tokenSecretName, leaseName: this.leaseName });
+    this.registerOutputs({ deploymentName: this.deploymentName, serviceName: this.serviceName, metricsServiceName: this.metricsServiceName, tokenSecretName: this.tokenSecretName, leaseName: this.leaseName });
   }
 }

@@ -281,7 +281,11 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
       live<List<K8s.core.v1.Pod>>(["pods", "-n", namespace, "-l", Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",")])
         .items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
     const nodePods = podsOf(nodeSvc.spec.selector);
-    const signerPods = podsOf(signerSvc.spec.selector);
+    // every signer pod through <app>-signer-metrics; <app>-signer itself selects the active signer only
+    const signerPods = podsOf(svc(`${appName}-signer-metrics`).spec.selector);
+    assert.equal(signerPods.length, cfg.signer.replicas, `Ready signer pods: ${signerPods.length}`);
+    const activePods = podsOf(signerSvc.spec.selector);
+    assert.equal(activePods.length, 1, `pods the sign Service selects: ${activePods.map((p) => p.metadata.name).join(", ")}`);
     assert.equal(nodePods.length, cfg.replicas, `Ready node pods: ${nodePods.length}`);
     const t1 = Date.now();
     let targets: { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }[] = [];
@@ -304,7 +308,10 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
       assert.equal(t.labels["service"], appName);
     }
     assert.deepEqual(upFor(`${appName}-signer`).map((t) => t.labels["pod"]).sort(), signerPods.map((p) => p.metadata.name).sort(), "signer targets up");
-    measured.push(`targets up ${seconds(t1)} s after Prometheus was ready: ${nodeTargets.map((t) => t.scrapeUrl).join(", ")} (job ${appName}); ${signerPods.length} signer pods (job ${appName}-signer)`);
+    measured.push(
+      `targets up ${seconds(t1)} s after Prometheus was ready: ${nodeTargets.map((t) => t.scrapeUrl).join(", ")} (job ${appName}); ${signerPods.length} signer pods (job ${appName}-signer), ` +
+        `the sign Service selects ${activePods.map((p) => p.metadata.name).join(", ")}`,
+    );
 
     // Rules: the PrometheusRule read back from the API server, loaded as the operator's rule file.
     const rule = live<{ spec: { groups: unknown } }>(["prometheusrule", appName, "-n", namespace]);
@@ -336,7 +343,7 @@ describe("cluster observability: the Prometheus Operator scrapes the deployment,
     tokenFile = path.join(tmp, "signer-token");
     fs.writeFileSync(tokenFile, Buffer.from(secret.data["token"] ?? assert.fail("the signer token Secret has no key token"), "base64").toString("utf8"), { mode: 0o600 });
 
-    // One signer holds the Lease (bizra_poi_signer_active; the other answers 503 not_signer)
+    // One signer holds the Lease (bizra_poi_signer_active) and is the sign Service's one endpoint
     const signerActive = `sum(${METRICS.poiSignerActive}{namespace="${namespace}"})`;
     const t0s = Date.now();
     while (Date.now() - t0s < 120_000 && Number(prom<PromVector>(`/api/v1/query?query=${encodeURIComponent(signerActive)}`).result[0]?.value[1] ?? 0) !== 1) await sleep(2000);

@@ -65,19 +65,27 @@ for (const stack of STACKS) {
       for (const m of ["nodejs_heap_size_total_bytes", "process_open_fds"]) assert.ok(!keep.test(m), m);
     });
 
-    it("a second ServiceMonitor scrapes the signer Service's metrics port (PoI generation happens only there)", () => {
+    it("a second ServiceMonitor scrapes every signer pod's metrics port through <app>-signer-metrics, as job <app>-signer (PoI generation happens only there)", () => {
       const sms = byType(run, "ServiceMonitor");
       assert.deepEqual(sms.map((s) => s.metadata.name), [cfg.appName, `${cfg.appName}-signer`]);
       const signerSm = named(sms, `${cfg.appName}-signer`, "ServiceMonitor");
       const services = byType(run, "Service");
-      const signerSvc = named(services, `${cfg.appName}-signer`, "Service");
+      const metricsSvc = named(services, `${cfg.appName}-signer-metrics`, "Service");
+      const signSvc = named(services, `${cfg.appName}-signer`, "Service");
       const nodeSvc = named(services, cfg.appName, "Service");
       const selector = signerSm.spec.selector.matchLabels ?? {};
-      // the selector picks the signer Service and not the node's
-      for (const [k, v] of Object.entries(selector)) assert.equal(signerSvc.metadata.labels?.[k], v, k);
-      assert.ok(Object.entries(selector).some(([k, v]) => nodeSvc.metadata.labels?.[k] !== v), "the signer's ServiceMonitor does not select the node Service");
+      const selects = (svc: typeof nodeSvc) => Object.entries(selector).every(([k, v]) => svc.metadata.labels?.[k] === v);
+      // the selector picks the signer's metrics Service, neither the node's nor the one that routes sign requests
+      assert.ok(selects(metricsSvc), "selects <app>-signer-metrics");
+      assert.ok(!selects(nodeSvc), "the signer's ServiceMonitor does not select the node Service");
+      assert.ok(!selects(signSvc), "the signer's ServiceMonitor does not select the sign Service");
+      // every signer pod, the standby too: the metrics Service selects the pods without the active-role label
+      assert.deepEqual(metricsSvc.spec?.selector, { "app.kubernetes.io/name": `${cfg.appName}-signer` });
       const endpoint = single(signerSm.spec.endpoints, "signer ServiceMonitor endpoint");
-      assert.equal(find(signerSvc.spec?.ports, (p) => p.name === endpoint.port, "signer Service port").port, cfg.metricsPort);
+      assert.equal(find(metricsSvc.spec?.ports, (p) => p.name === endpoint.port, "signer metrics Service port").port, cfg.metricsPort);
+      // job label: the Service's app.kubernetes.io/name, i.e. <app>-signer, as the alerts and the dashboard expect
+      assert.equal(signerSm.spec.jobLabel, "app.kubernetes.io/name");
+      assert.equal(metricsSvc.metadata.labels?.["app.kubernetes.io/name"], `${cfg.appName}-signer`);
       assert.deepEqual(signerSm.spec.endpoints, named(sms, cfg.appName, "ServiceMonitor").spec.endpoints, "same path, interval and keep-regex as the node's");
       assert.equal(signerSm.metadata.labels?.["app.kubernetes.io/part-of"], "bizra", "a Prometheus selecting bizra's ServiceMonitors selects it");
     });

@@ -5,6 +5,12 @@
  * Checked: no (epoch, slot) is ever signed for two payloads (zero equivocations), and signing resumes within the
  * lease duration plus one retry period. The measured resumption time is printed.
  *
+ * Routing: the processes run with the signer's ServiceAccount token under the Role the program renders
+ * (`signerRoleRules`), each as a Pod object of its own (no kubelet runs: the objects only carry labels). Checked: the
+ * Lease holder, and only it, carries `SIGNER_ROLE_LABEL=active` (what the signer Service selects); a SIGKILLed holder
+ * leaves its label behind until its process restarts in the same pod; a graceful stop removes it; the Role refuses
+ * reading and deleting pods.
+ *
  * Skipped (with the reason) only when the binaries are not built; `scripts/setup.sh` builds them.
  */
 import { strict as assert } from "node:assert";
@@ -13,7 +19,8 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ENV, METRICS_PATH, ROUTES } from "@bizra/contract";
+import { ENV, METRICS_PATH, ROUTES, SIGNER_ROLE_ACTIVE, SIGNER_ROLE_LABEL } from "@bizra/contract";
+import { signerLeaseName, signerRoleRules } from "../components/signer";
 import { startApiServer, type ApiServer } from "./support/apiserver";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -21,6 +28,9 @@ const SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const PUBLIC_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"; // RFC 8032 TEST 1
 const LEASE_SECONDS = 3;
 const NAMESPACE = "bizra-signer-test";
+const APP = "node0";
+const SIGNER_SA = `${APP}-signer`;
+const PODS = ["signer-a", "signer-b", "signer-c"] as const;
 
 interface NodeProc {
   readonly name: string;
@@ -42,6 +52,28 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
   let api: ApiServer | undefined;
   let dir: string;
   const procs: NodeProc[] = [];
+  let signerToken: string;
+
+  /** Names of the pods that carry the active role label: the endpoints the signer Service would have. */
+  async function labelledPods(): Promise<string[]> {
+    const selector = encodeURIComponent(`${SIGNER_ROLE_LABEL}=${SIGNER_ROLE_ACTIVE}`);
+    const r = await kubeCall(api as ApiServer, "GET", `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=${selector}`, undefined);
+    assert.equal(r.status, 200, r.text);
+    return (JSON.parse(r.text) as { items: { metadata: { name: string } }[] }).items.map((p) => p.metadata.name).sort();
+  }
+
+  /** Waits (bounded) until the labelled pods are exactly `want`; fails with what it saw last. */
+  async function untilLabelled(want: string[], what: string, ms = 20_000): Promise<void> {
+    const logs = () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? "running"}):\n${p.log.split("\n").filter((l) => /signer|error/i.test(l)).slice(-15).join("\n")}`).join("\n");
+    const deadline = Date.now() + ms;
+    let seen: string[] = [];
+    while (Date.now() < deadline) {
+      seen = await labelledPods();
+      if (JSON.stringify(seen) === JSON.stringify([...want].sort())) return;
+      await sleep(100);
+    }
+    assert.fail(`${what}: labelled pods ${JSON.stringify(seen)}, expected ${JSON.stringify([...want].sort())}\n${logs()}`);
+  }
 
   before(async function () {
     const missing = missingBinaries();
@@ -52,11 +84,39 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
     }
     api = await startApiServer();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bizra-signer-lease-"));
-    fs.writeFileSync(path.join(dir, "kube-token"), api.token);
     fs.writeFileSync(path.join(dir, "signer-token"), "s".repeat(40));
     fs.writeFileSync(path.join(dir, "validators.json"), JSON.stringify([{ id: "node0", weight: 1, publicKey: PUBLIC_KEY }]));
     const ns = await kubeCall(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
     assert.ok(ns.status === 201 || ns.status === 409, `namespace: ${ns.status} ${ns.text}`);
+    // the signer's identity and Role as the program renders them; the processes use this token, not the admin's
+    const nsPath = `/api/v1/namespaces/${NAMESPACE}`;
+    const meta = { name: SIGNER_SA, namespace: NAMESPACE };
+    const created = [
+      await kubeCall(api, "POST", `${nsPath}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: meta }),
+      await kubeCall(api, "POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${NAMESPACE}/roles`, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta, rules: signerRoleRules(APP) }),
+      await kubeCall(api, "POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${NAMESPACE}/rolebindings`, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: meta,
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SIGNER_SA },
+        subjects: [{ kind: "ServiceAccount", name: SIGNER_SA, namespace: NAMESPACE }],
+      }),
+      ...(await Promise.all(
+        PODS.map((name) =>
+          kubeCall(api as ApiServer, "POST", `${nsPath}/pods`, {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name, namespace: NAMESPACE, labels: { "app.kubernetes.io/name": `${APP}-signer` } },
+            spec: { serviceAccountName: SIGNER_SA, automountServiceAccountToken: false, containers: [{ name: "signer", image: "registry.invalid/bizra/node:test" }] },
+          }),
+        ),
+      )),
+    ];
+    for (const r of created) assert.equal(r.status, 201, r.text);
+    const token = await kubeCall(api, "POST", `${nsPath}/serviceaccounts/${SIGNER_SA}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } });
+    assert.equal(token.status, 201, token.text);
+    signerToken = (JSON.parse(token.text) as { status: { token: string } }).status.token;
+    fs.writeFileSync(path.join(dir, "kube-token"), signerToken);
   });
 
   after(async () => {
@@ -81,10 +141,11 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
         [ENV.signingKey]: SEED,
         [ENV.validatorSetFile]: path.join(dir, "validators.json"),
         [ENV.signerTokenFile]: path.join(dir, "signer-token"),
-        [ENV.signerLease]: "node0-signer",
+        [ENV.signerLease]: signerLeaseName(APP),
         [ENV.signerLeaseNamespace]: NAMESPACE,
         [ENV.signerLeaseSeconds]: String(LEASE_SECONDS),
         [ENV.signerIdentity]: name,
+        [ENV.signerPodName]: name,
         [ENV.kubeApiUrl]: a.server,
         [ENV.kubeCaFile]: a.caFile,
         [ENV.kubeTokenFile]: path.join(dir, "kube-token"),
@@ -127,8 +188,7 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
   }
 
   it("signs each (epoch, slot) for at most one payload while the active signer is killed, and resumes within the lease", async () => {
-    const [a, b, c] = await Promise.all([startProc("signer-a"), startProc("signer-b"), startProc("signer-c")]);
-    const all = [a, b, c] as NodeProc[];
+    const all: NodeProc[] = await Promise.all(PODS.map((name) => startProc(name)));
     // wait for an elected signer
     const activeOf = async () => {
       for (const p of all) {
@@ -144,6 +204,11 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
       if (leader === undefined) await sleep(100);
     }
     assert.ok(leader, "no signer elected");
+    await untilLabelled([leader.name], "after the election");
+    // A standby's refusal closes a kept-alive connection, so the client's next request is routed afresh.
+    const standby = all.find((p) => p !== leader) ?? assert.fail("a standby");
+    const refusal = await keepAliveSign(standby.signerPort, { epoch: 1, slot: 1, payload: "aa" });
+    assert.deepEqual([refusal.status, refusal.error, refusal.connection], [503, "not_signer", "close"]);
 
     const signed = new Map<string, Set<string>>(); // "epoch/slot" -> payload digests signed
     const signatures = new Map<string, Set<string>>(); // "epoch/slot" -> signatures returned
@@ -192,23 +257,80 @@ describe("signer: one active signer through a Lease, against kube-apiserver", fu
         `(lease ${LEASE_SECONDS} s, bound ${bound} ms); refusals: ${JSON.stringify(Object.fromEntries(refusals))}`,
     );
     assert.ok((refusals.get("double_sign") ?? 0) > 0, "the conflicting payloads were refused by name");
+
+    // Routing after the kill: the successor labels its pod; the killed process could not remove its label.
+    const live = () => all.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    let successor: NodeProc | undefined;
+    for (let i = 0; i < 100 && successor === undefined; i++) {
+      successor = await activeOf();
+      if (successor === undefined) await sleep(100);
+    }
+    assert.ok(successor && successor !== leader, "a successor holds the Lease");
+    await untilLabelled([successor.name, leader.name], "after SIGKILL of the holder (its label is stale)");
+    // The killed container restarts in the same pod: its first round removes the stale label.
+    const restarted = await startProc(leader.name);
+    all.push(restarted);
+    await untilLabelled([successor.name], "after the killed signer restarted in its pod");
+    // A graceful stop takes the label off before it releases the Lease; another process takes both over.
+    successor.child.kill("SIGTERM");
+    await new Promise((r) => successor?.child.once("exit", r));
+    let third: NodeProc | undefined;
+    for (let i = 0; i < 200 && third === undefined; i++) {
+      third = live().length > 0 ? await activeOf() : undefined;
+      if (third === undefined) await sleep(100);
+    }
+    assert.ok(third, "a signer holds the Lease after the graceful stop");
+    await untilLabelled([third.name], "after the graceful stop of the holder");
+    console.log(`    routing: ${leader.name} labelled, killed (label stale until its restart), ${successor.name} labelled, stopped gracefully, ${third.name} labelled`);
+  });
+
+  it("the signer's Role lets it patch pods but not read, list or delete them", async () => {
+    const a = api as ApiServer;
+    const pod = `/api/v1/namespaces/${NAMESPACE}/pods/${PODS[0]}`;
+    assert.equal((await kubeCall(a, "GET", pod, undefined, signerToken)).status, 403, "get");
+    assert.equal((await kubeCall(a, "GET", `/api/v1/namespaces/${NAMESPACE}/pods`, undefined, signerToken)).status, 403, "list");
+    assert.equal((await kubeCall(a, "DELETE", pod, undefined, signerToken)).status, 403, "delete");
+    const patched = await kubeCall(a, "PATCH", pod, { metadata: { labels: { "bizra.io/probe": "x" } } }, signerToken);
+    assert.equal(patched.status, 200, `patch: ${patched.text}`);
   });
 });
 
-function kubeCall(api: ApiServer, method: string, urlPath: string, body: unknown): Promise<{ status: number; text: string }> {
+/** One sign request on a keep-alive agent; returns the status, the error code and the Connection header. */
+function keepAliveSign(port: number, body: unknown): Promise<{ status: number; error: string | undefined; connection: string | undefined }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require("node:http") as typeof import("node:http");
+  const agent = new http.Agent({ keepAlive: true });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path: ROUTES.attestationsSign, method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${"s".repeat(40)}` } },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => {
+          agent.destroy();
+          resolve({ status: res.statusCode ?? 0, error: (JSON.parse(text) as { error?: string }).error, connection: res.headers.connection });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+function kubeCall(api: ApiServer, method: string, urlPath: string, body: unknown, token = api.token): Promise<{ status: number; text: string }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const https = require("node:https") as typeof import("node:https");
   return new Promise((resolve, reject) => {
     const req = https.request(new URL(urlPath, api.server), {
       method,
       ca: fs.readFileSync(api.caFile),
-      headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${token}`, "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" },
     }, (res) => {
       let text = "";
       res.on("data", (d: Buffer) => (text += d.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on("error", reject);
-    req.end(JSON.stringify(body));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }

@@ -3,7 +3,7 @@
  * and what the program renders per stack (the key Secret mounted only in the signer, the set in every node pod).
  */
 import { strict as assert } from "node:assert";
-import { ENV } from "@bizra/contract";
+import { ENV, ROUTES, SIGNER_ROLE_ACTIVE, SIGNER_ROLE_LABEL } from "@bizra/contract";
 import { ConfigError, parseStackConfig } from "../components/config";
 import { componentLabels } from "../components/labels";
 import { SIGNER_CLIENT_LABEL, SIGNING_KEY_DIR, signerTokenOf } from "../components/signer";
@@ -85,16 +85,25 @@ for (const stack of STACKS) {
       assert.equal(secret.stringData["signing-key"], signingKey);
     });
 
-    it("runs the signer with a Lease, a token file and the shared validator id; the Role covers that Lease only", () => {
+    it("runs the signer with a Lease, a token file and the shared validator id; the Role covers that Lease and pod patches only", () => {
       const c = nth(one("Deployment", `${app}-signer`).spec.template.spec.containers, 0, "signer container");
       const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? e.valueFrom]));
       assert.equal(env[ENV.signerLease], `${app}-signer`);
       assert.equal(env[ENV.validatorId], "node0");
       assert.deepEqual(env[ENV.signerIdentity], { fieldRef: { fieldPath: "metadata.name" } });
+      assert.deepEqual(env[ENV.signerPodName], { fieldRef: { fieldPath: "metadata.name" } }, "the pod labels itself by its own name");
       assert.equal(one("Secret", `${app}-signer-token`).stringData.token, signerTokenOf(signingKey));
       const rules = one("Role", `${app}-signer`).rules;
       assert.deepEqual(find(rules, (r) => r.verbs.includes("update"), "rule with verb update").resourceNames, [`${app}-signer`]);
-      assert.ok(!rules.some((r) => r.resources.some((x) => x !== "leases")), "leases only");
+      assert.deepEqual(
+        rules.map((r) => [r.apiGroups, r.resources, r.verbs]),
+        [
+          [["coordination.k8s.io"], ["leases"], ["create"]],
+          [["coordination.k8s.io"], ["leases"], ["get", "update"]],
+          [[""], ["pods"], ["patch"]],
+        ],
+        "create leases, get/update its Lease, patch pods (the role label): nothing else, no pod get/list/delete",
+      );
       assert.equal(one("Deployment", `${app}-signer`).spec.template.spec.automountServiceAccountToken, true);
     });
 
@@ -110,9 +119,30 @@ for (const stack of STACKS) {
       const apex = one("Service", app);
       assert.ok(!apex.spec.ports.some((p) => p.port === 8081 || p.name === "signer"));
       const signerSvc = one("Service", `${app}-signer`);
-      // the signer port, and the metrics port its ServiceMonitor scrapes (PoI generation is measured only there)
-      assert.deepEqual(signerSvc.spec.ports.map((p) => p.name), ["signer", "metrics"]);
+      // the signer port of the active signer only; the metrics port of every signer pod is on <app>-signer-metrics
+      assert.deepEqual(signerSvc.spec.ports.map((p) => p.name), ["signer"]);
+      assert.deepEqual(signerSvc.spec.selector, { "app.kubernetes.io/name": `${app}-signer`, [SIGNER_ROLE_LABEL]: SIGNER_ROLE_ACTIVE });
+      const metricsSvc = one("Service", `${app}-signer-metrics`);
+      assert.deepEqual(metricsSvc.spec.ports.map((p) => p.name), ["metrics"]);
+      assert.deepEqual(metricsSvc.spec.selector, { "app.kubernetes.io/name": `${app}-signer` });
       assert.ok(!Object.entries(componentLabels()).every(([k, val]) => one("Deployment", `${app}-signer`).spec.template.metadata.labels[k] === val), "verifier selectors do not match the signer");
+    });
+
+    it("routes sign requests only to the pod the Lease holder labels, while the Deployment waits for every signer pod to be Ready", () => {
+      const deployment = one("Deployment", `${app}-signer`);
+      const template = deployment.spec.template.metadata.labels;
+      const selector = one("Service", `${app}-signer`).spec.selector;
+      // the label is not in the pod template: no pod starts in the Service; the active signer adds it at run time
+      assert.ok(!(SIGNER_ROLE_LABEL in template), "the role label is written by the signer, not rendered");
+      assert.deepEqual(
+        Object.entries(selector).filter(([k, val]) => template[k] !== val),
+        [[SIGNER_ROLE_LABEL, SIGNER_ROLE_ACTIVE]],
+        "the sign Service differs from the pod template in the role label only",
+      );
+      // rollout math: the standby stays Ready, so availability (replicas - maxUnavailable Ready pods) is reachable
+      assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
+      const c = nth(deployment.spec.template.spec.containers, 0, "signer container");
+      assert.equal(c.readinessProbe.httpGet.path, ROUTES.readyz, "readiness does not depend on holding the Lease");
     });
 
     it("lets only labelled clients reach the signer port, and the signer reach the API server", () => {

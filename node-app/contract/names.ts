@@ -28,6 +28,14 @@ export const ROUTES = {
 /** Routes served on the signer port only (never on the API port). */
 export const SIGNER_ROUTES = [ROUTES.attestationsSign] as const;
 
+/**
+ * The label the active signer puts on its own pod (and removes when it stops being active); the signer Service
+ * selects it, so sign requests reach the active signer only. Routing only: the Lease's compare-and-swap is what
+ * rules out a double-sign.
+ */
+export const SIGNER_ROLE_LABEL = "bizra.io/signer-role";
+export const SIGNER_ROLE_ACTIVE = "active";
+
 /** Environment variables the node reads at start (validated there). */
 export const ENV = {
   apiPort: "BIZRA_API_PORT",
@@ -74,6 +82,8 @@ export const ENV = {
   signerLeaseSeconds: "BIZRA_SIGNER_LEASE_SECONDS",
   /** This process's identity in the Lease; default: the host name (the pod name). */
   signerIdentity: "BIZRA_SIGNER_IDENTITY",
+  /** This process's pod (Downward API `metadata.name`): labelled `SIGNER_ROLE_LABEL` while active; unset: no label. */
+  signerPodName: "BIZRA_SIGNER_POD_NAME",
   /** Kubernetes API server URL; default: in-cluster (KUBERNETES_SERVICE_HOST/PORT). */
   kubeApiUrl: "BIZRA_KUBE_API_URL",
   /** CA bundle and bearer-token file for the API server; default: the pod's service-account files. */

@@ -80,6 +80,8 @@ export type SignerStateConfig =
       readonly namespace: string;
       readonly identity: string;
       readonly leaseSeconds: number;
+      /** This process's pod, labelled while it is the active signer (routing only); undefined: no label. */
+      readonly podName: string | undefined;
       readonly apiUrl: string | undefined;
       readonly caFile: string | undefined;
       readonly tokenFile: string | undefined;
@@ -166,6 +168,7 @@ const EnvSchema = z.object({
   [ENV.signerLeaseNamespace]: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name").optional(),
   [ENV.signerLeaseSeconds]: int(2, 300, 6),
   [ENV.signerIdentity]: z.string().regex(/^[A-Za-z0-9._-]{1,253}$/, "must match [A-Za-z0-9._-]{1,253}").optional(),
+  [ENV.signerPodName]: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes pod name (lower-case DNS subdomain)").optional(),
   [ENV.kubeApiUrl]: z.string().regex(/^https:\/\/\S+$/, "must be an https:// URL").optional(),
   [ENV.kubeCaFile]: z.string().min(1, "must be a file path").optional(),
   [ENV.kubeTokenFile]: z.string().min(1, "must be a file path").optional(),
@@ -241,7 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   let signer: SignerConfig | undefined;
   if (signingKey !== undefined) signer = signerConfig(e);
   else {
-    for (const name of [ENV.signerTokenFile, ENV.signerStateFile, ENV.signerLease] as const) {
+    for (const name of [ENV.signerTokenFile, ENV.signerStateFile, ENV.signerLease, ENV.signerPodName] as const) {
       if (e[name] !== undefined) throw new ConfigError(`invalid configuration: ${name} is set but no signing key is (${ENV.signingKeyFile} or ${ENV.signingKey})`);
     }
   }
@@ -297,8 +300,12 @@ function signerConfig(e: Env): SignerConfig {
     throw new ConfigError(`invalid configuration: set exactly one of ${ENV.signerStateFile} (one signer process) and ${ENV.signerLease} (Lease election across replicas): the high-water mark must be persisted before any signature`);
   }
   let state: SignerStateConfig;
-  if (file !== undefined) state = { kind: "file", path: file };
-  else {
+  if (file !== undefined) {
+    if (e[ENV.signerPodName] !== undefined) {
+      throw new ConfigError(`invalid configuration: ${ENV.signerPodName}: only with ${ENV.signerLease} (the pod label routes to the Lease holder; a state file has one signer)`);
+    }
+    state = { kind: "file", path: file };
+  } else {
     let namespace = e[ENV.signerLeaseNamespace];
     if (namespace === undefined) {
       try {
@@ -313,6 +320,7 @@ function signerConfig(e: Env): SignerConfig {
       namespace,
       identity: e[ENV.signerIdentity] ?? hostname(),
       leaseSeconds: e[ENV.signerLeaseSeconds],
+      podName: e[ENV.signerPodName],
       apiUrl: e[ENV.kubeApiUrl],
       caFile: e[ENV.kubeCaFile],
       tokenFile: e[ENV.kubeTokenFile],

@@ -171,6 +171,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
             name: st.name,
             identity: st.identity,
             leaseSeconds: st.leaseSeconds,
+            pod: st.podName,
             onActiveChange: (active, holder) => {
               metrics.poiSignerActive.set(active ? 1 : 0);
               logger?.info({ active, holder, lease: st.name }, active ? "became the active signer" : "not the active signer");

@@ -4,9 +4,10 @@
  * it once, and asks the finality of a block, as a client polls it. Stops when <stop-file> exists or <max-seconds>
  * have passed, then writes a JSON summary to <out-file>:
  *   { rounds, seconds, status: { "<route> <status or transport error> [<error code>]": n }, signed, verifiedValid, wrongVerdicts }
- * Every request opens a connection of its own, so the Services spread them over their pods. The signer Service also
- * reaches the standby signer, which answers 503 not_signer (as does every signer while none holds the Lease): that
- * round retries the sign, on a new connection, for up to 10 s.
+ * Every request opens a connection of its own, so the Services spread them over their pods. The signer Service selects
+ * the active signer only (the pod the Lease holder labels); while the Lease changes hands a request may still get 503
+ * not_signer (the old holder, or none elected) or no connection: that round retries the sign, on a new connection,
+ * for up to 10 s.
  *
  *   ts-node --transpile-only tests/support/cluster-client.ts <node-url> <signer-url> <token-file> <stop-file> <max-seconds> <out-file>
  */
@@ -17,8 +18,8 @@ import { ROUTES } from "@bizra/contract";
 
 const REQUEST_TIMEOUT_MS = 5000;
 /**
- * A 503 from the signer Service (the standby, or no signer elected for a moment): retry this long, at once at first
- * (a new connection may reach the active signer), then waiting longer each time, up to the last step.
+ * A 503 from the signer Service (a handover: the old holder, or no signer elected for a moment): retry this long, at
+ * once at first (a new connection may reach the new holder), then waiting longer each time, up to the last step.
  */
 const SIGN_RETRY_MS = 10_000;
 const SIGN_RETRY_STEPS_MS = [0, 0, 20, 50, 100, 200];
@@ -39,8 +40,8 @@ interface Answer {
 
 /**
  * One request on a connection of its own (no keep-alive): the Service picks an endpoint per connection, so requests
- * spread over the replicas, and a retry after the standby signer's 503 can reach the active one. (A kept-alive
- * connection to the standby would get 503 for as long as it lives.)
+ * spread over the replicas, and a retry after a signer's 503 is routed afresh. (The signer closes the connection
+ * with its 503 not_signer, so a kept-alive client would reconnect too.)
  */
 function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve) => {

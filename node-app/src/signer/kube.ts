@@ -1,4 +1,4 @@
-/** A minimal Kubernetes API client for one resource kind (Lease): JSON over HTTPS with a bearer token. */
+/** A minimal Kubernetes API client (the signer's Lease and its own pod's label): JSON over HTTPS with a bearer token. */
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 
@@ -21,6 +21,9 @@ export function kubeAccess(over: { server?: string | undefined; caFile?: string 
   return { server, caFile: over.caFile ?? `${SERVICE_ACCOUNT_DIR}/ca.crt`, tokenFile: over.tokenFile ?? `${SERVICE_ACCOUNT_DIR}/token` };
 }
 
+/** PATCH bodies are JSON merge patches (RFC 7386: null deletes a key); everything else is a whole object. */
+const contentType = (method: string) => (method === "PATCH" ? "application/merge-patch+json" : "application/json");
+
 export class KubeError extends Error {
   constructor(
     readonly status: number,
@@ -40,8 +43,8 @@ export class KubeClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: 4, ca: readFileSync(access.caFile) });
   }
 
-  /** Sends `body` as JSON; resolves the parsed response for 2xx, rejects KubeError(status) otherwise. */
-  call<T>(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<T> {
+  /** Sends `body` as JSON (PATCH: a JSON merge patch, RFC 7386); resolves the parsed response for 2xx, rejects KubeError(status) otherwise. */
+  call<T>(method: "GET" | "POST" | "PUT" | "PATCH", path: string, body?: unknown): Promise<T> {
     const token = readFileSync(this.access.tokenFile, "utf8").trim();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
@@ -54,7 +57,7 @@ export class KubeClient {
           headers: {
             authorization: `Bearer ${token}`,
             accept: "application/json",
-            ...(payload !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
+            ...(payload !== undefined ? { "content-type": contentType(method), "content-length": Buffer.byteLength(payload) } : {}),
           },
         },
         (res) => {

@@ -11,8 +11,14 @@
  * resourceVersion this process last read. A deposed holder that still believes it leads fails that write (409
  * Conflict, the successor's takeover changed the version) and signs nothing. Liveness rests on the timing: after the
  * holder dies, signing resumes within leaseMs + retryMs (+ one API round trip).
+ *
+ * Routing (optional, `pod`): the active signer labels its own pod `SIGNER_ROLE_LABEL=active` and removes the label
+ * when it stops being active or stops, so a Service selecting the label sends sign requests to it alone. The label
+ * is written apart from the election (a slow or refused patch never delays a renewal) and decides nothing: a pod
+ * that carries it stale (deposed while cut off from the API server) still refuses to sign.
  */
 import { performance } from "node:perf_hooks";
+import { SIGNER_ROLE_ACTIVE, SIGNER_ROLE_LABEL } from "@bizra/contract";
 import { KubeClient, KubeError, type KubeAccess } from "./kube";
 import { NotSignerError, parseRecord, sameRecord, StateConflictError, type SignRecord, type SignerStateStore } from "./high-water-mark";
 
@@ -37,6 +43,8 @@ export interface LeaseStoreOptions {
   readonly name: string;
   readonly identity: string;
   readonly leaseSeconds: number;
+  /** This process's pod (in `namespace`): labelled `SIGNER_ROLE_LABEL=active` while active. Undefined: no label. */
+  readonly pod?: string | undefined;
   /** Called on every change of the active flag (for the metric and the log). */
   readonly onActiveChange?: (active: boolean, holder: string | undefined) => void;
   readonly onError?: (err: Error) => void;
@@ -61,6 +69,10 @@ export class LeaseStateStore implements SignerStateStore {
   private closed = false;
   /** Writes (renew, takeover, commit, release) one at a time, so each uses the version the previous one produced. */
   private writes: Promise<unknown> = Promise.resolve();
+  private readonly podPath: string | undefined;
+  /** Whether the pod carries the active label, as last written; undefined until the first write succeeds (a restarted container may find a stale label). */
+  private labelled: boolean | undefined;
+  private labelWrite: Promise<void> | undefined;
 
   constructor(private readonly options: LeaseStoreOptions) {
     if (!Number.isSafeInteger(options.leaseSeconds) || options.leaseSeconds < 2) throw new RangeError("leaseSeconds must be an integer >= 2");
@@ -69,14 +81,18 @@ export class LeaseStateStore implements SignerStateStore {
     this.renewDeadlineMs = Math.floor((this.leaseMs * 2) / 3);
     this.client = new KubeClient(options.access);
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases/${encodeURIComponent(options.name)}`;
+    this.podPath = options.pod === undefined ? undefined : `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods/${encodeURIComponent(options.pod)}`;
   }
 
   async start(): Promise<void> {
     await this.tick();
+    this.syncRoleLabel();
     const loop = () => {
       if (this.closed) return;
       this.timer = setTimeout(() => {
         this.tick().then(loop, loop);
+        // also retries a label write that failed: every round converges the label on the current role
+        this.syncRoleLabel();
       }, this.retryMs);
       this.timer.unref();
     };
@@ -122,7 +138,11 @@ export class LeaseStateStore implements SignerStateStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closed = true; // no more rounds, label writes or signatures from here
     if (this.timer !== undefined) clearTimeout(this.timer);
+    // Out of the signer Service first, then out of the Lease: no request is routed to a process that has let go.
+    await this.labelWrite;
+    if (this.podPath !== undefined && this.labelled !== false) await this.writeRoleLabel(false).catch((err: Error) => this.options.onError?.(err));
     // Release on graceful stop so a successor need not wait out the lease (client-go's ReleaseOnCancel).
     await this.serial(async () => {
       const lease = this.lease;
@@ -132,7 +152,6 @@ export class LeaseStateStore implements SignerStateStore {
         .call<Lease>("PUT", this.path, { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } })
         .catch(() => undefined);
     }).catch(() => undefined);
-    this.closed = true;
     this.notify(false);
     this.client.close();
   }
@@ -147,7 +166,33 @@ export class LeaseStateStore implements SignerStateStore {
     if (active !== this.wasActive) {
       this.wasActive = active;
       this.options.onActiveChange?.(active, this.activeHolder());
+      this.syncRoleLabel();
     }
+  }
+
+  /** Starts a label write when the pod's label differs from the current role; one write at a time, never awaited by the election. */
+  private syncRoleLabel(): void {
+    if (this.podPath === undefined || this.labelWrite !== undefined || this.closed) return;
+    const active = this.isActive();
+    if (this.labelled === active) return;
+    this.labelWrite = this.writeRoleLabel(active).then(
+      () => {
+        this.labelWrite = undefined;
+        this.syncRoleLabel(); // the role may have changed while the write was under way
+      },
+      (err: Error) => {
+        this.labelWrite = undefined; // retried at the next round, not at once: a refused patch must not spin
+        this.options.onError?.(err);
+      },
+    );
+  }
+
+  /** Sets (active) or removes the role label with a JSON merge patch (null deletes a key); records the result. */
+  private async writeRoleLabel(active: boolean): Promise<void> {
+    if (this.podPath === undefined) return;
+    this.labelled = undefined;
+    await this.client.call("PATCH", this.podPath, { metadata: { labels: { [SIGNER_ROLE_LABEL]: active ? SIGNER_ROLE_ACTIVE : null } } });
+    this.labelled = active;
   }
 
   /** Records a Lease just read or written; a successful write by us extends our term from `writeStarted`. */

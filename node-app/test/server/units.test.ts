@@ -60,10 +60,24 @@ describe("config", () => {
       [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: "/x", [ENV.signerLease]: "l" }, /set exactly one of/],
       [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerLease]: "Bad_Name" }, /BIZRA_SIGNER_LEASE: must be a Kubernetes object name/],
       [{ [ENV.signerStateFile]: "/x" }, /BIZRA_SIGNER_STATE_FILE is set but no signing key is/],
+      [{ [ENV.signerPodName]: "signer-0" }, /BIZRA_SIGNER_POD_NAME is set but no signing key is/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerStateFile]: "/x", [ENV.signerPodName]: "signer-0" }, /BIZRA_SIGNER_POD_NAME: only with BIZRA_SIGNER_LEASE/],
+      [{ [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerLease]: "l", [ENV.signerLeaseNamespace]: "ns", [ENV.signerPodName]: "Signer_0" }, /BIZRA_SIGNER_POD_NAME: must be a Kubernetes pod name/],
       [{ [ENV.maxInflightItems]: "10", [ENV.maxBatchSize]: "256" }, /BIZRA_MAX_INFLIGHT_ITEMS: must be >= BIZRA_MAX_BATCH_SIZE/],
       [{ [ENV.stateRedisUrl]: "http://x" }, /BIZRA_STATE_REDIS_URL: must be a redis:\/\//],
     ];
     for (const [env, msg] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && msg.test(e.message), JSON.stringify(env));
+  });
+  it("passes the signer's pod name to the Lease store, and none without it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bizra-signer-"));
+    writeFileSync(join(dir, "token"), "t".repeat(40));
+    const base = { [ENV.signingKey]: SEED, [ENV.signerTokenFile]: join(dir, "token"), [ENV.signerLease]: "l", [ENV.signerLeaseNamespace]: "ns" };
+    const podOf = (env: Record<string, string>) => {
+      const state = loadConfig(env).signer?.state;
+      return state?.kind === "lease" ? state.podName : assert.fail("a Lease-backed signer");
+    };
+    assert.equal(podOf({ ...base, [ENV.signerPodName]: "node0-signer-7d9f-x2x4q" }), "node0-signer-7d9f-x2x4q");
+    assert.equal(podOf(base), undefined);
   });
   it("validates the validator set file", () => {
     const dir = mkdtempSync(join(tmpdir(), "bizra-set-"));

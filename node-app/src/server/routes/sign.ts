@@ -64,6 +64,8 @@ export const signRoutes: FastifyPluginAsyncTypebox<SignRouteOptions> = async (ap
       request.log.warn({ reason: outcome.reason, epoch: b.epoch, slot: b.slot }, `sign refused: ${outcome.detail}`);
       const status = STATUS[outcome.reason];
       if (status === 503) reply.header("retry-after", "1");
+      // a keep-alive client reconnects, and the signer Service routes a new connection to the active signer only
+      if (outcome.reason === "not_signer") reply.header("connection", "close");
       return reply.code(status).send({ error: outcome.reason, message: outcome.detail });
     }
     o.metrics.poiGenerateSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
