@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
-import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { canaryAnalysis, canaryInterval, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
 import { ConfigError, parseStackConfig } from "../components/config";
 import { publicKeyOfSeed } from "../components/validator-set";
 import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
@@ -25,6 +25,15 @@ describe("canary stage expansion", () => {
   it("testnet: one 5 % stage", () => {
     const checks = expandStages(configOf("testnet").canary.stages);
     assert.ok(checks.length > 0 && checks.every((c) => c.weight === 5 && c.stage === 0));
+  });
+  it("a shorter interval (bizra:canary.intervalSeconds) checks more often, the stages keep their holds", () => {
+    const stages = [{ weight: 10, holdMinutes: 1 }, { weight: 50, holdMinutes: 2 }];
+    assert.deepEqual(expandStages(stages, 15).map((c) => c.weight), [...Array(4).fill(10), ...Array(8).fill(50)]);
+    assert.deepEqual(expandStages(stages, 45).map((c) => c.weight), [10, 10, 50, 50, 50]);
+    assert.deepEqual([canaryInterval(60), canaryInterval(120), canaryInterval(15), canaryInterval(90)], ["1m", "2m", "15s", "90s"]);
+    const a = canaryAnalysis(stages, { failedChecksBeforeRollback: 5, metrics: [], holdGateUrl: "http://gate/hold", intervalSeconds: 15 });
+    assert.equal(a.interval, "15s");
+    assert.deepEqual(a.webhooks?.map((w) => w.metadata?.interval), ["15s", "15s", "15s"]);
   });
   it("checks only SLOs a healthy release can meet: none is advisory, the verify cache hit rate is not one", () => {
     const slos = configOf("production").slos;
