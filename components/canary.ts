@@ -146,6 +146,16 @@ export function resolvedHoldGateUrl(cfg: Pick<StackConfig, "appName" | "namespac
 }
 
 export type LoadTesterConfig = NonNullable<StackConfig["canary"]["loadTester"]>;
+/**
+ * How long one run of the traffic lasts: a tenth (at least 2 s) shorter than the interval. Flagger's load tester
+ * skips a command that is still running ("command skipped ... is already running"), so a run as long as the interval
+ * (plus node's start) made every other interval's call a no-op and left the next check's window without canary
+ * traffic ("no values found"). Pure.
+ */
+export function trafficSeconds(intervalSeconds: number): number {
+  return intervalSeconds - Math.max(2, Math.ceil(intervalSeconds / 10));
+}
+
 
 /**
  * The `rollout` webhook that has Flagger's load tester run the canary traffic for one interval against the canary
@@ -154,7 +164,7 @@ export type LoadTesterConfig = NonNullable<StackConfig["canary"]["loadTester"]>;
  */
 export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; namespace: string; apiPort: number }, intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS): CanaryWebhook {
   const svc = (suffix: string) => `http://${meshServiceName(t.appName)}-${suffix}.${t.namespace}:${t.apiPort}`;
-  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--validator-id", lt.validatorId, "--key-file", lt.keyFile, "--rate", String(lt.ratePerSecond), "--duration", `${intervalSeconds}s`, "--invalid-every", String(lt.invalidEvery)];
+  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--validator-id", lt.validatorId, "--key-file", lt.keyFile, "--rate", String(lt.ratePerSecond), "--duration", `${trafficSeconds(intervalSeconds)}s`, "--invalid-every", String(lt.invalidEvery)];
   // logCmdOutput: the load tester logs the counts the command prints, one line per interval
   return { name: "load-traffic", type: "rollout", url: lt.url, timeout: "15s", metadata: { type: "cmd", cmd: cmd.join(" "), logCmdOutput: "true" } };
 }
@@ -181,7 +191,11 @@ export function canaryAnalysis(
         metadata: { schedule: scheduleText(stages), interval, hook: type },
       }))
     : undefined;
-  const hooks = [...(webhooks ?? []), ...(opts.loadTester ? [opts.loadTester] : [])];
+  // The load tester runs once more as a pre-rollout hook (after the gate's): Flagger calls `rollout` hooks just before
+  // each interval's metric checks and not at 0 %, so without it the first check at the first weight would find no
+  // canary traffic in its window ("no values found": a failed check for every release).
+  const loadHooks = opts.loadTester ? [{ ...opts.loadTester, name: `${opts.loadTester.name}-pre-rollout`, type: "pre-rollout" as const }, opts.loadTester] : [];
+  const hooks = [...(webhooks ?? []), ...loadHooks];
   return {
     interval,
     threshold: opts.failedChecksBeforeRollback,

@@ -33,6 +33,7 @@ import { publicKeyOfSeed } from "../components/validator-set";
 import { clusterEnv, clusterRunning, clusterStackSettings, CLUSTER_SCRIPT, kubectl, kubectlGet, type ClusterEnv } from "../scripts/lib/cluster";
 import { deployMonitoring, promApi, removeMonitoring, waitForPrometheus, type DeployedMonitoring } from "../scripts/lib/cluster-monitoring";
 import { flaggerBinaries, loadTesterUrl, startFlagger, stopFlagger } from "../scripts/lib/flagger";
+import { processLog } from "../scripts/lib/processes";
 import { ensureNodeImage, prepareCluster } from "../scripts/engine-cluster";
 import { engineEnv, ensurePackDeps, evidenceProblems, policyPackArgs, pulumi, toolchainBuilt, toolchainEnv, writeStackConfigFile, type PulumiRun } from "../scripts/lib/engine";
 import { readStackFile, REPO_ROOT } from "../scripts/lib/stack-config";
@@ -163,6 +164,17 @@ describe("cluster canary: Flagger promotes a healthy revision, rolls back a faul
   };
   const primaryFlags = (): Record<string, string> =>
     kubectlGet<{ data?: Record<string, string> }>(cluster, ["configmap", `${appName}-flags-primary`, "-n", namespace])?.data ?? assert.fail(`no ConfigMap ${appName}-flags-primary`);
+  /** Flagger's own log lines (JSON, `.cluster/logs/flagger.log`) since `since`: Kubernetes Events get aggregated. */
+  const flaggerLog = (since: number): string[] =>
+    (fs.existsSync(processLog(cluster, "flagger")) ? fs.readFileSync(processLog(cluster, "flagger"), "utf8").split("\n") : [])
+      .flatMap((l) => {
+        try {
+          const e = JSON.parse(l) as { ts: string; msg: string };
+          return Date.parse(e.ts) >= since - 1000 ? [`+${((Date.parse(e.ts) - since) / 1000).toFixed(0)} s ${e.msg}`] : [];
+        } catch {
+          return [];
+        }
+      });
   const events = (since: number): string[] => {
     const list = kubectlGet<{ items: K8sEvent[] }>(cluster, ["events", "-n", namespace, "--field-selector", `involvedObject.kind=Canary,involvedObject.name=${appName}`]);
     return (list?.items ?? [])
@@ -338,13 +350,13 @@ describe("cluster canary: Flagger promotes a healthy revision, rolls back a faul
     up("B: fault injection on, a new pod template");
     const t0 = Date.now();
     const { rows, final, alerts } = await follow("B", t0, ["Failed", "Succeeded"], 10 * 60_000);
-    for (const e of events(t0)) measured.push(`B event ${e}`);
+    for (const e of flaggerLog(t0).filter((x) => !/uses HTTP service/.test(x))) measured.push(`B flagger ${e}`);
     assert.equal(final.phase, "Failed", `B was not rolled back: ${JSON.stringify(rows)}`);
     const maxFailed = Math.max(...rows.map((r) => r.failedChecks));
     assert.equal(maxFailed, threshold, `rolled back at failedChecks = threshold (${threshold})`);
     assert.ok(rows.every((r) => r.weight <= STAGES[0]!.weight), `never past the first stage: ${JSON.stringify(rows)}`);
     assert.equal(final.canaryWeight ?? 0, 0, "all traffic back on the primary");
-    assert.ok(events(t0).some((e) => /Rolling back .* failed checks threshold reached/.test(e)), `Flagger's rollback event: ${events(t0).join("\n")}`);
+    assert.ok(flaggerLog(t0).some((e) => /Rolling back .* failed checks threshold reached/.test(e)), `Flagger's rollback: ${flaggerLog(t0).join("\n")}`);
     assert.equal(primaryState(), before, "the primary Deployment and its ConfigMap copy are untouched");
     assert.equal(primaryFlags()[ENV.faultErrorRate], undefined, "the primary never got the fault setting");
     // the alert: seen while following, or within two minutes after the rollback
@@ -370,8 +382,8 @@ describe("cluster canary: Flagger promotes a healthy revision, rolls back a faul
     up("C: log level error, no traffic");
     const t0 = Date.now();
     const { rows, final } = await follow("C", t0, ["Failed", "Succeeded"], 10 * 60_000);
-    const ev = events(t0);
-    for (const e of ev) measured.push(`C event ${e}`);
+    const ev = flaggerLog(t0).filter((e) => !/uses HTTP service/.test(e));
+    for (const e of ev) measured.push(`C flagger ${e}`);
     assert.equal(final.phase, "Failed", `C was not rolled back: ${JSON.stringify(rows)}`);
     assert.equal(Math.max(...rows.map((r) => r.failedChecks)), threshold);
     assert.ok(ev.some((e) => /no values found/.test(e)), `Flagger reports no values: ${ev.join("\n")}`);
