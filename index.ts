@@ -151,5 +151,5 @@ export const canaryQueries = CANARY_QUERIES;
 export const alertRouting = routing ? { alertmanagerConfig: routing.name, criticalTo: config.alerting?.criticalWebhookUrl, warningTo: config.alerting?.warningWebhookUrl } : "not configured (bizra:alerting)";
 export const promqlQueries = dashboardQueries(config.slos, config);
 export const kyvernoPolicy = { name: admission.policyName, mode: admission.mode };
-export const canary = canarySummary(config.canary.stages, resolvedHoldGateUrl(config));
+export const canary = canarySummary(config.canary.stages, resolvedHoldGateUrl(config), config.canary.intervalSeconds);
 export const validatorJob = validator.status;

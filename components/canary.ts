@@ -7,7 +7,7 @@
  * that weight (`expandStages`: production 60 x 10 % + 120 x 50 % + 180 x 100 % = 360 checks). Flagger's
  * analysis runs one check per `interval` and, on success, moves to the next weight at once. What it offers and what
  * we use, verified in fluxcd/flagger pkg/controller/scheduler.go:
- * - `interval: 1m`: one metric check per minute.
+ * - `interval: 1m`: one metric check per minute (`bizra:canary.intervalSeconds`, default 60; test stacks shorten it).
  * - `stepWeights`: the distinct stage weights, in order. Repeating a weight to hold it is NOT possible:
  *   `nextStepWeight` looks up the FIRST index whose weight equals the current one and returns the difference to the
  *   next entry, which is 0 for a repeat, and a 0 step never advances nor promotes (the canary would stall).
@@ -31,14 +31,19 @@ import { API_PORT_NAME } from "./node";
 import type { Slo, SloId, SloTable } from "./slo";
 import { componentType, withFormerTypes } from "./component";
 
-export const CANARY_INTERVAL = "1m";
-export const CANARY_INTERVAL_MINUTES = 1;
+/** The default analysis interval (`bizra:canary.intervalSeconds`): one check a minute. */
+export const DEFAULT_CANARY_INTERVAL_SECONDS = 60;
+
+/** Flagger's duration for an interval: `1m` for whole minutes, else seconds (`20s`). Pure. */
+export function canaryInterval(intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS): string {
+  return intervalSeconds % 60 === 0 ? `${intervalSeconds / 60}m` : `${intervalSeconds}s`;
+}
 
 export type CanaryStage = StackConfig["canary"]["stages"][number];
 
-/** One one-minute check of the rollout. */
+/** One check of the rollout (one per analysis interval). */
 export interface CanaryCheck {
-  /** 1-based minute of the rollout. */
+  /** 1-based number of the check (the minute of the rollout at the default one-minute interval). */
   readonly minute: number;
   /** 0-based index of the config stage. */
   readonly stage: number;
@@ -46,11 +51,15 @@ export interface CanaryCheck {
   readonly weight: number;
 }
 
-/** The schedule of one-minute checks the stages describe: a stage held N minutes is N checks. Pure. */
-export function expandStages(stages: readonly CanaryStage[]): CanaryCheck[] {
+/**
+ * The schedule of checks the stages describe: a stage held N minutes is N * 60 / intervalSeconds checks, rounded up
+ * as the hold gate rounds (N checks at the default one-minute interval). Pure.
+ */
+export function expandStages(stages: readonly CanaryStage[], intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS): CanaryCheck[] {
   const checks: CanaryCheck[] = [];
   stages.forEach((s, stage) => {
-    for (let i = 0; i < s.holdMinutes / CANARY_INTERVAL_MINUTES; i++) checks.push({ minute: checks.length + 1, stage, weight: s.weight });
+    const n = Math.max(1, Math.ceil((s.holdMinutes * 60) / intervalSeconds));
+    for (let i = 0; i < n; i++) checks.push({ minute: checks.length + 1, stage, weight: s.weight });
   });
   return checks;
 }
@@ -119,12 +128,12 @@ export function metricTemplates(slos: SloTable, t: CanaryTarget): MetricTemplate
 }
 
 /** The Canary's metric checks: one per template, bounds from the SLO table. Pure. */
-export function canaryMetrics(slos: SloTable, t: Pick<CanaryTarget, "appName" | "namespace">): CanaryMetric[] {
+export function canaryMetrics(slos: SloTable, t: Pick<CanaryTarget, "appName" | "namespace">, intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS): CanaryMetric[] {
   return CANARY_CHECKS.map((id) => ({
     name: kebab(id),
     templateRef: { name: metricTemplateName(t.appName, id), namespace: t.namespace },
     thresholdRange: thresholdRange(slos[id]),
-    interval: CANARY_INTERVAL,
+    interval: canaryInterval(intervalSeconds),
   }));
 }
 
@@ -137,15 +146,25 @@ export function resolvedHoldGateUrl(cfg: Pick<StackConfig, "appName" | "namespac
 }
 
 export type LoadTesterConfig = NonNullable<StackConfig["canary"]["loadTester"]>;
+/**
+ * How long one run of the traffic lasts: a tenth (at least 2 s) shorter than the interval. Flagger's load tester
+ * skips a command that is still running ("command skipped ... is already running"), so a run as long as the interval
+ * (plus node's start) made every other interval's call a no-op and left the next check's window without canary
+ * traffic ("no values found"). Pure.
+ */
+export function trafficSeconds(intervalSeconds: number): number {
+  return intervalSeconds - Math.max(2, Math.ceil(intervalSeconds / 10));
+}
+
 
 /**
  * The `rollout` webhook that has Flagger's load tester run the canary traffic for one interval against the canary
  * and primary Services Flagger generates (`<mesh service>-canary`, `-primary`), straight to the pods, not through
  * the mesh. Pure.
  */
-export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; namespace: string; apiPort: number }): CanaryWebhook {
+export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; namespace: string; apiPort: number }, intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS): CanaryWebhook {
   const svc = (suffix: string) => `http://${meshServiceName(t.appName)}-${suffix}.${t.namespace}:${t.apiPort}`;
-  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--validator-id", lt.validatorId, "--key-file", lt.keyFile, "--rate", String(lt.ratePerSecond), "--duration", `${CANARY_INTERVAL_MINUTES * 60}s`, "--invalid-every", String(lt.invalidEvery)];
+  const cmd = [...TRAFFIC_COMMAND, "--target", svc("canary"), "--target", svc("primary"), "--validator-id", lt.validatorId, "--key-file", lt.keyFile, "--rate", String(lt.ratePerSecond), "--duration", `${trafficSeconds(intervalSeconds)}s`, "--invalid-every", String(lt.invalidEvery)];
   // logCmdOutput: the load tester logs the counts the command prints, one line per interval
   return { name: "load-traffic", type: "rollout", url: lt.url, timeout: "15s", metadata: { type: "cmd", cmd: cmd.join(" "), logCmdOutput: "true" } };
 }
@@ -153,8 +172,9 @@ export function loadTesterWebhook(lt: LoadTesterConfig, t: { appName: string; na
 /** Flagger's analysis for the stages (mapping in the header comment). Pure. */
 export function canaryAnalysis(
   stages: readonly CanaryStage[],
-  opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string; loadTester?: CanaryWebhook },
+  opts: { failedChecksBeforeRollback: number; metrics: CanaryMetric[]; holdGateUrl?: string; loadTester?: CanaryWebhook; intervalSeconds?: number },
 ): CanaryAnalysis {
+  const interval = canaryInterval(opts.intervalSeconds);
   const weights = stages.map((s) => s.weight);
   const notIncreasing = weights.some((w, i) => {
     const prev = weights[i - 1];
@@ -168,12 +188,16 @@ export function canaryAnalysis(
         type,
         url: opts.holdGateUrl as string,
         timeout: "10s",
-        metadata: { schedule: scheduleText(stages), interval: CANARY_INTERVAL, hook: type },
+        metadata: { schedule: scheduleText(stages), interval, hook: type },
       }))
     : undefined;
-  const hooks = [...(webhooks ?? []), ...(opts.loadTester ? [opts.loadTester] : [])];
+  // The load tester runs once more as a pre-rollout hook (after the gate's): Flagger calls `rollout` hooks just before
+  // each interval's metric checks and not at 0 %, so without it the first check at the first weight would find no
+  // canary traffic in its window ("no values found": a failed check for every release).
+  const loadHooks = opts.loadTester ? [{ ...opts.loadTester, name: `${opts.loadTester.name}-pre-rollout`, type: "pre-rollout" as const }, opts.loadTester] : [];
+  const hooks = [...(webhooks ?? []), ...loadHooks];
   return {
-    interval: CANARY_INTERVAL,
+    interval,
     threshold: opts.failedChecksBeforeRollback,
     stepWeights: weights,
     metrics: opts.metrics,
@@ -208,24 +232,25 @@ export function canaryResource(cfg: CanaryConfig, labels: Record<string, string>
       service: { name: meshServiceName(cfg.appName), port: cfg.apiPort, portName: API_PORT_NAME, targetPort: API_PORT_NAME, portDiscovery: true },
       analysis: canaryAnalysis(cfg.canary.stages, {
         failedChecksBeforeRollback: cfg.canary.failedChecksBeforeRollback,
-        metrics: canaryMetrics(cfg.slos, cfg),
+        metrics: canaryMetrics(cfg.slos, cfg, cfg.canary.intervalSeconds),
         holdGateUrl: resolvedHoldGateUrl(cfg),
-        ...(cfg.canary.loadTester ? { loadTester: loadTesterWebhook(cfg.canary.loadTester, cfg) } : {}),
+        intervalSeconds: cfg.canary.intervalSeconds,
+        ...(cfg.canary.loadTester ? { loadTester: loadTesterWebhook(cfg.canary.loadTester, cfg, cfg.canary.intervalSeconds) } : {}),
       }),
     },
   };
 }
 
 /** What the `canary` stack output reports. */
-export function canarySummary(stages: readonly CanaryStage[], holdGateUrl: string | undefined) {
-  const checks = expandStages(stages);
+export function canarySummary(stages: readonly CanaryStage[], holdGateUrl: string | undefined, intervalSeconds: number = DEFAULT_CANARY_INTERVAL_SECONDS) {
+  const checks = expandStages(stages, intervalSeconds);
   return {
-    interval: CANARY_INTERVAL,
+    interval: canaryInterval(intervalSeconds),
     stages: stages.map((s) => ({ weight: s.weight, holdMinutes: s.holdMinutes })),
     plannedChecks: checks.length,
     stepWeights: stages.map((s) => s.weight),
     holds: holdGateUrl
-      ? `enforced by the hold gate ${holdGateUrl}: each stage held its holdMinutes one-minute checks before the next step`
+      ? `enforced by the hold gate ${holdGateUrl}: each stage held its holdMinutes (a check every ${canaryInterval(intervalSeconds)}) before the next step`
       : "not enforced: no bizra:canary.holdGateUrl, Flagger advances after one successful check per stage (docs/canary.md)",
   };
 }
@@ -248,6 +273,6 @@ export class NodeCanary extends pulumi.ComponentResource {
       registerCustomResource(t.metadata.name, t, { parent: this }, args.namespace),
     );
     registerCustomResource(name, canaryResource(cfg, args.labels), { parent: this, dependsOn: templates }, args.namespace);
-    this.registerOutputs(canarySummary(cfg.canary.stages, resolvedHoldGateUrl(cfg)));
+    this.registerOutputs(canarySummary(cfg.canary.stages, resolvedHoldGateUrl(cfg), cfg.canary.intervalSeconds));
   }
 }

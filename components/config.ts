@@ -129,6 +129,12 @@ export const configSchema = z
           error: "stage weights strictly increasing",
         }),
       failedChecksBeforeRollback: int(1, 60).default(5),
+      /**
+       * Seconds between Flagger's analysis checks (`spec.analysis.interval`), default 60 (one-minute checks). A stage
+       * is held its holdMinutes whatever the interval (the hold gate counts holdMinutes * 60 / intervalSeconds
+       * calls); a shorter interval only checks more often. Test stacks shorten it to run a rollout in minutes.
+       */
+      intervalSeconds: int(10, 600).default(60),
       /** Prometheus that Flagger's MetricTemplates query. */
       prometheusAddress: pattern(/^https?:\/\/[^\s/]+(:[0-9]+)?(\/\S*)?$/, "an http(s) URL of the Prometheus API").default(
         "http://prometheus-operated.monitoring:9090",

@@ -65,6 +65,9 @@ export function runtimeFlagsDigest(cfg: NodeWorkloadConfig): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
+/** The Kubernetes provider's annotation that forces a server-side apply over fields another manager owns. */
+export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
+
 /** Seconds a terminating node pod keeps serving before SIGTERM (preStop sleep), within the 30 s grace period. */
 export const PRESTOP_DRAIN_SECONDS = 5;
 
@@ -97,7 +100,10 @@ export function nodePodSpec(
         ...httpProbes(API_PORT_NAME, { live: ROUTES.healthz, ready: ROUTES.readyz }),
         // A terminating pod keeps serving while the endpoint removal reaches every node's Service rules; only then
         // does it get SIGTERM (and drain). Without this pause a rollout drops the requests routed in that window.
-        lifecycle: { preStop: { sleep: { seconds: PRESTOP_DRAIN_SECONDS } } },
+        // An exec of the image's `sleep` (coreutils, in the Debian base), not the `sleep` handler: Flagger v1.36.1
+        // (client-go v0.27) does not know that handler, drops it when it copies the pod template for the primary, and
+        // the API server refuses the copy ("lifecycle.preStop: Required value: must specify a handler type").
+        lifecycle: { preStop: { exec: { command: ["sleep", String(PRESTOP_DRAIN_SECONDS)] } } },
         securityContext: hardenedContainerSecurity(),
         volumeMounts: [{ name: "validator-set", mountPath: VALIDATOR_SET_DIR, readOnly: true }, TMP_MOUNT],
       },
@@ -174,7 +180,11 @@ export class BizraNode extends pulumi.ComponentResource {
       name,
       {
         // `pulumi up` waits for the rollout (available replicas) at most bizra:awaitTimeoutSeconds when set.
-        metadata: { ...metadata(), ...awaitTimeoutMetadata(cfg.awaitTimeoutSeconds) },
+        // `spec.replicas` is also written by Flagger (it scales the target to 0 after a promotion or rollback, and up
+        // for the next analysis) and by the HPA: without patchForce the next `pulumi up` fails with a server-side
+        // apply conflict on `.spec.replicas` (conflict with "flagger"). Forced, the apply takes the field back; Flagger
+        // then scales the target as its analysis needs.
+        metadata: { ...metadata(), annotations: { ...awaitTimeoutMetadata(cfg.awaitTimeoutSeconds).annotations, [PATCH_FORCE_ANNOTATION]: "true" } },
         spec: {
           replicas: cfg.replicas,
           revisionHistoryLimit: 5,

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
-import { canaryAnalysis, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
+import { canaryAnalysis, canaryInterval, trafficSeconds, CANARY_CHECKS, CHECK_SLUGS, expandStages, loadTesterWebhook, meshServiceName, metricTemplates, scheduleText, thresholdRange } from "../components/canary";
 import { ConfigError, parseStackConfig } from "../components/config";
 import { publicKeyOfSeed } from "../components/validator-set";
 import { HOLD_GATE_COMMAND, TRAFFIC_COMMAND } from "@bizra/contract";
@@ -25,6 +25,15 @@ describe("canary stage expansion", () => {
   it("testnet: one 5 % stage", () => {
     const checks = expandStages(configOf("testnet").canary.stages);
     assert.ok(checks.length > 0 && checks.every((c) => c.weight === 5 && c.stage === 0));
+  });
+  it("a shorter interval (bizra:canary.intervalSeconds) checks more often, the stages keep their holds", () => {
+    const stages = [{ weight: 10, holdMinutes: 1 }, { weight: 50, holdMinutes: 2 }];
+    assert.deepEqual(expandStages(stages, 15).map((c) => c.weight), [...Array(4).fill(10), ...Array(8).fill(50)]);
+    assert.deepEqual(expandStages(stages, 45).map((c) => c.weight), [10, 10, 50, 50, 50]);
+    assert.deepEqual([canaryInterval(60), canaryInterval(120), canaryInterval(15), canaryInterval(90)], ["1m", "2m", "15s", "90s"]);
+    const a = canaryAnalysis(stages, { failedChecksBeforeRollback: 5, metrics: [], holdGateUrl: "http://gate/hold", intervalSeconds: 15 });
+    assert.equal(a.interval, "15s");
+    assert.deepEqual(a.webhooks?.map((w) => w.metadata?.interval), ["15s", "15s", "15s"]);
   });
   it("checks only SLOs a healthy release can meet: none is advisory, the verify cache hit rate is not one", () => {
     const slos = configOf("production").slos;
@@ -61,15 +70,35 @@ describe("canary load tester (bizra:canary.loadTester)", () => {
     // the flags of node-app/src/cli/traffic.ts (its own tests cover the parsing)
     assert.equal(
       hook?.metadata?.cmd,
-      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--validator-id", "loadtest", "--key-file", "/keys/loadtest.seed", "--rate", "10", "--duration", "60s", "--invalid-every", "200"].join(" "),
+      [...TRAFFIC_COMMAND, "--target", `http://${svc}-canary.${cfg.namespace}:${cfg.apiPort}`, "--target", `http://${svc}-primary.${cfg.namespace}:${cfg.apiPort}`, "--validator-id", "loadtest", "--key-file", "/keys/loadtest.seed", "--rate", "10", "--duration", "54s", "--invalid-every", "200"].join(" "),
     );
     const np = named(byType(run, "NetworkPolicy"), `${cfg.appName}-allow-api-from-load-tester`, "NetworkPolicy");
     assert.deepEqual(nth(nth(np.spec.ingress, 0, "ingress rule").from, 0, "ingress peer").namespaceSelector.matchLabels, { "kubernetes.io/metadata.name": cfg.canary.flaggerNamespace });
     assert.ok(!JSON.stringify(np.spec).includes(String(cfg.signer.port)), "the load tester is not let to the signer port");
   });
+  it("the traffic also runs as a pre-rollout hook, after the gate's, so the first check at the first weight has canary traffic in its window", async () => {
+    const base = withLoadTester({ ...LT, ratePerSecond: 20 });
+    const raw = { ...base, values: { ...base.values, "bizra:canary": JSON.stringify({ ...JSON.parse(base.values["bizra:canary"] as string), intervalSeconds: 20 }) } };
+    const cfg = parseStackConfig("testnet", raw.values, raw.secretKeys);
+    const run = await runProgram("testnet", raw);
+    const hooks = webhooks(run);
+    assert.deepEqual(hooks.map((w) => [w.name, w.type]), [
+      ["hold-pre-rollout", "pre-rollout"],
+      ["hold-confirm-traffic-increase", "confirm-traffic-increase"],
+      ["hold-confirm-promotion", "confirm-promotion"],
+      ["load-traffic-pre-rollout", "pre-rollout"],
+      ["load-traffic", "rollout"],
+    ]);
+    const rollout = loadTesterWebhook(cfg.canary.loadTester!, cfg, 20);
+    assert.deepEqual(hooks[3]?.metadata, rollout.metadata);
+    assert.match(String(rollout.metadata?.cmd), / --rate 20 --duration 18s /);
+    assert.deepEqual([trafficSeconds(20), trafficSeconds(60), trafficSeconds(10)], [18, 54, 8], "shorter than the interval, so the load tester never skips a run");
+    assert.equal(canarySpec(run).analysis.interval, "20s");
+    assert.deepEqual(canarySpec(run).analysis.metrics?.map((m) => m.interval), ["20s", "20s", "20s"]);
+  });
   it("no load tester: no rollout webhook and no NetworkPolicy for it", async () => {
     const run = await runProgram("testnet", testStackConfig("testnet"));
-    assert.ok(!webhooks(run).some((w) => w.type === "rollout"));
+    assert.ok(!webhooks(run).some((w) => w.type === "rollout" || w.name.startsWith("load-traffic")));
     assert.ok(!byType(run, "NetworkPolicy").some((p) => p.metadata.name.endsWith("allow-api-from-load-tester")));
   });
   it("production: no load tester and no test validator in the validator set", () => {

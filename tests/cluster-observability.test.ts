@@ -28,6 +28,7 @@ import { alertRuleConfig, alertRuleGroups } from "../components/alerts";
 import { parseStackConfig } from "../components/config";
 import { clusterEnv, clusterRunning, clusterStackSettings, CLUSTER_SCRIPT, kubectlGet, type ClusterEnv } from "../scripts/lib/cluster";
 import { find, single } from "./support/stack";
+import { DRILL_ALERT_FOR, TEST_MACHINE_LATENCY_SLOS } from "./support/cluster-stack";
 import {
   deployMonitoring,
   promApi,
@@ -57,14 +58,8 @@ type ReportArtifact = { results: { verdict: string; prometheusUrl: string; slos:
 
 const STACK = "testnet";
 const AWAIT_TIMEOUT_S = 600;
-/** Every alert's `for` on the test deployment: long enough to be a real pending period, short enough for the test. */
-const ALERT_FOR = "15s";
-/**
- * Latency bounds for a shared 2-core test machine (the committed table's are for a production node): with them the
- * latency SLOs are judged, and pass, whatever else runs on the machine. Signing includes the write of the signer's
- * high-water mark to its Lease through the API server (docs/signing.md), hence the generation bound.
- */
-const LATENCY_SLOS = { finalityCheckP99: 0.25, poiGenerateP99: 0.5, poiVerifyP99: 0.25, apiP99Latency: 0.5 };
+const ALERT_FOR = DRILL_ALERT_FOR;
+const LATENCY_SLOS = TEST_MACHINE_LATENCY_SLOS;
 /** Share of node API requests answered 500 in the fault drill. */
 const FAULT_ERROR_RATE = 0.3;
 /** Healthy traffic before validating: several 5 s scrapes inside validate's 1m window. */

@@ -62,6 +62,11 @@ describe("stack config", () => {
       overrides: { "bizra:canary": { stages: [{ weight: 50, holdMinutes: 5 }, { weight: 10, holdMinutes: 5 }] } },
       expect: /bizra:canary\.stages: found .*; allowed: stage weights strictly increasing/,
     },
+    {
+      kind: "canary interval too short",
+      overrides: { "bizra:canary": { stages: [{ weight: 10, holdMinutes: 1 }], intervalSeconds: 5 } },
+      expect: /bizra:canary\.intervalSeconds: found 5; allowed: an integer from 10 to 600/,
+    },
     { kind: "bad enum", overrides: { "bizra:logLevel": "loud" }, expect: /bizra:logLevel: found "loud"; allowed: trace, debug, info, warn or error/ },
     { kind: "malformed key material", overrides: { "bizra:kyverno": { mode: "Warn", cosignPublicKey: "x" } }, expect: /bizra:kyverno\.mode: found "Warn"; allowed: Enforce or Audit\n.*bizra:kyverno\.cosignPublicKey: found "x"; allowed: a PEM public key/, problems: 2 },
     {

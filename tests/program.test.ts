@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { AWAIT_TIMEOUT_ANNOTATION, DIGEST_REFERENCE } from "../components/config";
 import { HPA_METRIC_NAME } from "../components/autoscaler";
 import { componentLabels } from "../components/labels";
-import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, RUNTIME_FLAGS_DIGEST_ANNOTATION } from "../components/node";
+import { API_PORT_NAME, METRICS_PORT_NAME, NODE_UID, PATCH_FORCE_ANNOTATION, PRESTOP_DRAIN_SECONDS, RUNTIME_FLAGS_DIGEST_ANNOTATION } from "../components/node";
 import { SIGNING_KEY_DIR, signerComponentLabels } from "../components/signer";
 import { ENV, ROUTES } from "@bizra/contract";
 import { kubernetesObjects, runProgram, type ProgramRun } from "../scripts/lib/mock-runtime";
@@ -247,6 +247,16 @@ describe("rollouts the provider awaits", function () {
     const rollouts = objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").map((o) => `${o.kind}=90`).sort();
     assert.ok(rollouts.filter((r) => r.startsWith("Deployment")).length >= 2, `Deployments: ${rollouts.join(", ")}`);
     assert.deepEqual(timed(objects), rollouts);
+  });
+
+  it("the node Deployment, whose replicas Flagger and the HPA also write, forces its apply; its preStop pause is an exec Flagger v1.36.1 can copy", async () => {
+    const { objects } = await template({});
+    const name = readStackFile("testnet")["bizra:appName"];
+    const forced = objects.filter((o) => o.metadata?.annotations?.[PATCH_FORCE_ANNOTATION] === "true").map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.deepEqual(forced, [`Deployment/${name}`]);
+    const d = find(ofKind(objects, "Deployment"), (o) => o.metadata.name === name, "node Deployment");
+    const preStop = nth(d.spec.template.spec.containers, 0, "node container").lifecycle?.preStop;
+    assert.deepEqual(preStop, { exec: { command: ["sleep", String(PRESTOP_DRAIN_SECONDS)] } });
   });
 });
 

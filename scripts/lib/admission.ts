@@ -18,11 +18,12 @@
  * Everything started here is found again by its pid file under `<cluster state>/admission/` and stopped by pid;
  * `stopAdmission` also removes the webhook configurations, so the cluster admits as before once Kyverno is gone.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { inClusterNs, kubectl, kubectlGet, type ClusterEnv } from "./cluster";
+import { runningPid as runningPidIn, startInNs as startProcessInNs, stopByPid as stopProcess, tail, waitUntil } from "./processes";
 import { readStackFile, REPO_ROOT } from "./stack-config";
 import { ensureLocalCosignKey, type CosignKeyPair } from "../release/cosign-key";
 import { ensureLoopbackRegistry, loopbackHost } from "../release/registry";
@@ -82,91 +83,17 @@ export function stackRegistry(stack: string): { host: string; repository: string
 
 // ------------------------------------------------------------------------------------------------ processes
 
-function pidFile(cluster: ClusterEnv, name: string): string {
-  return path.join(admissionDir(cluster), `${name}.pid`);
-}
-
-/** The pid in `<name>.pid` if that process is alive, else undefined. */
+/** The pid of this module's process `name` (`<admission>/<name>.pid`) if it is alive, else undefined. */
 export function runningPid(cluster: ClusterEnv, name: string): number | undefined {
-  const f = pidFile(cluster, name);
-  if (!fs.existsSync(f)) return undefined;
-  const pid = Number(fs.readFileSync(f, "utf8").trim());
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return runningPidIn(admissionDir(cluster), name);
 }
 
-/** Starts `cmd` detached inside the namespace, output to `<logs>/<name>.log`, pid to `<admission>/<name>.pid`. */
-function startInNs(
-  cluster: ClusterEnv,
-  name: string,
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): number {
-  fs.mkdirSync(admissionDir(cluster), { recursive: true });
-  fs.mkdirSync(cluster.LOGS, { recursive: true });
-  const logFile = path.join(cluster.LOGS, `${name}.log`);
-  if (fs.existsSync(logFile)) fs.renameSync(logFile, `${logFile}.previous`);
-  const log = fs.openSync(logFile, "a");
-  // nsenter execs the command, so the pid is the command's own.
-  const child = spawn("nsenter", [`--net=${cluster.NETNS_FILE}`, "--", cmd, ...args], {
-    detached: true,
-    stdio: ["ignore", log, log],
-    env,
-  });
-  fs.closeSync(log);
-  child.unref();
-  if (child.pid === undefined) throw new Error(`${name}: ${cmd} could not be started`);
-  fs.writeFileSync(pidFile(cluster, name), `${child.pid}\n`);
-  return child.pid;
+function startInNs(cluster: ClusterEnv, name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  return startProcessInNs(cluster, name, cmd, args, { dir: admissionDir(cluster), env });
 }
 
-/** SIGTERM (SIGKILL after `graceMs`) to the process of `<name>.pid`; returns whether one was running. */
-async function stopByPid(cluster: ClusterEnv, name: string, graceMs = 10_000): Promise<boolean> {
-  const pid = runningPid(cluster, name);
-  fs.rmSync(pidFile(cluster, name), { force: true });
-  if (pid === undefined) return false;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (alive() && Date.now() < deadline) await sleep(100);
-  if (alive()) process.kill(pid, "SIGKILL");
-  while (alive()) await sleep(50);
-  return true;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil<T>(
-  what: string,
-  timeoutMs: number,
-  fn: () => T | undefined,
-  died?: () => string | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    const dead = died?.();
-    if (dead) throw new Error(`${what}: ${dead}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-function tail(file: string, lines = 30): string {
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "(no log)";
+function stopByPid(cluster: ClusterEnv, name: string): Promise<boolean> {
+  return stopProcess(admissionDir(cluster), name);
 }
 
 function nsCurl(cluster: ClusterEnv, args: string[]): { status: number | null; stdout: string } {

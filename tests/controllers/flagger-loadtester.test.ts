@@ -85,7 +85,7 @@ describe("Flagger load tester runs the Canary's rollout webhook against a real n
     const svc = meshServiceName(cfg.appName);
     let cmd = String(hook.metadata?.cmd);
     for (const s of ["canary", "primary"]) cmd = cmd.replace(`http://${svc}-${s}.${cfg.namespace}:${cfg.apiPort}`, `http://127.0.0.1:${n.apiPort}`);
-    cmd = cmd.replace("--duration 60s", "--duration 10s");
+    cmd = cmd.replace("--duration 54s", "--duration 10s");
     assert.ok(!cmd.includes(cfg.namespace), cmd);
     // Flagger's webhook payload (pkg/controller/webhook.go): name, namespace, phase, checksum, metadata
     const res = await fetch(hook.url, {

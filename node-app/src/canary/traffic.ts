@@ -1,7 +1,7 @@
 /**
  * Realistic canary traffic, as the load tester sends it during an analysis: each round signs a fresh attestation
  * locally (a new nonce and slot every time) with the load tester's own validator key and has the node verify it once
- * (`POST /v1/attestations/verify`); every `invalidEvery`-th verification carries a corrupted signature; and it asks
+ * (`POST /v1/attestations/verify`); every `invalidEvery`-th verification of each target carries a corrupted signature; and it asks
  * the finality of a block (`GET /v1/consensus/finality/<hash>`, as clients poll it; 404 for a block without votes). No
  * attestation is verified twice, so the replay window never fires and the verify cache never hits, as with honest
  * clients. Paced at `ratePerSecond` rounds, bounded by `durationMs` and the abort signal.
@@ -23,7 +23,7 @@ export interface TrafficOptions {
   /** Sign+verify rounds per second over all targets. */
   readonly ratePerSecond: number;
   readonly durationMs: number;
-  /** Every N-th verification has a corrupted signature (N >= 2). */
+  /** Every N-th verification of each target has a corrupted signature (N >= 2). */
   readonly invalidEvery: number;
   /** The test validator the attestations are signed as: its id in the validator set and its 32-byte Ed25519 seed. */
   readonly validator: { readonly id: string; readonly secretKey: Uint8Array };
@@ -106,7 +106,9 @@ export async function runTraffic(o: TrafficOptions): Promise<TrafficStats> {
     const wait = due - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const target = o.targets[i % o.targets.length] as string;
-    const corrupt = (i + 1) % o.invalidEvery === 0;
+    // every N-th verification OF EACH TARGET: counted per target, so each (the canary too) gets its share of invalid
+    // ones whatever the number of targets (a global count with an even N would give them all to one target)
+    const corrupt = (Math.floor(i / o.targets.length) + 1) % o.invalidEvery === 0;
     const round = (async () => {
       const issued = signAttestation(
         {

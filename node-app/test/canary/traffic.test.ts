@@ -55,6 +55,22 @@ describe("canary traffic (realistic load: distinct attestations, a few invalid)"
     assert.equal(await metric(node, METRICS.poiCacheHitsTotal), 0);
   });
 
+  it("two targets (canary and primary): each gets every N-th of its own verifications corrupted, also with an even N", async () => {
+    node = await startNode({ config: config(), logger: false });
+    const other = await startNode({ config: config(), logger: false });
+    try {
+      const s = await runTraffic({ targets: [`http://127.0.0.1:${node.apiPort}`, `http://127.0.0.1:${other.apiPort}`], ratePerSecond: 40, durationMs: 1_500, invalidEvery: 4, validator: LOAD_TEST, requestTimeoutMs: 30_000 });
+      assert.deepEqual([s.wrongVerdicts, s.transportErrors], [0, 0]);
+      const perTarget = [Math.ceil(s.rounds / 2), Math.floor(s.rounds / 2)];
+      for (const [i, n] of [node, other].entries()) {
+        const verifications = (await metric(n, METRICS.poiVerifyTotal)) + (await metric(n, METRICS.poiVerifyFailTotal, 'reason="bad_signature"'));
+        assert.equal(verifications, perTarget[i], `target ${i} verified its share`);
+        assert.equal(await metric(n, METRICS.poiVerifyFailTotal, 'reason="bad_signature"'), Math.floor((perTarget[i] as number) / 4), `target ${i}: every 4th corrupted`);
+      }
+    } finally {
+      await other.close();
+    }
+  });
   it("a validator set without the test validator (as production's) refuses every attestation of the load tester", async () => {
     node = await startNode({ config: { ...config(), validators: config().validators.slice(0, 1) }, logger: false });
     const s = await runTraffic({ targets: [`http://127.0.0.1:${node.apiPort}`], ratePerSecond: 20, durationMs: 500, invalidEvery: 10, validator: LOAD_TEST, requestTimeoutMs: 30_000 });
