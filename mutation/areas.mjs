@@ -53,20 +53,24 @@ export const AREAS = {
   },
   // Local packages (`file:` dependencies): node_modules/@bizra/* links to the original folder, not to Stryker's
   // sandbox copy, so these areas mutate the working tree in place (Stryker restores every file when it ends; after a
-  // hard kill, `git checkout node-app/evidence node-app/contract`).
+  // hard kill, `git checkout node-app/evidence node-app/contract`). The TypeScript checker only sees a change to a
+  // file its tsconfig includes (imports reached through node_modules are not watched), so `tsconfig` names one that
+  // adds the package's folder to the project's own list.
   evidence: {
     path: "node-app/evidence/",
     project: "node-app",
     mutate: ["evidence/*.ts", "!evidence/index.ts"],
     spec: ["test/evidence/**/*.test.ts"],
     inPlace: true,
+    tsconfig: "../mutation/tsconfig.node-app.json",
   },
   contract: {
     path: "node-app/contract/",
     project: ".",
     mutate: ["node-app/contract/slo.ts"],
-    spec: ["tests/policies-rules.test.ts", "tests/builders.test.ts"],
+    spec: ["tests/slo-rules.test.ts", "tests/policies-rules.test.ts", "tests/builders.test.ts"],
     inPlace: true,
+    tsconfig: "mutation/tsconfig.root.json",
   },
   policies: {
     path: "policies/",
@@ -98,6 +102,7 @@ export function strykerOptions(areaName, projectDirFromRoot) {
   return {
     mutate: area.mutate,
     inPlace: area.inPlace === true,
+    tsconfigFile: area.tsconfig ?? "tsconfig.json",
     testRunner: "mocha",
     mochaOptions: { spec: area.spec, require: ["ts-node/register/transpile-only"], extension: ["ts"] },
     checkers: ["typescript"],
