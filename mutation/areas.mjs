@@ -82,7 +82,7 @@ export const AREAS = {
     path: "components/ (pure builders)",
     project: ".",
     mutate: ["components/slo.ts", "components/alerts.ts", "components/canary.ts", "components/network-policy.ts", "components/node.ts"].map(buildersOnly),
-    spec: ["tests/builders.test.ts"],
+    spec: ["tests/builders.test.ts", "tests/slo-rules.test.ts", "tests/alert-builder.test.ts", "tests/canary-builder.test.ts"],
   },
 };
 
