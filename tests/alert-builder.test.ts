@@ -65,8 +65,9 @@ const EXPECTED: Record<string, [string, string, string | undefined, string, stri
 };
 
 describe("alert rule builder", () => {
-  const groups = alertRuleGroups(SLOS, CFG);
-  const rules = groups.flatMap((g) => g.rules.map((r) => ({ group: g.name, ...r })));
+  // Built inside each test (not once when the file loads), so every test sees the builder as it is when it runs.
+  const built = () => alertRuleGroups(SLOS, CFG);
+  const rulesOf = (groups: ReturnType<typeof built>) => groups.flatMap((g) => g.rules.map((r) => ({ group: g.name, ...r })));
 
   it("the rule config takes namespace, the app name as job, limits and alert settings from the stack config", () => {
     const stack = { namespace: "n1", appName: "a1", resources: CFG.resources, alerts: CFG.alerts };
@@ -74,6 +75,8 @@ describe("alert rule builder", () => {
   });
 
   it("12 alerts in 5 groups, in order, over a 5 m rate window", () => {
+    const groups = built();
+    const rules = rulesOf(groups);
     assert.equal(ALERT_RATE_WINDOW, "5m");
     assert.deepEqual(
       groups.map((g) => g.name),
@@ -84,7 +87,7 @@ describe("alert rule builder", () => {
 
   for (const [alert, [, expr, forDuration, severity, sloId]] of Object.entries(EXPECTED)) {
     it(`${alert}: expression, ${forDuration ?? "no"} for, ${severity}${sloId ? `, from SLO ${sloId}` : ""}, namespace label, runbook anchor`, () => {
-      const r = rules.find((x) => x.alert === alert)!;
+      const r = rulesOf(built()).find((x) => x.alert === alert)!;
       assert.equal(r.expr, expr);
       assert.equal(r.for, forDuration);
       assert.equal("for" in r, forDuration !== undefined, "an alert that fires at once has no `for` key");
@@ -95,6 +98,7 @@ describe("alert rule builder", () => {
   }
 
   it("SLO alerts: the summary ends with the SLO as people read it, the description names the table entry", () => {
+    const rules = rulesOf(built());
     const summaries = Object.fromEntries(rules.map((r) => [r.alert, r.annotations!.summary]));
     assert.ok(summaries.FinalityCheckP99Violation!.endsWith(" (SLO: < 2ms)"), summaries.FinalityCheckP99Violation);
     assert.ok(summaries.PoIGenerationP99Violation!.endsWith(" (SLO: < 300µs)"), summaries.PoIGenerationP99Violation);
@@ -105,6 +109,7 @@ describe("alert rule builder", () => {
   });
 
   it("other alerts: the summary names the threshold's source; every description carries the value", () => {
+    const rules = rulesOf(built());
     const summary = (alert: string) => rules.find((r) => r.alert === alert)!.annotations!.summary;
     assert.equal(summary("ProcessMemoryHigh"), "Node process resident memory above 50% of its 1Gi limit");
     assert.equal(summary("ProcessCPUHigh"), "Node process CPU above 25% of its 2 core limit");
@@ -128,6 +133,7 @@ describe("alert rule builder", () => {
   });
 
   it("the PrometheusRule object and the one-line summary of each alert", () => {
+    const groups = built();
     const pr = prometheusRule(SLOS, CFG, "node0-alerts", { app: "x" });
     assert.deepEqual(pr, {
       apiVersion: "monitoring.coreos.com/v1",
