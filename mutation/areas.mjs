@@ -78,7 +78,7 @@ export const AREAS = {
     path: "policies/",
     project: ".",
     mutate: ["policies/*/*.ts", "policies/shared/*.ts", "!policies/*/index.ts"],
-    spec: ["tests/policies-rules.test.ts", "tests/policies-k8s-hardening.test.ts", "tests/policies-quality-gates.test.ts"],
+    spec: ["tests/policies-rules.test.ts", "tests/policies-stack-rules.test.ts", "tests/policies-k8s-hardening.test.ts", "tests/policies-quality-gates.test.ts"],
     // The packs are reached from the tests' imports only; the checker needs them listed (see `evidence`).
     tsconfig: "mutation/tsconfig.root.json",
   },
