@@ -1,11 +1,11 @@
 /**
  * The alert rule builder (components/alerts.ts) as a pure function: every expression, duration, label and runbook
- * link of the 12 alerts for one config, written out from the documented rules. The promtool tests
+ * link of the 13 alerts for one config, written out from the documented rules. The promtool tests
  * (monitoring-rules.test.ts) check that these expressions fire at the right values.
  */
 import * as assert from "node:assert/strict";
 import { FAIL_REASON_LABEL, METRICS } from "@bizra/contract";
-import { ALERT_RATE_WINDOW, alertRuleConfig, alertRuleGroups, alertRuleSummary, humanSlo, prometheusRule, type AlertRuleConfig } from "../components/alerts";
+import { ALERT_RATE_WINDOW, API_ERROR_ALERT_SEVERITY, alertRuleConfig, alertRuleGroups, alertRuleSummary, humanSlo, prometheusRule, type AlertRuleConfig } from "../components/alerts";
 import { VERIFY_ROUTES_REGEX } from "../components/promql";
 import { resolveSlos } from "../components/slo";
 
@@ -24,6 +24,7 @@ const SLOS = resolveSlos({
   poiVerifyThroughput: 50_000,
   poiVerifySuccessRate: 0.95,
   fastFinalityBp: 7000,
+  apiErrorRate: 0.02,
 });
 const NS = 'namespace="ns"';
 const quantile = (metric: string) => `histogram_quantile(0.99, sum by (le) (rate(${metric}_bucket{${NS}}[5m])))`;
@@ -60,6 +61,13 @@ const EXPECTED: Record<string, [string, string, string | undefined, string, stri
   ProcessCPUHigh: ["bizra_resource_limits", `max by (pod) (rate(process_cpu_seconds_total{${NS}}[5m])) > 0.5`, "10m", "warning"],
   MetricsEndpointDown: ["bizra_health_checks", 'up{namespace="ns", job="app"} == 0 or absent(up{namespace="ns", job="app"})', "2m", "critical"],
   PrometheusScrapeSlow: ["bizra_health_checks", 'max(scrape_duration_seconds{namespace="ns", job="app"}) > 2', "5m", "warning"],
+  APIErrorRateHigh: [
+    "bizra_api_sla",
+    `((sum(rate(${METRICS.httpRequestsTotal}{${NS}, job="app", status_code=~"5.."}[5m])) or vector(0)) / sum(rate(${METRICS.httpRequestsTotal}{${NS}, job="app"}[5m]))) > 0.02`,
+    "5m",
+    "warning",
+    "apiErrorRate",
+  ],
   ConsensusQuorumFailure: ["bizra_consensus_security", `sum by (pod) (increase(${METRICS.consensusQuorumFailuresTotal}{${NS}}[5m])) > 0`, "5m", "critical"],
   ReplayAttackDetected: ["bizra_consensus_security", `sum(increase(${METRICS.poiVerifyFailTotal}{${NS}, ${FAIL_REASON_LABEL}="replayed"}[5m])) > 0`, undefined, "critical"],
 };
@@ -74,13 +82,13 @@ describe("alert rule builder", () => {
     assert.deepEqual(alertRuleConfig(stack), { namespace: "n1", job: "a1", resources: CFG.resources, alerts: CFG.alerts });
   });
 
-  it("12 alerts in 5 groups, in order, over a 5 m rate window", () => {
+  it("13 alerts in 6 groups, in order, over a 5 m rate window", () => {
     const groups = built();
     const rules = rulesOf(groups);
     assert.equal(ALERT_RATE_WINDOW, "5m");
     assert.deepEqual(
       groups.map((g) => g.name),
-      ["bizra_finality_sla", "bizra_poi_sla", "bizra_resource_limits", "bizra_health_checks", "bizra_consensus_security"],
+      ["bizra_finality_sla", "bizra_poi_sla", "bizra_resource_limits", "bizra_health_checks", "bizra_api_sla", "bizra_consensus_security"],
     );
     assert.deepEqual(rules.map((r) => [r.group, r.alert]), Object.entries(EXPECTED).map(([alert, [group]]) => [group, alert]));
   });
@@ -104,6 +112,8 @@ describe("alert rule builder", () => {
     assert.ok(summaries.PoIGenerationP99Violation!.endsWith(" (SLO: < 300µs)"), summaries.PoIGenerationP99Violation);
     assert.ok(summaries.PoIThroughputDegraded!.endsWith(" (SLO: >= 50000/s)"), summaries.PoIThroughputDegraded);
     assert.ok(summaries.PoISuccessRateCritical!.endsWith(" (SLO: >= 95%)"), summaries.PoISuccessRateCritical);
+    assert.equal(summaries.APIErrorRateHigh, "Share of node API requests answered 5xx above its SLO (SLO: <= 2%)");
+    assert.equal(API_ERROR_ALERT_SEVERITY, "warning", "the table marks apiErrorRate a canary check; the alert opens a ticket");
     const d = rules.find((r) => r.alert === "PoIVerificationP99Violation")!.annotations!.description;
     assert.equal(d, `${SLOS.poiVerifyP99.description}: {{ $value }} seconds; the SLO table (bizra:slo.poiVerifyP99) requires lt 0.0005 seconds.`);
   });
@@ -117,11 +127,17 @@ describe("alert rule builder", () => {
     assert.equal(summary("ConsensusQuorumFailure"), "Slots keep closing without the fast-finality quorum (7000bp of validator weight)");
     assert.equal(rules.find((r) => r.alert === "MetricsEndpointDown")!.annotations!.description, "Prometheus cannot scrape the node metrics endpoint. Value: {{ $value }}.");
     const summaries = rules.map((r) => r.annotations!.summary);
-    assert.equal(new Set(summaries).size, 12, "one summary per alert");
+    assert.equal(new Set(summaries).size, 13, "one summary per alert");
     for (const r of rules) {
       assert.ok(r.annotations!.summary!.length > 20, `${r.alert}: summary ${JSON.stringify(r.annotations!.summary)}`);
       assert.ok(r.annotations!.description!.includes("{{ $value }}"), `${r.alert}: ${r.annotations!.description}`);
     }
+  });
+
+  it("a drill's for override replaces every alert's for; an alert that fires at once keeps firing at once", () => {
+    const rules = rulesOf(alertRuleGroups(SLOS, { ...CFG, alerts: { ...CFG.alerts, forOverride: "30s" } }));
+    assert.deepEqual(rules.map((r) => [r.alert, r.for]), Object.entries(EXPECTED).map(([alert, [, , forDuration]]) => [alert, forDuration === undefined ? undefined : "30s"]));
+    assert.equal("for" in rules.find((r) => r.alert === "ReplayAttackDetected")!, false);
   });
 
   it("SLO values in the unit people read: µs below 1 ms, ms below 1 s, then s; percent; per second; basis points", () => {
@@ -142,7 +158,7 @@ describe("alert rule builder", () => {
       spec: { groups },
     });
     const lines = alertRuleSummary(groups);
-    assert.equal(lines.length, 12);
+    assert.equal(lines.length, 13);
     assert.deepEqual(lines[0], { group: "bizra_finality_sla", alert: "FinalityCheckP99Violation", severity: "critical", for: "5m", expr: EXPECTED.FinalityCheckP99Violation![1] });
     assert.deepEqual(lines.find((l) => l.alert === "ReplayAttackDetected")!.for, "0m", "no `for`: fires at once");
     assert.equal(alertRuleSummary([{ name: "g", rules: [{ alert: "A", expr: "1" }] }])[0]!.severity, "", "a rule without labels");
