@@ -34,7 +34,7 @@ export const AREAS = {
     path: "node-app/src/poi/",
     project: "node-app",
     mutate: ["src/poi/replay.ts", "src/poi/signature.ts", "src/poi/verify.ts"],
-    spec: ["test/poi/replay.test.ts", "test/poi/replay-model.test.ts", "test/poi/rules.test.ts", "test/poi/signature.test.ts", "test/poi/vectors.test.ts", "test/poi/verify.test.ts"],
+    spec: ["test/poi/replay.test.ts", "test/poi/replay-model.test.ts", "test/poi/rules.test.ts", "test/poi/signature.test.ts", "test/poi/vectors.test.ts", "test/poi/verify.test.ts", "test/poi/verify-paths.test.ts"],
   },
   // The throughput machinery (batcher, worker pool, native binding): its rule is "the same verdicts as the reference",
   // checked on every path by equivalence.test.ts. Its tests start worker pools (slow per mutant); not in the default run.
