@@ -96,6 +96,29 @@ describe("verifier paths", () => {
     ]);
   });
 
+  it("work is skipped, not repeated: no digest, backend or replay round trip for a batch with nothing left to check", async () => {
+    const calls = { digests: 0, verifyMany: 0, verifyEncoded: 0, admitMany: 0 };
+    const counting: SignatureVerifier = { ...nobleVerifier, verifyMany: (items) => (calls.verifyMany++, nobleVerifier.verifyMany(items)) };
+    const countingEncoded: SignatureVerifier = { ...encodedBackend, verifyEncoded: (batch) => (calls.verifyEncoded++, encodedBackend.verifyEncoded!(batch)) };
+    const digests = (encodings: readonly Uint8Array[]) => (calls.digests++, jsDigests(encodings));
+    const w = new ReplayWindow();
+    const replay: ReplayGuard = { windowMs: w.windowMs, maxClockSkewMs: w.maxClockSkewMs, peek: (...a) => w.peek(...a), admitMany: (items, now) => (calls.admitMany++, w.admitMany(items, now)) };
+    const refused = { encoding: new Uint8Array(0), signature: new Uint8Array(64) };
+    await verifier({ backend: counting, digests, replay }).verifyBatch([refused]);
+    await verifier({ backend: countingEncoded, replay }).verifyBatch([refused]);
+    assert.deepEqual(calls, { digests: 0, verifyMany: 0, verifyEncoded: 0, admitMany: 0 }, "every item refused before its signature");
+    const a = signAttestation(att(1), seed);
+    await verifier({ backend: counting, replay }).verifyBatch([{ encoding: a.encoding, signature: new Uint8Array(64) }]);
+    assert.deepEqual([calls.verifyMany, calls.admitMany], [1, 0], "no valid signature: nothing to admit");
+    const memo = new Map<string, boolean>();
+    const cache = { get: (k: string) => memo.get(k), set: (k: string, valid: boolean) => void memo.set(k, valid) };
+    const cached = verifier({ backend: counting, cache, replay: new ReplayWindow() });
+    const forged = { encoding: a.encoding, signature: signAttestation(att(2), seed).signature };
+    assert.deepStrictEqual(await cached.verifyBatch([forged]), [BAD]);
+    assert.deepStrictEqual(await cached.verifyBatch([forged]), [BAD]);
+    assert.equal(calls.verifyMany, 2, "the second time the cached outcome answers; the backend is not asked");
+  });
+
   it("signing keeps its own copy of the digest when the digest function reuses one buffer; no digest is an error", () => {
     const shared = new Uint8Array(32);
     const reusing = (encodings: readonly Uint8Array[]) => {
