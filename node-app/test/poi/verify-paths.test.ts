@@ -156,6 +156,13 @@ describe("replay window edges", () => {
     assert.equal(w.floorOf("a"), -1);
   });
 
+  it("an arrival whose own eviction raises the floor to its timestamp is stale", () => {
+    const w = new ReplayWindow({ maxEntriesPerValidator: 1 });
+    assert.equal(w.admit("a", nonce(1), T, T), "ok");
+    assert.equal(w.admit("a", nonce(2), T, T), "stale", "evicting nonce 1 (at T) raised the floor to T");
+    assert.deepEqual([w.floorOf("a"), w.sizeOf("a")], [T, 0]);
+  });
+
   it("nonces that differ only in a trailing zero byte are different nonces", () => {
     const w = new ReplayWindow();
     assert.equal(w.admit("a", Uint8Array.of(1, 2), T, T), "ok");
