@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { METRICS, TRAFFIC_COMMAND } from "@bizra/contract";
 import {
   CANARY_CHECKS,
-  CANARY_INTERVAL,
+  canaryInterval,
   CANARY_QUERIES,
   canaryAnalysis,
   canaryMetrics,
@@ -100,14 +100,15 @@ describe("canary builders", () => {
     assert.deepEqual(HOLD_GATE_HOOKS, ["pre-rollout", "confirm-traffic-increase", "confirm-promotion"]);
     assert.deepEqual(a.webhooks, [
       ...HOLD_GATE_HOOKS.map((type) => ({ name: `hold-${type}`, type, url: "http://gate/hold", timeout: "10s", metadata: { schedule: "10:2,50:1,100:3", interval: "1m", hook: type } })),
+      { ...lt, name: "load-traffic-pre-rollout", type: "pre-rollout" },
       lt,
     ]);
     assert.equal(a.threshold, 3);
-    assert.deepEqual(canaryAnalysis(STAGES, { failedChecksBeforeRollback: 3, metrics: [], loadTester: lt }).webhooks, [lt]);
+    assert.deepEqual(canaryAnalysis(STAGES, { failedChecksBeforeRollback: 3, metrics: [], loadTester: lt }).webhooks, [{ ...lt, name: "load-traffic-pre-rollout", type: "pre-rollout" }, lt]);
     assert.ok(!("webhooks" in canaryAnalysis(STAGES, { failedChecksBeforeRollback: 3, metrics: [] })));
   });
 
-  it("the load tester runs the traffic CLI against the canary and primary Services for one interval", () => {
+  it("the load tester runs the traffic CLI against the canary and primary Services, a tenth of the interval (at least 2 s) shorter than it", () => {
     assert.equal(meshServiceName("a"), "a-mesh");
     assert.deepEqual(loadTesterWebhook(LOAD_TESTER, { appName: "a", namespace: "ns", apiPort: 8080 }), {
       name: "load-traffic",
@@ -116,7 +117,7 @@ describe("canary builders", () => {
       timeout: "15s",
       metadata: {
         type: "cmd",
-        cmd: `${TRAFFIC_COMMAND.join(" ")} --target http://a-mesh-canary.ns:8080 --target http://a-mesh-primary.ns:8080 --validator-id loadtest --key-file /keys/lt.seed --rate 7 --duration 60s --invalid-every 50`,
+        cmd: `${TRAFFIC_COMMAND.join(" ")} --target http://a-mesh-canary.ns:8080 --target http://a-mesh-primary.ns:8080 --validator-id loadtest --key-file /keys/lt.seed --rate 7 --duration 54s --invalid-every 50`,
         logCmdOutput: "true",
       },
     });
@@ -151,16 +152,16 @@ describe("canary builders", () => {
       },
     });
     const withLt = canaryResource({ ...cfg, canary: { ...cfg.canary, loadTester: LOAD_TESTER } } as CanaryConfig, {});
-    assert.deepEqual(withLt.spec.analysis.webhooks?.map((w) => w.name), ["hold-pre-rollout", "hold-confirm-traffic-increase", "hold-confirm-promotion", "load-traffic"]);
+    assert.deepEqual(withLt.spec.analysis.webhooks?.map((w) => w.name), ["hold-pre-rollout", "hold-confirm-traffic-increase", "hold-confirm-promotion", "load-traffic-pre-rollout", "load-traffic"]);
   });
 
   it("the stack output: interval, stages, planned checks, step weights and whether the holds are enforced", () => {
     assert.deepEqual(canarySummary(STAGES, "http://gate/hold"), {
-      interval: CANARY_INTERVAL,
+      interval: canaryInterval(),
       stages: STAGES,
       plannedChecks: 6,
       stepWeights: [10, 50, 100],
-      holds: "enforced by the hold gate http://gate/hold: each stage held its holdMinutes one-minute checks before the next step",
+      holds: "enforced by the hold gate http://gate/hold: each stage held its holdMinutes (a check every 1m) before the next step",
     });
     assert.match(canarySummary(STAGES, undefined).holds, /^not enforced: no bizra:canary\.holdGateUrl/);
   });
