@@ -67,7 +67,7 @@ describe("pod spec builder", () => {
 
   it("a terminating pod keeps serving for the drain pause, well within its grace period", () => {
     const pod = podOf(configOf("testnet"));
-    assert.deepEqual(single(pod.containers, "node container").lifecycle, { preStop: { sleep: { seconds: PRESTOP_DRAIN_SECONDS } } });
+    assert.deepEqual(single(pod.containers, "node container").lifecycle, { preStop: { exec: { command: ["sleep", String(PRESTOP_DRAIN_SECONDS)] } } });
     assert.ok(PRESTOP_DRAIN_SECONDS > 0 && PRESTOP_DRAIN_SECONDS < (pod.terminationGracePeriodSeconds ?? 0));
   });
 
