@@ -5,6 +5,5 @@ import { strykerOptions } from "./mutation/areas.mjs";
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   ...strykerOptions(process.env.BIZRA_MUTATION_AREA, "."),
-  tsconfigFile: "tsconfig.json",
   ignorePatterns: [".toolchain", ".pulumi-local", "rendered", "evidence", "node-app/native/target", "node-app/dist", "reports", ".venv"],
 };

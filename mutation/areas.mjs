@@ -34,7 +34,7 @@ export const AREAS = {
     path: "node-app/src/poi/",
     project: "node-app",
     mutate: ["src/poi/replay.ts", "src/poi/signature.ts", "src/poi/verify.ts"],
-    spec: ["test/poi/replay.test.ts", "test/poi/rules.test.ts", "test/poi/signature.test.ts", "test/poi/vectors.test.ts", "test/poi/verify.test.ts"],
+    spec: ["test/poi/replay.test.ts", "test/poi/replay-model.test.ts", "test/poi/rules.test.ts", "test/poi/signature.test.ts", "test/poi/vectors.test.ts", "test/poi/verify.test.ts", "test/poi/verify-paths.test.ts"],
   },
   // The throughput machinery (batcher, worker pool, native binding): its rule is "the same verdicts as the reference",
   // checked on every path by equivalence.test.ts. Its tests start worker pools (slow per mutant); not in the default run.
@@ -53,32 +53,40 @@ export const AREAS = {
   },
   // Local packages (`file:` dependencies): node_modules/@bizra/* links to the original folder, not to Stryker's
   // sandbox copy, so these areas mutate the working tree in place (Stryker restores every file when it ends; after a
-  // hard kill, `git checkout node-app/evidence node-app/contract`).
+  // hard kill, `git checkout node-app/evidence node-app/contract`). The TypeScript checker only sees a change to a
+  // file its tsconfig includes (imports reached through node_modules are not watched), so `tsconfig` names one that
+  // adds the package's folder to the project's own list.
   evidence: {
     path: "node-app/evidence/",
     project: "node-app",
-    mutate: ["evidence/*.ts", "!evidence/index.ts"],
+    // The rule-bearing modules: not cli.ts (argument plumbing) nor environment.ts (machine and git facts recorded as
+    // found); with them a full run took 50 min here.
+    mutate: ["evidence/*.ts", "!evidence/index.ts", "!evidence/cli.ts", "!evidence/environment.ts"],
     spec: ["test/evidence/**/*.test.ts"],
     inPlace: true,
+    tsconfig: "../mutation/tsconfig.node-app.json",
   },
   contract: {
     path: "node-app/contract/",
     project: ".",
     mutate: ["node-app/contract/slo.ts"],
-    spec: ["tests/policies-rules.test.ts", "tests/builders.test.ts"],
+    spec: ["tests/slo-rules.test.ts", "tests/policies-rules.test.ts", "tests/builders.test.ts"],
     inPlace: true,
+    tsconfig: "mutation/tsconfig.root.json",
   },
   policies: {
     path: "policies/",
     project: ".",
     mutate: ["policies/*/*.ts", "policies/shared/*.ts", "!policies/*/index.ts"],
-    spec: ["tests/policies-rules.test.ts", "tests/policies-k8s-hardening.test.ts", "tests/policies-quality-gates.test.ts"],
+    spec: ["tests/policies-rules.test.ts", "tests/policies-stack-rules.test.ts", "tests/policies-k8s-hardening.test.ts", "tests/policies-quality-gates.test.ts"],
+    // The packs are reached from the tests' imports only; the checker needs them listed (see `evidence`).
+    tsconfig: "mutation/tsconfig.root.json",
   },
   components: {
     path: "components/ (pure builders)",
     project: ".",
     mutate: ["components/slo.ts", "components/alerts.ts", "components/canary.ts", "components/network-policy.ts", "components/node.ts"].map(buildersOnly),
-    spec: ["tests/builders.test.ts"],
+    spec: ["tests/builders.test.ts", "tests/slo-rules.test.ts", "tests/alert-builder.test.ts", "tests/canary-builder.test.ts"],
   },
 };
 
@@ -98,6 +106,7 @@ export function strykerOptions(areaName, projectDirFromRoot) {
   return {
     mutate: area.mutate,
     inPlace: area.inPlace === true,
+    tsconfigFile: area.tsconfig ?? "tsconfig.json",
     testRunner: "mocha",
     mochaOptions: { spec: area.spec, require: ["ts-node/register/transpile-only"], extension: ["ts"] },
     checkers: ["typescript"],

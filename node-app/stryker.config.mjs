@@ -5,6 +5,5 @@ import { strykerOptions } from "../mutation/areas.mjs";
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   ...strykerOptions(process.env.BIZRA_MUTATION_AREA, "node-app"),
-  tsconfigFile: "tsconfig.json",
   ignorePatterns: ["native/target", "dist"],
 };

@@ -2,9 +2,24 @@
 // mutation-testing-report-schema document, committed) and lists the surviving mutants; exits 1 when an area scores below --min. Score as Stryker defines it:
 // (killed + timeout) / (killed + timeout + survived + no coverage); compile errors and ignored mutants do not count.
 import { existsSync, readFileSync } from "node:fs";
-import { join, dirname } from "node:path";
+import { join, dirname, matchesGlob } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AREAS, DEFAULT_AREAS } from "../mutation/areas.mjs";
+
+process.removeAllListeners("warning"); // path.matchesGlob is experimental on Node 20
+
+/**
+ * Whether a mutant at `line` of `file` belongs to the area as configured now: incremental mode keeps the results of
+ * files (or line ranges) an area no longer mutates, and those must not count. Patterns as in `mutate`
+ * (`file:first-last` selects lines, a leading `!` excludes).
+ */
+function inArea(patterns, file, line) {
+  const included = patterns.filter((p) => !p.startsWith("!")).some((p) => {
+    const range = /^(.*):(\d+)-(\d+)$/.exec(p);
+    return range ? matchesGlob(file, range[1]) && line >= Number(range[2]) && line <= Number(range[3]) : matchesGlob(file, p);
+  });
+  return included && !patterns.filter((p) => p.startsWith("!")).some((p) => matchesGlob(file, p.slice(1)));
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -30,6 +45,7 @@ for (const area of areas.length ? areas : DEFAULT_AREAS) {
   const survivors = [];
   for (const [file, { mutants }] of Object.entries(report.files)) {
     for (const m of mutants) {
+      if (!inArea(AREAS[area].mutate, file, m.location.start.line)) continue;
       count[m.status] = (count[m.status] ?? 0) + 1;
       if (m.status === "Survived" || m.status === "NoCoverage") {
         survivors.push(`    ${m.status === "NoCoverage" ? "no coverage" : "survived"}  ${join(project, file)}:${m.location.start.line}  ${m.mutatorName}: ${JSON.stringify(m.replacement ?? "")}`);

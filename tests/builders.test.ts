@@ -1,7 +1,8 @@
 /** The pure builders behind the node workload and its network policies, checked field by field. */
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { networkPolicySpecs } from "../components/network-policy";
-import { nodePodSpec, runtimeFlagData } from "../components/node";
+import { nodePodSpec, PRESTOP_DRAIN_SECONDS, runtimeFlagData, runtimeFlagsDigest } from "../components/node";
 import { NODE_UID } from "../components/pod-security";
 import { SIGNER_CLIENT_LABEL, signerComponentLabels } from "../components/signer";
 import { VALIDATOR_SET_DIR, VALIDATOR_SET_FILE } from "../components/validator-set";
@@ -46,6 +47,28 @@ describe("pod spec builder", () => {
     });
     const flipped = runtimeFlagData(configOf("production", { "bizra:runtimeFlags": { POI_BATCH_VERIFY: true, BIZRA_USE_RUST: false } }));
     assert.deepEqual([flipped[ENV.batchVerify], flipped[ENV.useRust]], ["true", "false"]);
+  });
+
+  it("the shared-state URL and fault injection reach the flags only when set; an error rate of 0 is the node's default, left out", () => {
+    const plain = runtimeFlagData(configOf("testnet"));
+    assert.deepEqual([plain[ENV.stateRedisUrl], plain[ENV.faultErrorRate]], [undefined, undefined]);
+    const set = runtimeFlagData(configOf("testnet", { "bizra:stateRedisUrl": "redis://state:6379", "bizra:faultInjection": { errorRate: 0.2 } }));
+    assert.deepEqual([set[ENV.stateRedisUrl], set[ENV.faultErrorRate]], ["redis://state:6379", "0.2"]);
+    assert.deepEqual(Object.keys(set).length, Object.keys(plain).length + 2);
+    assert.equal(runtimeFlagData(configOf("testnet", { "bizra:faultInjection": { errorRate: 0 } }))[ENV.faultErrorRate], undefined);
+  });
+
+  it("the flags digest: SHA-256 of the [key, value] pairs sorted by key, as JSON; another flag value, another digest", () => {
+    const cfg = configOf("testnet");
+    const sorted = Object.entries(runtimeFlagData(cfg)).sort(([a], [b]) => (a < b ? -1 : 1));
+    assert.equal(runtimeFlagsDigest(cfg), createHash("sha256").update(JSON.stringify(sorted)).digest("hex"));
+    assert.notEqual(runtimeFlagsDigest(configOf("testnet", { "bizra:logLevel": "warn" })), runtimeFlagsDigest(configOf("testnet", { "bizra:logLevel": "debug" })));
+  });
+
+  it("a terminating pod keeps serving for the drain pause, well within its grace period", () => {
+    const pod = podOf(configOf("testnet"));
+    assert.deepEqual(single(pod.containers, "node container").lifecycle, { preStop: { exec: { command: ["sleep", String(PRESTOP_DRAIN_SECONDS)] } } });
+    assert.ok(PRESTOP_DRAIN_SECONDS > 0 && PRESTOP_DRAIN_SECONDS < (pod.terminationGracePeriodSeconds ?? 0));
   });
 
   it("passes the hardening pack's container rules, and runs as the image's non-root uid", () => {
@@ -97,31 +120,32 @@ describe("pod spec builder", () => {
 describe("network policy builder", () => {
   const args = { appName: "node0", apiPort: 8080, metricsPort: 9464, signerPort: 7070, monitoringNamespace: "mon", meshNamespace: "mesh" };
   const signerPods = { matchLabels: signerComponentLabels() };
-  const specs = plain(networkPolicySpecs(args));
+  // Built inside each test (not once when the file loads), so every test sees the builder as it is when it runs.
+  const specs = () => plain(networkPolicySpecs(args));
   const ns = (name: string) => ({ matchLabels: { "kubernetes.io/metadata.name": name } });
   const nodePods = { matchLabels: componentLabels() };
 
   it("default deny in both directions, first, with no rules", () => {
-    assert.equal(Object.keys(specs)[0], "default-deny");
-    assert.deepEqual(specs["default-deny"], { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    assert.equal(Object.keys(specs())[0], "default-deny");
+    assert.deepEqual(specs()["default-deny"], { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
   });
 
   it("exactly these allows; shared-state egress only with a state port", () => {
     const base = ["default-deny", "allow-dns-egress", "allow-metrics-scrape", "allow-api-from-mesh", "allow-signer-clients", "allow-signer-metrics-scrape", "allow-signer-apiserver-egress"];
-    assert.deepEqual(Object.keys(specs), [...base, "allow-peer-traffic"]);
+    assert.deepEqual(Object.keys(specs()), [...base, "allow-peer-traffic"]);
     const withState = plain(networkPolicySpecs({ ...args, stateRedisPort: 6379 }));
     assert.deepEqual(Object.keys(withState), [...base, "allow-shared-state-egress", "allow-peer-traffic"]);
     assert.deepEqual(withState["allow-shared-state-egress"], { podSelector: nodePods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 6379 }] }] });
   });
 
   it("the signer: its port only from labelled clients, metrics from monitoring, egress only to the API server ports", () => {
-    assert.deepEqual(specs["allow-signer-clients"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { ...SIGNER_CLIENT_LABEL } } }], ports: [{ protocol: "TCP", port: 7070 }] }] });
-    assert.deepEqual(specs["allow-signer-metrics-scrape"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mon") }], ports: [{ protocol: "TCP", port: 9464 }] }] });
-    assert.deepEqual(specs["allow-signer-apiserver-egress"], { podSelector: signerPods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }] });
+    assert.deepEqual(specs()["allow-signer-clients"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { ...SIGNER_CLIENT_LABEL } } }], ports: [{ protocol: "TCP", port: 7070 }] }] });
+    assert.deepEqual(specs()["allow-signer-metrics-scrape"], { podSelector: signerPods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mon") }], ports: [{ protocol: "TCP", port: 9464 }] }] });
+    assert.deepEqual(specs()["allow-signer-apiserver-egress"], { podSelector: signerPods, policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }] });
   });
 
   it("DNS egress only to kube-dns in kube-system, UDP and TCP 53", () => {
-    assert.deepEqual(specs["allow-dns-egress"], {
+    assert.deepEqual(specs()["allow-dns-egress"], {
       podSelector: {},
       policyTypes: ["Egress"],
       egress: [{ to: [{ namespaceSelector: ns("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }],
@@ -129,17 +153,25 @@ describe("network policy builder", () => {
   });
 
   it("metrics port only from the monitoring namespace; API port only from the mesh namespace", () => {
-    assert.deepEqual(specs["allow-metrics-scrape"], { podSelector: nodePods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mon") }], ports: [{ protocol: "TCP", port: 9464 }] }] });
-    assert.deepEqual(specs["allow-api-from-mesh"], { podSelector: nodePods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mesh") }], ports: [{ protocol: "TCP", port: 8080 }] }] });
+    assert.deepEqual(specs()["allow-metrics-scrape"], { podSelector: nodePods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mon") }], ports: [{ protocol: "TCP", port: 9464 }] }] });
+    assert.deepEqual(specs()["allow-api-from-mesh"], { podSelector: nodePods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("mesh") }], ports: [{ protocol: "TCP", port: 8080 }] }] });
   });
 
   it("peers reach each other on the API port only, both directions", () => {
-    assert.deepEqual(specs["allow-peer-traffic"], {
+    assert.deepEqual(specs()["allow-peer-traffic"], {
       podSelector: nodePods,
       policyTypes: ["Ingress", "Egress"],
       ingress: [{ from: [{ podSelector: nodePods }], ports: [{ protocol: "TCP", port: 8080 }] }],
       egress: [{ to: [{ podSelector: nodePods }], ports: [{ protocol: "TCP", port: 8080 }] }],
     });
+  });
+
+  it("the load tester's namespace reaches the API port only when the Canary drives traffic with it", () => {
+    const withLt = plain(networkPolicySpecs({ ...args, loadTesterNamespace: "lt" }));
+    assert.deepEqual(withLt["allow-api-from-load-tester"], { podSelector: nodePods, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("lt") }], ports: [{ protocol: "TCP", port: 8080 }] }] });
+    assert.equal(Object.keys(withLt).at(-1), "allow-peer-traffic");
+    assert.equal(specs()["allow-api-from-load-tester"], undefined);
+    assert.equal(plain(networkPolicySpecs({ ...args, loadTesterNamespace: "" }))["allow-api-from-load-tester"], undefined);
   });
 
   it("ports follow the arguments", () => {

@@ -2,6 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { advisoryGates, assessQualityGates, evidenceAndCriticalGates, postDeployReportGate, qualityGatePolicies } from "../policies/quality-gates/policies";
+import { postDeployProblems } from "../policies/quality-gates/post-deploy";
+import { summaryLine } from "../policies/quality-gates/gates";
 import { POST_DEPLOY_REPORT_ANNOTATION } from "@bizra/contract";
 import { ARTIFACT_SCHEMA, blake3Hex, signEvidence, writeArtifact } from "@bizra/evidence";
 import { FIXTURE_COMMIT } from "./support/policy-evidence";
@@ -102,6 +104,34 @@ describe("quality-gates pack", () => {
     assertHasViolation(v.mandatory, /grade F/);
   });
 
+  it("the violation text: one failing gate in the singular, several in the plural, a line each, then the summary", async () => {
+    const f = writeFixture({ numbers: { ...PASSING, successRate: 0.95 } });
+    const summary = summaryLine(assessQualityGates(stackArgs([sloConfigMap()]), f.config).summary!);
+    assert.deepEqual((await violations(f.config)).mandatory, [
+      "1 mandatory (critical/consensus) gate failed:\n  - poi-verify-success-rate (poiVerifySuccessRate, critical): measured 0.95, threshold >= 0.99 ratio, " +
+        `artifact verify-success.json#results.successRate\n${summary}`,
+    ]);
+    const g = writeFixture({ numbers: { ...PASSING, successRate: 0.95, agreed: false } });
+    const two = (await violations(g.config)).mandatory;
+    assert.equal(two.length, 1);
+    const lines = two[0]!.split("\n");
+    assert.deepEqual([lines.length, lines[0], lines[1]?.startsWith("  - poi-verify-success-rate "), lines[2]?.startsWith("  - wq-determinism ")], [4, "2 mandatory (critical/consensus) gates failed:", true, true]);
+    const h = writeFixture({ numbers: { ...PASSING, poiVerifyP99: 0.002, cacheHitRate: 0.1 } });
+    assert.match((await violations(h.config)).advisory[0]!, /^2 advisory \(warning\/canary\) gates failed:\n {2}- /);
+  });
+
+  it("rejected evidence is one violation listing each problem on its own line; an unknown commit is named", async () => {
+    const f = writeFixture({ key: loadEvidenceKey({ file: path.join(tempDir(), "other.seed") }) });
+    const v = await violations({ ...f.config, trustedPublicKeys: ["ab".repeat(32)] });
+    assert.equal(v.mandatory.length, 1);
+    assert.match(v.mandatory[0]!, /^evidence rejected:\n {2}- \[untrusted-key\] /);
+    const g = writeFixture();
+    assert.deepEqual(assessQualityGates(stackArgs([sloConfigMap()]), { ...g.config, requireCommit: "" }, g.now).integrity, [
+      "[wrong-commit] requireCommit is not configured and git HEAD is unknown: cannot tell which commit the evidence must be from",
+    ]);
+    assert.deepEqual(assessQualityGates(stackArgs([sloConfigMap()]), g.config, g.now).integrity, []);
+  });
+
   it("a failed determinism proof is a mandatory violation", async () => {
     const f = writeFixture({ numbers: { ...PASSING, agreed: false } });
     assertHasViolation((await violations(f.config)).mandatory, "wq-determinism (fastFinalityBp, consensus): measured false, threshold true, artifact wq-determinism.json#results.agreed");
@@ -167,13 +197,13 @@ describe("quality-gates pack: the post-deploy report (bizra:postDeployReport)", 
     return { ...cm, props: { ...cm.props, metadata: { ...cm.props.metadata, annotations: { [POST_DEPLOY_REPORT_ANNOTATION]: typeof req === "string" ? req : JSON.stringify(req) } } } };
   };
   /** A report bundle as `npm run validate` writes it, signed by the fixture's key. */
-  function writeReport(postDeployDir: string, key: ReturnType<typeof writeFixture>["key"], opts: { verdict?: string; stack?: string; createdAt?: Date } = {}) {
+  function writeReport(postDeployDir: string, key: ReturnType<typeof writeFixture>["key"], opts: { verdict?: string; stack?: string; createdAt?: Date; file?: string } = {}) {
     const dir = path.join(postDeployDir, "testnet");
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "report.html"), "<!doctype html><title>report</title>");
     const html = { file: "report.html", blake3: blake3Hex(new Uint8Array(fs.readFileSync(path.join(dir, "report.html")))) };
     const createdAt = (opts.createdAt ?? new Date()).toISOString();
-    writeArtifact(dir, "post-deploy.json", {
+    writeArtifact(dir, opts.file ?? "post-deploy.json", {
       schema: ARTIFACT_SCHEMA,
       kind: "post-deploy",
       title: "Post-deploy SLA validation of testnet",
@@ -223,6 +253,42 @@ describe("quality-gates pack: the post-deploy report (bizra:postDeployReport)", 
     writeReport(h.config.postDeployDir, writeFixture().key);
     assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], h.config)), /\[untrusted-key\]/);
     assertHasViolation(await stackViolations(postDeployReportGate, stackArgs([requiring("yes please")], h.config)), /is not \{"stack"/);
+  });
+
+  it("postDeployProblems: each refusal by its code, for the required stack, at the given time", () => {
+    const req = { stack: "testnet", maxAgeHours: 24 };
+    const f = writeFixture();
+    const dir = f.config.postDeployDir;
+    const opts = { dir, trustedKeys: [f.key.publicKeyHex], commit: FIXTURE_COMMIT };
+    fs.mkdirSync(path.join(dir, "testnet"), { recursive: true });
+    assert.deepEqual(postDeployProblems(req, opts), [`[no-post-deploy-report] no report in ${path.join(dir, "testnet")}: run \`npm run validate -- testnet\` against the deployed testnet stack on this commit`]);
+    const reportDir = writeReport(dir, f.key);
+    assert.deepEqual(postDeployProblems(req, opts), []);
+    assert.deepEqual(postDeployProblems(req, { ...opts, commit: "" }), ["[wrong-commit] the commit being deployed is unknown: cannot tell whether the report is for it"]);
+    assert.match(postDeployProblems(req, { ...opts, commit: "2".repeat(40) }).join("\n"), /^\[wrong-commit\] post-deploy manifest\.json: evidence is from commit 1{40}, required 2{40}\n/);
+    assert.match(postDeployProblems(req, { ...opts, now: new Date(Date.now() + 30 * 3600 * 1000) }).join("\n"), /^\[too-old\] post-deploy /);
+    fs.rmSync(path.join(reportDir, "report.html"));
+    assert.match(postDeployProblems(req, opts).join("\n"), /^\[digest-mismatch\] report\.html: BLAKE3 missing differs from the signed report's [0-9a-f]{64}$/);
+  });
+
+  it("postDeployProblems: a report of another stack, a verdict other than go, a bundle without the report artifact", () => {
+    const req = { stack: "testnet", maxAgeHours: 24 };
+    const f = writeFixture();
+    writeReport(f.config.postDeployDir, f.key, { stack: "production", verdict: "maybe" });
+    const opts = { dir: f.config.postDeployDir, trustedKeys: [f.key.publicKeyHex], commit: FIXTURE_COMMIT };
+    assert.deepEqual(postDeployProblems(req, opts), ["[wrong-stack] the report judges stack production, required testnet", "[not-go] the post-deploy report of testnet says maybe: "]);
+    const g = writeFixture();
+    const dir = writeReport(g.config.postDeployDir, g.key, { file: "other.json" });
+    assert.deepEqual(postDeployProblems(req, { ...opts, dir: g.config.postDeployDir, trustedKeys: [g.key.publicKeyHex] }), [`[missing-artifact] post-deploy.json is not in the report bundle ${dir}`]);
+  });
+
+  it("the gate's violation lists each problem on its own line under the stack", async () => {
+    const f = writeFixture();
+    writeReport(f.config.postDeployDir, f.key, { verdict: "no-go" });
+    assert.deepEqual(await stackViolations(postDeployReportGate, stackArgs([requiring({ stack: "testnet", maxAgeHours: 24 })], f.config)), [
+      "post-deploy report of testnet rejected:\n  - [not-go] the post-deploy report of testnet says no-go: apiErrorRate: measured 20%, the SLO requires <= 1%",
+    ]);
+    assert.deepEqual(await stackViolations(postDeployReportGate, stackArgs([requiring("{}")], f.config)), [`annotation ${POST_DEPLOY_REPORT_ANNOTATION} is not {"stack": <name>, "maxAgeHours": <hours>}: {}`]);
   });
 
   it("the program carries bizra:postDeployReport to the pack as the SLO ConfigMap annotation", async () => {

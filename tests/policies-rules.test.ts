@@ -123,10 +123,12 @@ describe("quality-gates rules", () => {
   it("no number where the gate points, an unknown SLO id, and a gate measured twice all fail with a note", () => {
     for (const v of [undefined, "0.1", Number.NaN, Infinity]) {
       const r = judge("lat", v);
-      assert.deepEqual([r.passed, r.measured, r.note], [false, undefined, "m.json has no number at results.v"], String(v));
+      assert.deepEqual([r.passed, r.measured, r.note, r.threshold], [false, undefined, "m.json has no number at results.v", "< 0.5 seconds"], String(v));
     }
     const unknown = judge("nope", 1);
-    assert.deepEqual([unknown.passed, unknown.threshold, unknown.severity, unknown.mandatory, unknown.note], [false, "?", "critical", true, "SLO id nope is not in the stack's SLO table"]);
+    assert.deepEqual([unknown.passed, unknown.measured, unknown.threshold, unknown.severity, unknown.mandatory, unknown.note], [false, 1, "?", "critical", true, "SLO id nope is not in the stack's SLO table"]);
+    assert.equal(judge("nope", true).measured, true);
+    assert.equal(judge("nope", "1").measured, undefined);
     const twice = evaluateGates({ artifacts: {
       "b.json": art([{ gate: "g", slo: "lat", field: "results.v", kind: "threshold" }], { v: 0.1 }),
       "a.json": art([{ gate: "g", slo: "lat", field: "results.v", kind: "threshold" }], { v: 0.1 }),
@@ -147,6 +149,9 @@ describe("quality-gates rules", () => {
     const wrong = proof({ agreed: true, thresholds: { fastFinalityBp: 6700, economicFinalityBp: 7000 } });
     assert.deepEqual([wrong.passed, wrong.note, wrong.threshold], [false, "proof ran at 6700/7000 bp, the stack uses 6700/8000 bp", "true"]);
     assert.equal(proof({ agreed: true, thresholds: { fastFinalityBp: 6600, economicFinalityBp: 8000 } }).passed, false);
+    const noFinality = { p: { value: 1, unit: "", comparison: "gte", severity: "consensus" } } as const;
+    const unbound = evaluateGates({ artifacts: { "p.json": art([{ gate: "p", slo: "p", field: "results.agreed", kind: "proof" }], { agreed: true, thresholds: { fastFinalityBp: 1, economicFinalityBp: 2 } }) } }, noFinality);
+    assert.deepEqual(unbound.find((r) => r.gate === "p")?.passed, true, "a table without finality thresholds has nothing to compare the proof's with");
   });
 
   it("every required gate nobody measured is a failing entry, with the table's severity or critical", () => {
@@ -158,7 +163,7 @@ describe("quality-gates rules", () => {
   });
 
   it("mandatory: critical, consensus and unknown severities; warning and canary are advisory", () => {
-    assert.deepEqual(["critical", "consensus", "odd", "warning", "canary"].map(isMandatory), [true, true, true, false, false]);
+    assert.deepEqual(["critical", "consensus", "odd", "warning", "canary", "advisory", ""].map(isMandatory), [true, true, true, false, false, false, true]);
   });
 
   it("summary: weights 3/3/2/1 (unknown 3), score to one decimal, grade boundaries, F on any mandatory failure", () => {

@@ -3,7 +3,8 @@
  * (`EVIDENCE_VERIFY_COMMAND`) and the quality-gates policy pack.
  *
  * Checks, each reported with a code, the file and (where it applies) the field:
- *   unreadable / malformed-manifest        manifest.json missing, not JSON, or not the manifest schema
+ *   unreadable / malformed-manifest        manifest.json missing, not JSON, or not the manifest schema; or the
+ *                                          folder cannot be listed (file ".")
  *   bad-signature                          the Ed25519 signature does not verify over the canonical manifest
  *   untrusted-key                          the signing key is not one of the trusted keys
  *   missing-artifact / extra-artifact      a listed file is absent / a *.json file is present but not listed
@@ -157,11 +158,13 @@ export function verifyEvidence(target: string, options: VerifyOptions): Evidence
     }
     artifacts[entry.file] = artifact.artifact;
   }
-  let present: string[] = [];
+  let present: string[];
   try {
     present = artifactFiles(dir);
-  } catch {
-    // the folder itself is unreadable; the manifest read above already failed in that case
+  } catch (err) {
+    // fail closed: an unlisted artifact could hide behind a folder that cannot be listed (e.g. a dangling *.json link)
+    problems.push({ code: "unreadable", file: ".", message: `cannot list the artifacts in ${dir}: ${(err as Error).message}` });
+    present = [];
   }
   for (const file of present) {
     if (!listed.has(file)) problems.push({ code: "extra-artifact", file, message: `${file}: present in ${dir} but not listed in ${MANIFEST_FILE} (re-run signing)` });

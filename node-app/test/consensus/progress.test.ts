@@ -53,6 +53,43 @@ describe("FinalityProgress", () => {
     assert.deepEqual(p.observe(), before);
   });
 
+  it("slot 0 is judged like any other, once, however often the progress is read", () => {
+    const t = new VoteTally(new ValidatorSet(validators));
+    const p = new FinalityProgress(t);
+    t.addVote({ validatorId: "a", slot: 0, blockHash: H(0) });
+    t.addVote({ validatorId: "a", slot: QUORUM_GRACE_SLOTS, blockHash: H(QUORUM_GRACE_SLOTS) });
+    for (let i = 0; i < 3; i++) assert.deepEqual(p.observe(), { headSlot: QUORUM_GRACE_SLOTS, finalizedSlot: -1, slotsWithoutQuorum: 1 }, `read ${i}`);
+  });
+
+  it("with no grace a slot is judged as soon as it is the head", () => {
+    const t = new VoteTally(new ValidatorSet(validators));
+    const p = new FinalityProgress(t, 0);
+    t.addVote({ validatorId: "a", slot: 0, blockHash: H(0) });
+    assert.deepEqual(p.observe(), { headSlot: 0, finalizedSlot: -1, slotsWithoutQuorum: 1 });
+  });
+
+  it("a slot below quorum under a later finalized slot still counts when it closes", () => {
+    const t = new VoteTally(new ValidatorSet(validators));
+    const p = new FinalityProgress(t);
+    t.addVote({ validatorId: "a", slot: 0, blockHash: H(0) }); // below quorum
+    t.addVote({ validatorId: "a", slot: 1, blockHash: H(1) });
+    t.addVote({ validatorId: "b", slot: 1, blockHash: H(1) }); // final
+    assert.deepEqual(p.observe(), { headSlot: 1, finalizedSlot: 1, slotsWithoutQuorum: 0 });
+    t.addVote({ validatorId: "a", slot: 1 + QUORUM_GRACE_SLOTS, blockHash: H(1 + QUORUM_GRACE_SLOTS) });
+    assert.deepEqual(p.observe(), { headSlot: 1 + QUORUM_GRACE_SLOTS, finalizedSlot: 1, slotsWithoutQuorum: 1 });
+  });
+
+  it("head and finalized slot never move back when an equivocation takes a slot's votes away", () => {
+    const t = new VoteTally(new ValidatorSet(validators));
+    const p = new FinalityProgress(t);
+    for (const slot of [1, 2]) for (const id of ["a", "b"]) t.addVote({ validatorId: id, slot, blockHash: H(slot) });
+    assert.deepEqual(p.observe(), { headSlot: 2, finalizedSlot: 2, slotsWithoutQuorum: 0 });
+    assert.equal(t.addVote({ validatorId: "b", slot: 2, blockHash: H(99) }).accepted, false, "b equivocates in slot 2");
+    assert.deepEqual(p.observe(), { headSlot: 2, finalizedSlot: 2, slotsWithoutQuorum: 0 }, "slot 2 lost its quorum after it was reached");
+    assert.equal(t.addVote({ validatorId: "a", slot: 2, blockHash: H(98) }).accepted, false, "a equivocates too: slot 2 has no support left");
+    assert.deepEqual(p.observe(), { headSlot: 2, finalizedSlot: 2, slotsWithoutQuorum: 0 });
+  });
+
   it("refuses a bad grace", () => {
     assert.throws(() => new FinalityProgress(new VoteTally(new ValidatorSet(validators)), -1), /graceSlots must be a non-negative integer, got -1/);
   });

@@ -62,6 +62,13 @@ describe("evidence verifier rules", () => {
     assert.equal(resolveBundleDir(dir), dir);
   });
 
+  it("a target that does not exist: its own folder, unless it is named manifest.json", () => {
+    const missing = path.join(root, "no-such-bundle");
+    assert.equal(resolveBundleDir(missing), missing);
+    assert.equal(resolveBundleDir(path.join(missing, "manifest.json")), missing);
+    assert.equal(only(verify(missing)).message, `${path.join(missing, "manifest.json")} does not exist (run \`npm run evidence\`)`);
+  });
+
   it("unreadable: no manifest, or a manifest that is not JSON", () => {
     const empty = path.join(root, `e${n++}`);
     fs.mkdirSync(empty);
@@ -80,6 +87,11 @@ describe("evidence verifier rules", () => {
     fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(m));
     const p = only(verify(dir));
     assert.deepEqual([p.code, p.file, p.field, p.message], ["malformed-manifest", "manifest.json", "publicKey", "manifest.json: publicKey: 64 lower-case hex digits (Ed25519 public key)"]);
+    m.publicKey = key.publicKeyHex;
+    m.signing.algorithm = "RSA";
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(m));
+    const q = only(verify(dir));
+    assert.deepEqual([q.code, q.field, q.message], ["malformed-manifest", "signing.algorithm", 'manifest.json: signing.algorithm: Invalid input: expected "Ed25519"'], "a message with \": \" in it stays whole");
   });
 
   it("bad-signature: a manifest edited after signing", () => {
@@ -98,6 +110,7 @@ describe("evidence verifier rules", () => {
     assert.deepEqual([p.code, p.field], ["untrusted-key", "publicKey"]);
     assert.equal(p.message, `manifest.json: signed by ${other.publicKeyHex}, which is not a trusted key (trusted: ${key.publicKeyHex})`);
     assert.equal(only(verify(dir, { trustedKeys: [] })).message, `manifest.json: signed by ${other.publicKeyHex}, and no trusted keys are configured`);
+    assert.equal(only(verify(dir, { trustedKeys: ["AB", "cd"] })).message, `manifest.json: signed by ${other.publicKeyHex}, which is not a trusted key (trusted: ab, cd)`);
     assert.deepEqual(verify(dir, { trustedKeys: [other.publicKeyHex.toUpperCase()] }).problems, []);
     assert.deepEqual(verify(dir, { trustedKeys: "any" }).problems, []);
   });
@@ -166,6 +179,17 @@ describe("evidence verifier rules", () => {
     fs.writeFileSync(path.join(dir, "late.json"), "{}");
     const p = only(verify(dir));
     assert.deepEqual([p.code, p.file, p.message], ["extra-artifact", "late.json", `late.json: present in ${dir} but not listed in manifest.json (re-run signing)`]);
+  });
+
+  it("a folder whose artifacts cannot be listed fails closed (a dangling *.json link), with the listed artifacts still checked", () => {
+    const dir = bundle();
+    fs.symlinkSync(path.join(dir, "gone.json"), path.join(dir, "dangling.json"));
+    fs.writeFileSync(path.join(dir, "late.json"), "{}");
+    const r = verify(dir);
+    const p = only(r);
+    assert.deepEqual([p.code, p.file], ["unreadable", "."]);
+    assert.ok(p.message.startsWith(`cannot list the artifacts in ${dir}: ENOENT`), p.message);
+    assert.deepEqual(Object.keys(r.artifacts), ["a.json", "b.json", "c.json"]);
   });
 
   it("formatProblems: one [code] message per line", () => {
