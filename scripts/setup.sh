@@ -104,3 +104,8 @@ step "Kyverno v1.19.1: the CLI and the admission controller (scripts/delivery-to
 # One module and one Go build cache for both commands; cached under .toolchain/kyverno-v<version>/ and
 # ~/.cache/bizra-delivery-toolchain (a fresh clone on this machine copies them in seconds).
 time bash scripts/delivery-toolchain.sh build kyverno >/dev/null
+
+step "Flagger v1.36.1: the controller and its load tester (scripts/delivery-toolchain.sh build flagger) for the canary scenarios"
+# tests/cluster-canary.test.ts runs both against the local cluster; cached under .toolchain/flagger-v<version>/ and
+# ~/.cache/bizra-delivery-toolchain (docs/controllers.md has the cold build's figures).
+time bash scripts/delivery-toolchain.sh build flagger >/dev/null
